@@ -1,0 +1,47 @@
+"""The demo's security policy: the user id in the session; editors may edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.authentication import SessionAuthenticationHelper
+from pyramid.config import Configurator
+from pyramid.security import Allowed, Denied
+
+from .models import User
+
+
+class DemoSecurityPolicy:
+    """Session-based identity; the editor permission is granted to editor accounts."""
+
+    def __init__(self, editor_permission: str) -> None:
+        self.helper = SessionAuthenticationHelper()
+        self.editor_permission = editor_permission
+
+    def identity(self, request: Any) -> User | None:
+        userid = self.helper.authenticated_userid(request)
+        if not isinstance(userid, str) or not userid.isdigit():
+            return None
+        return request.dbsession.get(User, int(userid))
+
+    def authenticated_userid(self, request: Any) -> str | None:
+        user = request.identity
+        return str(user.id) if user is not None else None
+
+    def permits(self, request: Any, context: Any, permission: str):
+        user = request.identity
+        if permission == self.editor_permission and user is not None and user.is_editor:
+            return Allowed("editor")
+        return Denied("not an editor")
+
+    def remember(self, request: Any, userid: str, **kw: Any) -> list:
+        return self.helper.remember(request, userid, **kw)
+
+    def forget(self, request: Any, **kw: Any) -> list:
+        return self.helper.forget(request, **kw)
+
+
+def includeme(config: Configurator) -> None:
+    """Install the policy."""
+    permission = config.registry.social_login_settings.editor_permission
+    config.set_security_policy(DemoSecurityPolicy(permission))

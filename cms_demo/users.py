@@ -1,0 +1,56 @@
+"""The demo's user adapter: password login for its accounts, accounts made on first SSO."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from zope.interface import implementer
+
+from cms_social_login.interfaces import IUserAdapter
+from cms_social_login.users import SiteUser
+
+from .models import User
+
+
+@implementer(IUserAdapter)
+class DemoUserAdapter:
+    """Accounts live in the demo's ``demo_users`` table."""
+
+    password_login = True
+
+    def get_user(self, request: Any, userid: str) -> SiteUser | None:
+        if not userid.isdigit():
+            return None
+        user = request.dbsession.get(User, int(userid))
+        if user is None:
+            return None
+        return SiteUser(userid=str(user.id), display_name=user.display_name,
+                        username=user.username, email=user.email)
+
+    def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
+        email = profile.get("verifiedEmail")
+        base = profile.get("preferredUsername") or (email or "").split("@")[0] or provider_name
+        user = User(username=self._unique_username(request, base),
+                    display_name=(profile.get("displayName") or base)[:255], email=email)
+        request.dbsession.add(user)
+        request.dbsession.flush()
+        return str(user.id)
+
+    def authenticate(self, request: Any, login: str, password: str) -> str | None:
+        user = request.dbsession.scalar(select(User).where(User.username == login))
+        if user is None or not user.check_password(password):
+            return None
+        return str(user.id)
+
+    @staticmethod
+    def _unique_username(request: Any, wanted: str) -> str:
+        base = re.sub(r"[^a-z0-9_.-]+", "-", wanted.lower()).strip("-.")[:48] or "user"
+        taken = set(request.dbsession.scalars(
+            select(User.username).where(User.username.like(f"{base}%"))))
+        candidate, number = base, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}-{number}"
+        return candidate

@@ -1,0 +1,96 @@
+"""cms_social_login: editor-configured social login for Pyramid sites.
+
+Turn it on with ``config.include("cms_social_login")``.
+"""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+from pyramid.interfaces import ISecurityPolicy, ISessionFactory
+from pyramid.session import JSONSerializer, SignedCookieSessionFactory
+
+from .crypto import FernetSecretBox, derive_key
+from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
+from .providers.registry import (
+    ProviderRegistry,
+    add_social_login_provider,
+    include_entry_point_providers,
+)
+from .settings import SocialLoginSettings, apply_environment
+from .users import IdentityUserAdapter
+
+__all__ = ["includeme"]
+
+
+def set_social_login_user_adapter(config: Configurator, adapter: object) -> None:
+    """Use ``adapter`` (an ``IUserAdapter``, or its dotted name) for local accounts."""
+    adapter = config.maybe_dotted(adapter)
+
+    def register() -> None:
+        config.registry.registerUtility(adapter, IUserAdapter)
+
+    intr = config.introspectable("social login user adapter", None, repr(adapter),
+                                 "social login user adapter")
+    config.action("cms_social_login.user_adapter", register, introspectables=(intr,))
+
+
+def set_social_login_secret_box(config: Configurator, box: object) -> None:
+    """Use ``box`` (an ``ISecretBox``) to encrypt secrets at rest."""
+    box = config.maybe_dotted(box)
+
+    def register() -> None:
+        config.registry.registerUtility(box, ISecretBox)
+
+    config.action("cms_social_login.secret_box", register)
+
+
+def _check_security_policy(config: Configurator) -> None:
+    def check() -> None:
+        if config.registry.queryUtility(ISecurityPolicy) is None:
+            raise ConfigurationError(
+                "cms_social_login needs a security policy (config.set_security_policy) "
+                "that grants the editor permission "
+                f"{config.registry.social_login_settings.editor_permission!r} to editors; "
+                "without one every visitor could edit the login settings."
+            )
+        if config.registry.queryUtility(ISessionFactory) is None:
+            raise ConfigurationError("cms_social_login needs a session factory")
+
+    config.action("cms_social_login.check_security", check, order=10)
+
+
+def includeme(config: Configurator) -> None:
+    """Set the add-on up: settings, database, directives, providers, routes and views."""
+    settings = config.get_settings()
+    apply_environment(settings)
+    typed = SocialLoginSettings.from_settings(settings)
+    config.registry.social_login_settings = typed
+
+    config.include("pyramid_jinja2")
+    config.include(".models")
+    config.add_jinja2_search_path("cms_social_login:templates", name=".jinja2")
+
+    config.registry.registerUtility(ProviderRegistry(), IProviderRegistry)
+    config.add_directive("add_social_login_provider", add_social_login_provider,
+                         action_wrap=False)
+    config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter,
+                         action_wrap=False)
+    config.add_directive("set_social_login_secret_box", set_social_login_secret_box,
+                         action_wrap=False)
+
+    # Defaults, registered through the directives so the host's own calls win.
+    config.set_social_login_secret_box(FernetSecretBox(typed.secret_key))
+    config.set_social_login_user_adapter(IdentityUserAdapter())
+    config.set_session_factory(SignedCookieSessionFactory(
+        derive_key(typed.secret_key, "session cookie").hex(),
+        cookie_name="cms_session", httponly=True, samesite="Lax", secure=False,
+        serializer=JSONSerializer(), timeout=None, reissue_time=None))
+    include_entry_point_providers(config)
+    _check_security_policy(config)
+
+    config.add_request_method(
+        "cms_social_login.services.published.load_published_document",
+        "social_login_published", reify=True)
+    config.include(".routes")
+    config.include(".views")

@@ -1,0 +1,98 @@
+"""Outbound HTTP for providers: one pooled session per provider, timeouts, bounded bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+
+#: Bodies larger than this are refused unread (a profile or token answer is a few KiB).
+MAX_BODY_BYTES = 1_000_000
+
+
+class ProviderError(Exception):
+    """A provider could not complete a login.
+
+    ``message`` is plain words for the visitor; ``cause`` is the operator's detail for the
+    log (never a secret or a token).
+    """
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(cause)
+        self.message = message
+        self.cause = cause
+
+
+@dataclass
+class HttpResponse:
+    """What a provider needs of an HTTP answer: the status and the decoded JSON body."""
+
+    status: int
+    data: Any
+    url: str
+
+
+class HttpClient:
+    """Calls a provider's endpoints over one ``requests.Session`` (connection reuse).
+
+    Every call has ``timeout`` seconds (connect and read) and reads at most
+    ``max_bytes`` of the body; network failures and non-JSON bodies become
+    :class:`ProviderError` naming ``provider_title``.
+    """
+
+    def __init__(self, provider_title: str, timeout: float,
+                 max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.provider_title = provider_title
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "cms_social_login"
+        self.session.headers["Accept"] = "application/json"
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
+        """Send the request and decode a JSON answer of any status."""
+        unreachable = f"We could not reach {self.provider_title}. Please try again in a moment."
+        try:
+            with self.session.request(method, url, timeout=self.timeout, stream=True,
+                                      allow_redirects=False, **kwargs) as response:
+                body = self._read(response)
+                status = response.status_code
+        except requests.Timeout as exc:
+            raise ProviderError(unreachable, f"{method} {url}: timed out after "
+                                             f"{self.timeout}s") from exc
+        except requests.RequestException as exc:
+            raise ProviderError(unreachable,
+                                f"{method} {url}: {type(exc).__name__}") from exc
+        try:
+            data = json.loads(body) if body else None
+        except ValueError as exc:
+            raise ProviderError(
+                f"{self.provider_title} sent an answer we could not read. Please try again.",
+                f"{method} {url}: HTTP {status} with a body that is not JSON",
+            ) from exc
+        return HttpResponse(status=status, data=data, url=url)
+
+    def _read(self, response: requests.Response) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise ProviderError(
+                f"{self.provider_title} sent an answer we could not read. Please try again.",
+                f"{response.request.method} {response.url}: body of {declared} bytes "
+                f"exceeds {self.max_bytes}",
+            )
+        chunks, size = [], 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise ProviderError(
+                    f"{self.provider_title} sent an answer we could not read. Please try again.",
+                    f"{response.request.method} {response.url}: body exceeds "
+                    f"{self.max_bytes} bytes",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)

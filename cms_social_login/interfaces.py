@@ -1,0 +1,46 @@
+"""The parts a host site or a plugin may swap, as zope.interface interfaces."""
+
+from zope.interface import Attribute, Interface
+
+
+class IProvider(Interface):
+    """A login provider plugin (see :class:`cms_social_login.providers.base.Provider`)."""
+
+    name = Attribute("Unique short name, used in URLs and settings (e.g. 'bitbucket').")
+    title = Attribute("Human name shown on tabs and buttons (e.g. 'Bitbucket').")
+    fields = Attribute("Sequence of Field: the settings the editor fills in its tab.")
+
+    def authorize_redirect(request, values, state, redirect_uri, code_verifier, nonce):
+        """Return the URL at the provider where the visitor approves the login."""
+
+    def complete(request, values, params, redirect_uri, code_verifier, nonce):
+        """Finish the login from the callback's ``params``; return a velruse result."""
+
+
+class IProviderRegistry(Interface):
+    """The ordered collection of providers offered by this site."""
+
+
+class ISecretBox(Interface):
+    """Encrypts and decrypts secrets stored at rest."""
+
+    def encrypt(plaintext):
+        """Return an opaque token."""
+
+    def decrypt(token, ttl=None):
+        """Return the plaintext; raise on tampering or expiry."""
+
+
+class IUserAdapter(Interface):
+    """The bridge between social logins and the host site's own user accounts."""
+
+    password_login = Attribute("True when ``authenticate`` checks a username and password.")
+
+    def get_user(request, userid):
+        """Return a ``SiteUser`` for ``userid``, or None if no such user exists."""
+
+    def create_user(request, profile, provider_name):
+        """Create a local account from a Portable Contacts ``profile``; return its userid."""
+
+    def authenticate(request, login, password):
+        """Return the userid for a correct username and password, else None."""

@@ -1,0 +1,81 @@
+"""Database wiring: engine from settings, one session per request joined to ``pyramid_tm``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import transaction
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from sqlalchemy import engine_from_config, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .meta import Base, metadata
+from .records import (
+    DRAFT,
+    PUBLISHED,
+    LinkedIdentity,
+    LoginSettings,
+    LoginState,
+    PublishRecord,
+)
+
+__all__ = [
+    "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity", "LoginSettings",
+    "LoginState", "PublishRecord", "get_engine", "get_session_factory", "get_tm_session",
+]
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def get_engine(settings: Mapping[str, object], prefix: str = "sqlalchemy.") -> Engine:
+    """An engine from ``sqlalchemy.*`` settings; SQLite waits for locks instead of failing."""
+    engine = engine_from_config(dict(settings), prefix)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def get_session_factory(engine: Engine) -> sessionmaker:
+    """A session factory bound to ``engine``."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(session_factory: sessionmaker,
+                   transaction_manager: transaction.TransactionManager,
+                   request=None) -> Session:
+    """A session joined to ``transaction_manager``: commit and abort follow the transaction."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def includeme(config: Configurator) -> None:
+    """Add ``request.dbsession`` backed by the ``sqlalchemy.url`` setting.
+
+    A host that already has its own ``request.dbsession`` (in the same database) keeps
+    it: the includer's configuration wins the conflict.
+    """
+    settings = config.get_settings()
+    settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = get_engine(settings)
+    session_factory = get_session_factory(engine)
+    config.registry["cms_social_login.dbsession_factory"] = session_factory
+
+    def dbsession(request) -> Session:
+        # request.tm is the transaction manager of this request (pyramid_tm);
+        # tests pass their own through the WSGI environ.
+        dbsession = request.environ.get("app.dbsession")
+        if dbsession is None:
+            dbsession = get_tm_session(session_factory, request.tm, request=request)
+        return dbsession
+
+    config.add_request_method(dbsession, "dbsession", reify=True)

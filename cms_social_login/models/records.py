@@ -1,0 +1,91 @@
+"""The add-on's tables: login settings (draft / published), history, identities, SSO state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .meta import Base
+
+DRAFT = "draft"
+PUBLISHED = "published"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class LoginSettings(Base):
+    """One stage (draft or published) of the whole *Login setting* document.
+
+    ``document`` maps each provider name to ``{"enabled": bool, "position": int,
+    "values": {field: str}, "secrets": {field: encrypted token}}``. ``version`` grows by
+    one on every write and is the optimistic lock: a write that read an older version is
+    refused instead of silently overwriting someone else's change.
+    """
+
+    __tablename__ = "social_login_settings"
+
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PublishRecord(Base):
+    """One Save: who published which version of the document, and when."""
+
+    __tablename__ = "social_login_publish_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                   nullable=False, index=True)
+    published_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class LinkedIdentity(Base):
+    """A provider account (provider + its stable user id) linked to a local user."""
+
+    __tablename__ = "social_login_identities"
+    __table_args__ = (UniqueConstraint("provider", "provider_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    provider_user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    userid: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 nullable=False)
+    last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    nullable=False)
+
+
+class LoginState(Base):
+    """A pending SSO attempt: the single-use ``state`` and what the callback needs.
+
+    Only a hash of the state is stored; the row is deleted when the callback consumes it.
+    ``binding`` is a hash of a random value kept in the visitor's session, so a state
+    only works in the browser that started the login.
+    """
+
+    __tablename__ = "social_login_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    binding: Mapped[str] = mapped_column(String(64), nullable=False)
+    came_from: Mapped[str] = mapped_column(String(2048), nullable=False, default="/")
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 nullable=False, index=True)

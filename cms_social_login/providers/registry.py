@@ -1,0 +1,95 @@
+"""The registry of providers and the ``add_social_login_provider`` directive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+from pyramid.path import DottedNameResolver
+from zope.interface import implementer
+
+from ..interfaces import IProviderRegistry
+from ..settings import SocialLoginSettings
+from .base import Provider
+
+ENTRY_POINT_GROUP = "cms_social_login.providers"
+
+ProviderFactory = Callable[..., Provider]
+
+
+@implementer(IProviderRegistry)
+class ProviderRegistry:
+    """The providers this site offers, in registration order, by name."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, Provider] = {}
+
+    def add(self, provider: Provider) -> None:
+        """Add ``provider`` (its name must be new)."""
+        if provider.name in self._providers:
+            raise ConfigurationError(f"two providers are named {provider.name!r}")
+        self._providers[provider.name] = provider
+
+    def get(self, name: str) -> Provider | None:
+        """The provider called ``name``, or None."""
+        return self._providers.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._providers.values())
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+
+def get_provider_registry(registry) -> ProviderRegistry:
+    """The site's :class:`ProviderRegistry`."""
+    return registry.getUtility(IProviderRegistry)
+
+
+def add_social_login_provider(config: Configurator, factory: ProviderFactory | str,
+                              name: str | None = None) -> None:
+    """Offer a provider on this site.
+
+    ``factory`` is a :class:`Provider` subclass (or a dotted name of one, or any callable
+    taking ``(settings, name=...)``); ``name`` defaults to the class's ``name``. Two
+    providers of the same name conflict, unless one comes from the host's own
+    configuration, which wins over an included add-on's. A provider left out of the
+    ``cms_social_login.providers`` setting is not offered.
+    """
+    factory = DottedNameResolver(package=config.package).maybe_resolve(factory)
+    provider_name = name or getattr(factory, "name", None)
+    if not provider_name:
+        raise ConfigurationError(f"provider {factory!r} has no name; pass name=...")
+    settings: SocialLoginSettings = config.registry.social_login_settings
+    if settings.providers is not None and provider_name not in settings.providers:
+        return
+
+    def register() -> None:
+        provider = factory(settings, name=provider_name)
+        get_provider_registry(config.registry).add(provider)
+
+    intr = config.introspectable("social login providers", provider_name,
+                                 getattr(factory, "title", provider_name),
+                                 "social login provider")
+    intr["factory"] = factory
+    intr["name"] = provider_name
+    config.action(("cms_social_login.provider", provider_name), register,
+                  introspectables=(intr,))
+
+
+def include_entry_point_providers(config: Configurator) -> None:
+    """Add every provider installed under the ``cms_social_login.providers`` group."""
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            factory = entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - say which plugin broke, then stop
+            raise ConfigurationError(
+                f"cannot load provider entry point {entry_point.name!r} "
+                f"({entry_point.value}): {exc}"
+            ) from exc
+        config.add_social_login_provider(factory, name=entry_point.name)

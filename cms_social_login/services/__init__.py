@@ -1,0 +1,1 @@
+"""Services: the logic between thin views and the models and providers."""

@@ -1,0 +1,245 @@
+"""The *Login setting* document: reading stages, the editor's form, apply and publish."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..crypto import SecretDecryptionError
+from ..interfaces import ISecretBox
+from ..models import DRAFT, PUBLISHED, LoginSettings, PublishRecord
+from ..models.records import utcnow
+from ..providers.base import FieldError, Provider
+from ..providers.registry import get_provider_registry
+from .db import flush_or_retry
+
+#: How long a secret typed before OK stays usable in the form (seconds).
+PENDING_SECRET_TTL = 3600
+#: Form keys that are not provider fields.
+FORM_CONTROL_KEYS = frozenset({"csrf_token", "action", "draft_version", "tab"})
+
+
+class BadSettingsForm(ValueError):
+    """The form names unknown providers or fields: a 400, nothing is stored."""
+
+
+class VersionConflict(Exception):
+    """The draft changed since the editor loaded the form."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One provider's part of the document."""
+
+    name: str
+    enabled: bool = False
+    position: int = 0
+    values: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], name: str) -> ProviderConfig:
+        """The config of ``name`` in ``document`` (an empty one when absent)."""
+        part = document.get(name) or {}
+        return cls(name=name, enabled=bool(part.get("enabled")),
+                   position=int(part.get("position") or 0),
+                   values=dict(part.get("values") or {}),
+                   secrets=dict(part.get("secrets") or {}))
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready form of this config."""
+        return {"enabled": self.enabled, "position": self.position,
+                "values": dict(self.values), "secrets": dict(self.secrets)}
+
+    def is_complete(self, provider: Provider) -> bool:
+        """Every required field of ``provider`` has a value."""
+        return all((self.secrets if f.secret else self.values).get(f.name)
+                   for f in provider.fields if f.required)
+
+    def plain_values(self, provider: Provider, box: ISecretBox) -> dict[str, str]:
+        """Values with secrets decrypted, for the provider's calls only."""
+        values = dict(self.values)
+        for f in provider.fields:
+            if f.secret and self.secrets.get(f.name):
+                values[f.name] = box.decrypt(self.secrets[f.name])
+        return values
+
+
+@dataclass
+class SettingsForm:
+    """The editor's form, parsed and checked."""
+
+    document: dict[str, Any]
+    values: dict[str, dict[str, str]]
+    pending: dict[str, dict[str, str]]
+    errors: dict[str, dict[str, str]]
+
+    @property
+    def ok(self) -> bool:
+        """No field has an error."""
+        return not any(self.errors.values())
+
+
+def read_stage(dbsession: Session, stage: str) -> LoginSettings | None:
+    """The stored record of ``stage`` (draft or published), if any."""
+    return dbsession.get(LoginSettings, stage)
+
+
+def enabled_providers(document: Mapping[str, Any], providers: Iterable[Provider]
+                      ) -> list[tuple[Provider, ProviderConfig]]:
+    """The providers that ``document`` enables and fully configures, in button order."""
+    chosen = []
+    for index, provider in enumerate(providers):
+        config = ProviderConfig.from_document(document, provider.name)
+        if config.enabled and config.is_complete(provider):
+            chosen.append((config.position, index, provider, config))
+    return [(provider, config) for _, _, provider, config in sorted(chosen, key=lambda c: c[:2])]
+
+
+def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
+                        base: Mapping[str, Any], box: ISecretBox) -> SettingsForm:
+    """Check the posted form against each provider's fields.
+
+    ``base`` is the stored draft: a secret field left empty keeps its stored secret (or
+    the one typed before OK, carried encrypted in ``<provider>.<field>.pending``).
+    """
+    providers = list(providers)
+    known = set(FORM_CONTROL_KEYS)
+    for provider in providers:
+        known.add(f"{provider.name}.enabled")
+        for f in provider.fields:
+            known.add(f"{provider.name}.{f.name}")
+            if f.secret:
+                known.add(f"{provider.name}.{f.name}.pending")
+    unknown = sorted(set(post) - known)
+    if unknown:
+        raise BadSettingsForm(f"unknown form fields: {', '.join(unknown)[:200]}")
+
+    document = copy.deepcopy(dict(base))
+    form = SettingsForm(document=document, values={}, pending={}, errors={})
+    for provider in providers:
+        stored = ProviderConfig.from_document(base, provider.name)
+        enabled = post.get(f"{provider.name}.enabled") in ("on", "true", "1")
+        values: dict[str, str] = {}
+        secrets = dict(stored.secrets)
+        errors: dict[str, str] = {}
+        pending: dict[str, str] = {}
+        for f in provider.fields:
+            raw = post.get(f"{provider.name}.{f.name}", "")
+            try:
+                value = f.clean(raw)
+            except FieldError as exc:
+                errors[f.name] = str(exc)
+                continue
+            if not f.secret:
+                values[f.name] = value
+            elif value:
+                secrets[f.name] = box.encrypt(value)
+                pending[f.name] = secrets[f.name]
+            elif post.get(f"{provider.name}.{f.name}.pending"):
+                token = post[f"{provider.name}.{f.name}.pending"]
+                try:
+                    box.decrypt(token, ttl=PENDING_SECRET_TTL)
+                except SecretDecryptionError:
+                    errors[f.name] = f"Please type {f.label} again."
+                else:
+                    secrets[f.name] = token
+                    pending[f.name] = token
+        if enabled:
+            for f in provider.fields:
+                have = secrets.get(f.name) if f.secret else values.get(f.name)
+                if f.required and not have and f.name not in errors:
+                    errors[f.name] = f"{f.label} is required to enable {provider.title}."
+        if not errors:
+            errors.update(provider.validate(values))
+        document[provider.name] = ProviderConfig(
+            name=provider.name, enabled=enabled, position=stored.position,
+            values=values, secrets=secrets).to_document()
+        form.values[provider.name] = {**values, "enabled": "on" if enabled else ""}
+        form.pending[provider.name] = pending
+        form.errors[provider.name] = errors
+    return form
+
+
+class LoginSettingsService:
+    """Reads and writes the draft and published login settings of one request."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.dbsession: Session = request.dbsession
+        self.providers = list(get_provider_registry(request.registry))
+        self.box: ISecretBox = request.registry.getUtility(ISecretBox)
+
+    def draft(self) -> LoginSettings | None:
+        """The stored draft, if any."""
+        return read_stage(self.dbsession, DRAFT)
+
+    def published(self) -> LoginSettings | None:
+        """The live settings, if ever published."""
+        return read_stage(self.dbsession, PUBLISHED)
+
+    def editable_document(self) -> tuple[dict[str, Any], int]:
+        """The draft's document and version (the published one if no draft yet)."""
+        record = self.draft() or self.published()
+        if record is None:
+            return {}, 0
+        return copy.deepcopy(record.document), record.version if record.stage == DRAFT else 0
+
+    def parse(self, post: Mapping[str, str]) -> SettingsForm:
+        """Check the editor's form against the current draft."""
+        document, _ = self.editable_document()
+        return parse_settings_form(post, self.providers, document, self.box)
+
+    def apply(self, form: SettingsForm, expected_version: int, userid: str | None
+              ) -> LoginSettings:
+        """Store ``form`` as the draft; VersionConflict if the draft moved on."""
+        draft = self.draft()
+        current = draft.version if draft is not None else 0
+        if current != expected_version:
+            raise VersionConflict(current)
+        if draft is None:
+            draft = LoginSettings(stage=DRAFT, document=form.document, updated_by=userid)
+            self.dbsession.add(draft)
+        else:
+            draft.document = copy.deepcopy(form.document)
+            draft.updated_by = userid
+            draft.updated_at = utcnow()
+        flush_or_retry(self.dbsession)
+        return draft
+
+    def publish(self, form: SettingsForm, expected_version: int, userid: str | None
+                ) -> PublishRecord:
+        """Store ``form`` as the draft and make it live, in one transaction."""
+        draft = self.apply(form, expected_version, userid)
+        published = self.published()
+        if published is None:
+            published = LoginSettings(stage=PUBLISHED, document=copy.deepcopy(draft.document),
+                                      updated_by=userid)
+            self.dbsession.add(published)
+        else:
+            published.document = copy.deepcopy(draft.document)
+            published.updated_by = userid
+            published.updated_at = utcnow()
+        flush_or_retry(self.dbsession)
+        record = PublishRecord(version=published.version, document=copy.deepcopy(
+            draft.document), published_by=userid)
+        self.dbsession.add(record)
+        flush_or_retry(self.dbsession)
+        return record
+
+    def last_publish(self) -> PublishRecord | None:
+        """The latest Save."""
+        return self.dbsession.scalar(
+            select(PublishRecord).order_by(PublishRecord.id.desc()).limit(1))
+
+    def draft_differs(self) -> bool:
+        """Whether the draft holds changes that Save has not made live."""
+        draft, published = self.draft(), self.published()
+        if draft is None:
+            return False
+        return published is None or draft.document != published.document

@@ -1,0 +1,220 @@
+"""Single sign-on: start at a provider, come back, become a local user."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pyramid.security import remember
+from sqlalchemy import delete, select
+from velruse import AuthenticationComplete
+
+from ..crypto import SecretDecryptionError
+from ..events import SocialLoginFailed, SocialLoginSucceeded
+from ..http import ProviderError
+from ..interfaces import ISecretBox, IUserAdapter
+from ..models import LinkedIdentity, LoginState
+from ..models.records import utcnow
+from ..providers.base import Provider
+from ..providers.registry import get_provider_registry
+from ..redirects import safe_came_from
+from .db import flush_or_retry
+from .login_settings import ProviderConfig
+from .published import published_document
+
+log = logging.getLogger(__name__)
+
+#: Session key of the random value that binds a login's state to this browser.
+BINDING_KEY = "cms_social_login.binding"
+#: Environ key that keeps a provider's answer across pyramid_retry attempts (the
+#: provider's code is single-use, so a retried request must not ask again).
+RESULT_CACHE_KEY = "cms_social_login.result"
+
+
+class LoginFailure(Exception):
+    """A login that ends on the login page with ``message`` for the visitor."""
+
+    def __init__(self, message: str, cause: str, result: Any = None) -> None:
+        super().__init__(cause)
+        self.message = message
+        self.cause = cause
+        self.result = result
+
+
+@dataclass
+class LoginOutcome:
+    """A visitor signed in: who, where to next, and whether the account is new."""
+
+    userid: str
+    came_from: str
+    created: bool
+    headers: list[tuple[str, str]]
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class SocialLoginService:
+    """The SSO flow of one request."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.dbsession = request.dbsession
+        self.settings = request.registry.social_login_settings
+        self.box: ISecretBox = request.registry.getUtility(ISecretBox)
+
+    def live_provider(self, name: str) -> tuple[Provider, dict[str, str]]:
+        """The provider ``name`` with its published, decrypted values.
+
+        LoginFailure when it is not installed, not enabled or not fully set up.
+        """
+        provider = get_provider_registry(self.request.registry).get(name)
+        unavailable = LoginFailure("This login option is not available.",
+                                   f"provider {name[:64]!r} is not live")
+        if provider is None:
+            raise unavailable
+        config = ProviderConfig.from_document(published_document(self.request), name)
+        if not (config.enabled and config.is_complete(provider)):
+            raise unavailable
+        try:
+            return provider, config.plain_values(provider, self.box)
+        except SecretDecryptionError as exc:
+            raise LoginFailure(
+                f"{provider.title} login is not set up correctly on this site. "
+                "Please tell the site's editors.",
+                f"{name}: the stored secret cannot be decrypted with the current secret key",
+            ) from exc
+
+    def redirect_uri(self, provider: Provider) -> str:
+        """The callback URL, from the configured route only."""
+        return self.request.route_url("cms_social_login.callback", provider=provider.name)
+
+    def begin(self, name: str, came_from: object) -> str:
+        """Record a single-use state and return the provider's authorize URL."""
+        provider, values = self.live_provider(name)
+        session = self.request.session
+        binding = session.get(BINDING_KEY)
+        if not isinstance(binding, str):
+            binding = secrets.token_urlsafe(32)
+            session[BINDING_KEY] = binding
+        state = secrets.token_urlsafe(32)
+        code_verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
+        nonce = secrets.token_urlsafe(24) if provider.uses_nonce else None
+        expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
+        self.dbsession.execute(delete(LoginState).where(LoginState.created_at < expired))
+        self.dbsession.add(LoginState(
+            state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
+            came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
+        return provider.authorize_redirect(self.request, values, state,
+                                           self.redirect_uri(provider), code_verifier, nonce)
+
+    def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
+        """Check the state, let the provider finish, find or create the local user.
+
+        The state is checked first but deleted only after the provider's answer, so no
+        write lock is held while the provider is called; deleting it checks that no
+        other request used it meanwhile.
+        """
+        provider, values = self.live_provider(name)
+        pending = self._pending_state(provider, params.get("state"))
+        result = self.request.environ.get(RESULT_CACHE_KEY)
+        if result is None:
+            try:
+                result = provider.complete(self.request, values, params,
+                                           self.redirect_uri(provider),
+                                           pending.code_verifier, pending.nonce)
+            except ProviderError as exc:
+                self._consume_state(pending)
+                raise LoginFailure(exc.message, f"{name}: {exc.cause}") from exc
+            self.request.environ[RESULT_CACHE_KEY] = result
+        self._consume_state(pending)
+        if not isinstance(result, AuthenticationComplete):
+            reason = getattr(result, "reason", None) or "denied"
+            raise LoginFailure(
+                f"The {provider.title} login was cancelled, so you are not signed in.",
+                f"{name}: the provider answered {reason}", result=result)
+        userid, created = self._local_user(provider, result)
+        came_from = safe_came_from(pending.came_from)
+        # A new session at login: nothing an attacker planted before survives.
+        self.request.session.invalidate()
+        headers = remember(self.request, userid)
+        self.request.registry.notify(SocialLoginSucceeded(
+            request=self.request, provider_name=name, result=result, userid=userid,
+            created=created))
+        return LoginOutcome(userid=userid, came_from=came_from, created=created,
+                            headers=list(headers))
+
+    def _invalid_state(self, provider: Provider) -> LoginFailure:
+        return LoginFailure(
+            "This login link has expired or was already used. Please start again.",
+            f"{provider.name}: state missing, unknown, reused, expired or from another "
+            "browser")
+
+    def _pending_state(self, provider: Provider, state: object) -> LoginState:
+        if not isinstance(state, str) or not 16 <= len(state) <= 256:
+            raise self._invalid_state(provider)
+        pending = self.dbsession.get(LoginState, _digest(state))
+        if pending is None:
+            raise self._invalid_state(provider)
+        binding = self.request.session.get(BINDING_KEY)
+        created_at = pending.created_at
+        if created_at.tzinfo is None:  # SQLite returns naive UTC
+            created_at = created_at.replace(tzinfo=utcnow().tzinfo)
+        if (pending.provider != provider.name
+                or not isinstance(binding, str)
+                or not hmac.compare_digest(pending.binding, _digest(binding))
+                or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
+            self._consume_state(pending)
+            raise self._invalid_state(provider)
+        return pending
+
+    def _consume_state(self, pending: LoginState) -> None:
+        """Delete the state; a state another request deleted first is refused."""
+        consumed = self.dbsession.execute(
+            delete(LoginState).where(LoginState.state_hash == pending.state_hash))
+        if consumed.rowcount != 1:
+            raise LoginFailure(
+                "This login link has expired or was already used. Please start again.",
+                f"{pending.provider}: state consumed by a concurrent request")
+
+    def _local_user(self, provider: Provider, result: AuthenticationComplete
+                    ) -> tuple[str, bool]:
+        profile = result.profile
+        provider_user_id = str(profile["accounts"][0]["userid"])
+        adapter: IUserAdapter = self.request.registry.getUtility(IUserAdapter)
+        identity = self.dbsession.scalar(
+            select(LinkedIdentity).where(LinkedIdentity.provider == provider.name,
+                                         LinkedIdentity.provider_user_id == provider_user_id))
+        created = False
+        if identity is None:
+            userid = self.request.authenticated_userid
+            if userid is None:
+                userid = adapter.create_user(self.request, profile, provider.name)
+                created = True
+            identity = LinkedIdentity(provider=provider.name, provider_user_id=provider_user_id,
+                                      userid=userid)
+            self.dbsession.add(identity)
+        elif adapter.get_user(self.request, identity.userid) is None:
+            raise LoginFailure(
+                f"The account linked to this {provider.title} login no longer exists.",
+                f"{provider.name}: identity {identity.id} points to missing user "
+                f"{identity.userid!r}")
+        identity.display_name = (profile.get("displayName") or "")[:255] or None
+        identity.email = (profile.get("verifiedEmail") or "")[:320] or None
+        identity.last_login_at = utcnow()
+        flush_or_retry(self.dbsession)
+        return identity.userid, created
+
+
+def notify_failure(request: Any, provider_name: str, failure: LoginFailure) -> None:
+    """Log a failed login for the operator and tell subscribers."""
+    log.warning("social login failed: provider=%s cause=%s", provider_name[:64], failure.cause)
+    request.registry.notify(SocialLoginFailed(
+        request=request, provider_name=provider_name, reason=failure.message,
+        cause=failure.cause, result=failure.result))

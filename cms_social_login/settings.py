@@ -1,0 +1,104 @@
+"""Typed settings of the add-on, read once at start from the ini and the environment.
+
+Every setting under the ``cms_social_login.`` prefix (and ``sqlalchemy.url``) may be
+overridden by an environment variable ``CMS_SOCIAL_LOGIN_<NAME>``: the part after the
+prefix in upper case with dots turned into underscores, e.g.
+``CMS_SOCIAL_LOGIN_BITBUCKET_API_URL`` for ``cms_social_login.bitbucket.api_url`` and
+``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` for ``sqlalchemy.url``. The variable wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import asbool, aslist
+
+PREFIX = "cms_social_login."
+ENV_PREFIX = "CMS_SOCIAL_LOGIN_"
+#: The key the demo ``development.ini`` ships with; refused outside demo mode.
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me-before-production"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def env_name(setting: str) -> str:
+    """The environment variable that overrides ``setting``."""
+    name = setting[len(PREFIX):] if setting.startswith(PREFIX) else setting
+    return ENV_PREFIX + name.replace(".", "_").upper()
+
+
+def apply_environment(settings: MutableMapping[str, object],
+                      environ: Mapping[str, str] | None = None) -> None:
+    """Override ``settings`` in place from ``CMS_SOCIAL_LOGIN_*`` variables.
+
+    Known keys are matched by their variable name; a variable naming a key that
+    is not in the ini yet is added under the ``cms_social_login.`` prefix (or as
+    ``sqlalchemy.url``).
+    """
+    environ = os.environ if environ is None else environ
+    wanted = {env_name(key): key for key in settings
+              if key.startswith(PREFIX) or key == "sqlalchemy.url"}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        key = wanted.get(var)
+        if key is None:
+            rest = var[len(ENV_PREFIX):].lower()
+            key = "sqlalchemy.url" if rest == "sqlalchemy_url" else PREFIX + rest.replace("_", ".")
+        settings[key] = value
+
+
+@dataclass(frozen=True)
+class SocialLoginSettings:
+    """The add-on's settings, converted and checked."""
+
+    secret_key: str
+    demo: bool = False
+    providers: tuple[str, ...] | None = None
+    http_timeout: float = 10.0
+    editor_permission: str = "cms_social_login.edit"
+    state_ttl: int = 600
+    raw: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+    def provider_setting(self, provider: str, name: str, default: str) -> str:
+        """The value of ``cms_social_login.<provider>.<name>``, or ``default``."""
+        value = self.raw.get(f"{PREFIX}{provider}.{name}")
+        return str(value).strip() if value not in (None, "") else default
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> SocialLoginSettings:
+        """Convert the ini settings; a missing or weak secret key is a ConfigurationError."""
+        demo = asbool(settings.get(PREFIX + "demo", False))
+        secret = str(settings.get(PREFIX + "secret_key") or "").strip()
+        if not secret:
+            raise ConfigurationError(
+                f"{PREFIX}secret_key is required: set it in the ini file or in "
+                f"{env_name(PREFIX + 'secret_key')} (a long random string)."
+            )
+        if not demo and (secret == DEMO_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
+            raise ConfigurationError(
+                f"{PREFIX}secret_key is the demo key or shorter than {MIN_SECRET_KEY_LENGTH} "
+                f"characters; set a long random key (only {PREFIX}demo = true accepts it)."
+            )
+        providers = settings.get(PREFIX + "providers")
+        names = tuple(aslist(providers)) if providers not in (None, "") else None
+        try:
+            timeout = float(settings.get(PREFIX + "http_timeout", 10))
+            state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"{PREFIX}http_timeout / state_ttl: {exc}") from exc
+        if timeout <= 0:
+            raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        return cls(
+            secret_key=secret,
+            demo=demo,
+            providers=names,
+            http_timeout=timeout,
+            editor_permission=str(
+                settings.get(PREFIX + "editor_permission") or "cms_social_login.edit"
+            ),
+            state_ttl=state_ttl,
+            raw=dict(settings),
+        )

@@ -1,0 +1,52 @@
+"""Local users: what the add-on needs of the host's accounts, and a default adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from zope.interface import implementer
+
+from .interfaces import IUserAdapter
+from .models import LinkedIdentity
+
+
+@dataclass(frozen=True)
+class SiteUser:
+    """A local account as the add-on shows it."""
+
+    userid: str
+    display_name: str
+    username: str | None = None
+    email: str | None = None
+
+
+@implementer(IUserAdapter)
+class IdentityUserAdapter:
+    """The default adapter, for sites without accounts of their own.
+
+    The linked identity *is* the account: its userid is ``<provider>:<provider user id>``
+    and there is no password login. Sites with their own users register their adapter
+    with ``config.set_social_login_user_adapter(...)``.
+    """
+
+    password_login = False
+
+    def get_user(self, request: Any, userid: str) -> SiteUser | None:
+        provider, _, provider_user_id = userid.partition(":")
+        if not provider_user_id:
+            return None
+        identity = request.dbsession.scalar(
+            select(LinkedIdentity).where(LinkedIdentity.provider == provider,
+                                         LinkedIdentity.provider_user_id == provider_user_id))
+        if identity is None:
+            return None
+        return SiteUser(userid=userid, display_name=identity.display_name or userid,
+                        email=identity.email)
+
+    def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
+        return f"{provider_name}:{profile['accounts'][0]['userid']}"
+
+    def authenticate(self, request: Any, login: str, password: str) -> str | None:
+        return None

@@ -1,0 +1,189 @@
+"""The editor's side: Site -> System Pages -> Login -> Login setting (tabs), preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.csrf import get_csrf_token
+from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+
+from ..interfaces import IUserAdapter
+from ..services.login_settings import (
+    BadSettingsForm,
+    LoginSettingsService,
+    ProviderConfig,
+    SettingsForm,
+    VersionConflict,
+)
+from .public import current_user, login_page
+
+ACTIONS = ("ok", "apply", "preview", "save")
+SETTINGS_TEMPLATE = "cms_social_login/editor_settings.jinja2"
+
+
+def _publisher_name(request: Any, userid: str | None) -> str | None:
+    if not userid:
+        return None
+    user = request.registry.getUtility(IUserAdapter).get_user(request, userid)
+    return user.display_name if user is not None else userid
+
+
+def editor_shell(request: Any, section: str) -> dict[str, Any]:
+    """Values every editor page shares (navigation, user, status of the login settings)."""
+    service = LoginSettingsService(request)
+    last = service.last_publish()
+    return {
+        "section": section,
+        "user": current_user(request),
+        "csrf_token": get_csrf_token(request),
+        "draft_differs": service.draft_differs(),
+        "has_draft": service.draft() is not None,
+        "last_publish": last,
+        "last_publisher": _publisher_name(request, last.published_by) if last else None,
+        "flash": request.session.pop_flash(),
+    }
+
+
+def editor_home(request: Any) -> dict[str, Any]:
+    """GET /editor: the Site overview."""
+    return editor_shell(request, "site")
+
+
+def system_pages(request: Any) -> dict[str, Any]:
+    """GET /editor/system-pages: the list of system pages."""
+    return editor_shell(request, "system-pages")
+
+
+def login_system_page(request: Any) -> dict[str, Any]:
+    """GET /editor/system-pages/login: the Login page with its Login form block."""
+    values = editor_shell(request, "login")
+    values["login"] = login_page(request, document=_draft_document(request),
+                                 preview=True)["login"]
+    return values
+
+
+def _draft_document(request: Any) -> dict[str, Any]:
+    document, _ = LoginSettingsService(request).editable_document()
+    return document
+
+
+def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
+          form: SettingsForm | None, active: str) -> list[dict[str, Any]]:
+    tabs = []
+    names = [provider.name for provider in service.providers]
+    if active not in names and names:
+        active = names[0]
+    for provider in service.providers:
+        config = ProviderConfig.from_document(document, provider.name)
+        if form is not None:
+            values = form.values.get(provider.name, {})
+            errors = form.errors.get(provider.name, {})
+            pending = form.pending.get(provider.name, {})
+        else:
+            values = {**config.values, "enabled": "on" if config.enabled else ""}
+            errors, pending = {}, {}
+        tabs.append({
+            "provider": provider,
+            "template": provider.tab_template or "cms_social_login/provider_tab.jinja2",
+            "active": provider.name == active,
+            "values": values,
+            "errors": errors,
+            "pending": pending,
+            "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
+                           if f.secret},
+            "callback_url": request.route_url("cms_social_login.callback",
+                                              provider=provider.name),
+        })
+    return tabs
+
+
+def render_settings(request: Any, *, form: SettingsForm | None = None,
+                    message: str | None = None, error: str | None = None,
+                    version: int | None = None, active: str | None = None) -> dict[str, Any]:
+    """The values of the Login setting dialog."""
+    service = LoginSettingsService(request)
+    document, draft_version = service.editable_document()
+    values = editor_shell(request, "settings")
+    values.update({
+        "tabs": _tabs(request, service, document, form,
+                      active or str(request.params.get("tab", ""))),
+        "draft_version": draft_version if version is None else version,
+        "message": message,
+        "error": error,
+    })
+    return values
+
+
+def settings_form(request: Any) -> dict[str, Any]:
+    """GET /editor/system-pages/login/settings."""
+    return render_settings(request)
+
+
+def settings_submit(request: Any):
+    """POST /editor/system-pages/login/settings: OK, Apply, Preview or Save."""
+    action = request.POST.get("action")
+    if action not in ACTIONS:
+        raise HTTPBadRequest("Unknown action.")
+    try:
+        expected = int(request.POST.get("draft_version", ""))
+    except ValueError:
+        raise HTTPBadRequest("The form is missing its version; reload the page.") from None
+    service = LoginSettingsService(request)
+    try:
+        form = service.parse(request.POST)
+    except BadSettingsForm as exc:
+        raise HTTPBadRequest(str(exc)) from None
+    tab = str(request.POST.get("tab", ""))
+    if not form.ok:
+        request.response.status_int = 400
+        first = next((name for name, errors in form.errors.items() if errors), tab)
+        return render_settings(request, form=form, version=expected, active=first,
+                               error="Please correct the marked fields. Nothing was stored.")
+    if action == "ok":
+        return render_settings(
+            request, form=form, version=expected,
+            message="Checked. Nothing is stored yet: Apply keeps these values as the draft, "
+                    "Save publishes them.")
+    userid = request.authenticated_userid
+    try:
+        if action == "save":
+            record = service.publish(form, expected, userid)
+            request.session.flash(f"Published version {record.version}: the live login page "
+                                  "now uses these settings.")
+        else:
+            service.apply(form, expected, userid)
+            request.session.flash("Draft stored. The live login page is unchanged until Save.")
+    except VersionConflict:
+        request.response.status_int = 409
+        return render_settings(
+            request, form=form, version=expected,
+            error="Someone else changed these settings since you opened them. Nothing was "
+                  "stored: reload the page to see their changes, then make yours again.")
+    if action == "preview":
+        return HTTPSeeOther(request.route_url("cms_social_login.editor_preview"))
+    return HTTPSeeOther(request.route_url("cms_social_login.editor_settings",
+                                          _query={"tab": tab} if tab else {}))
+
+
+def preview(request: Any) -> dict[str, Any]:
+    """GET /editor/system-pages/login/preview: the login page as the draft would make it."""
+    return login_page(request, document=_draft_document(request), preview=True)
+
+
+def includeme(config: Configurator) -> None:
+    """Register the editor views under the editor permission, CSRF-checked."""
+    permission = config.registry.social_login_settings.editor_permission
+    pages = [
+        (editor_home, "cms_social_login.editor_home", "editor_home.jinja2"),
+        (system_pages, "cms_social_login.editor_system_pages", "editor_system_pages.jinja2"),
+        (login_system_page, "cms_social_login.editor_login_page", "editor_login_page.jinja2"),
+        (settings_form, "cms_social_login.editor_settings", "editor_settings.jinja2"),
+        (preview, "cms_social_login.editor_preview", "login.jinja2"),
+    ]
+    for view, route, template in pages:
+        config.add_view(view, route_name=route, request_method="GET", permission=permission,
+                        renderer=f"cms_social_login/{template}", http_cache=0)
+    config.add_view(settings_submit, route_name="cms_social_login.editor_settings",
+                    request_method="POST", permission=permission, require_csrf=True,
+                    renderer=SETTINGS_TEMPLATE, http_cache=0)

@@ -1,0 +1,47 @@
+"""Starting a provider login and coming back from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
+
+from ..services.sso import LoginFailure, SocialLoginService, notify_failure
+from .public import LOGIN_TEMPLATE, login_page
+
+
+def _failure_page(request: Any, provider_name: str, failure: LoginFailure):
+    notify_failure(request, provider_name, failure)
+    return render_to_response(LOGIN_TEMPLATE, login_page(request, error=failure.message),
+                              request=request)
+
+
+def start(request: Any):
+    """GET /login/{provider}: off to the provider's consent page."""
+    name = request.matchdict["provider"]
+    try:
+        url = SocialLoginService(request).begin(name, request.params.get("came_from"))
+    except LoginFailure as failure:
+        return _failure_page(request, name, failure)
+    response = HTTPFound(location=url)
+    response.cache_control = "no-store"
+    return response
+
+
+def callback(request: Any):
+    """GET /login/{provider}/callback: finish, sign in, go back to ``came_from``."""
+    name = request.matchdict["provider"]
+    params = {key: value for key, value in request.GET.items()}
+    try:
+        outcome = SocialLoginService(request).complete(name, params)
+    except LoginFailure as failure:
+        return _failure_page(request, name, failure)
+    return HTTPSeeOther(outcome.came_from, headers=outcome.headers)
+
+
+def includeme(config: Configurator) -> None:
+    """Register the SSO views."""
+    config.add_view(start, route_name="cms_social_login.start", request_method="GET")
+    config.add_view(callback, route_name="cms_social_login.callback", request_method="GET")
