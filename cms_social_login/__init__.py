@@ -24,8 +24,11 @@ __all__ = ["includeme"]
 
 
 def set_social_login_user_adapter(config: Configurator, adapter: object) -> None:
-    """Use ``adapter`` (an ``IUserAdapter``, or its dotted name) for local accounts."""
+    """Use ``adapter`` for local accounts: an ``IUserAdapter``, or a class (or dotted
+    name of a class) made with no arguments."""
     adapter = config.maybe_dotted(adapter)
+    if isinstance(adapter, type):
+        adapter = adapter()
 
     def register() -> None:
         config.registry.registerUtility(adapter, IUserAdapter)

@@ -87,7 +87,7 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "provider": provider,
             "template": provider.tab_template or "cms_social_login/provider_tab.jinja2",
             "active": provider.name == active,
-            "values": values,
+            "field_values": values,
             "errors": errors,
             "pending": pending,
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
