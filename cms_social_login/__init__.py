@@ -8,15 +8,15 @@ from __future__ import annotations
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
-from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
-from .crypto import FernetSecretBox, derive_key
+from .crypto import FernetSecretBox
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
 from .providers.registry import (
     ProviderRegistry,
     add_social_login_provider,
     include_entry_point_providers,
 )
+from .session import CookieSessionFactory
 from .settings import SocialLoginSettings, apply_environment
 from .users import IdentityUserAdapter
 
@@ -85,10 +85,7 @@ def includeme(config: Configurator) -> None:
     # Defaults, registered through the directives so the host's own calls win.
     config.set_social_login_secret_box(FernetSecretBox(typed.secret_key))
     config.set_social_login_user_adapter(IdentityUserAdapter())
-    config.set_session_factory(SignedCookieSessionFactory(
-        derive_key(typed.secret_key, "session cookie").hex(),
-        cookie_name="cms_session", httponly=True, samesite="Lax", secure=False,
-        serializer=JSONSerializer(), timeout=None, reissue_time=None))
+    config.set_session_factory(CookieSessionFactory(typed.secret_key))
     include_entry_point_providers(config)
     _check_security_policy(config)
 

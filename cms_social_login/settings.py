@@ -10,6 +10,7 @@ prefix in upper case with dots turned into underscores, e.g.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
@@ -60,6 +61,11 @@ class SocialLoginSettings:
     http_timeout: float = 10.0
     editor_permission: str = "cms_social_login.edit"
     state_ttl: int = 600
+    #: The site's public base URL (``https://example.org``); callback URLs are built from
+    #: it instead of the request's Host header when set.
+    site_url: str | None = None
+    #: Form bodies larger than this are refused with 400.
+    max_form_bytes: int = 65536
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -87,10 +93,16 @@ class SocialLoginSettings:
         try:
             timeout = float(settings.get(PREFIX + "http_timeout", 10))
             state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
+            max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
         except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"{PREFIX}http_timeout / state_ttl: {exc}") from exc
+            raise ConfigurationError(
+                f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
+        if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
+            raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
+                                     f"got {site_url!r}")
         return cls(
             secret_key=secret,
             demo=demo,
@@ -100,5 +112,7 @@ class SocialLoginSettings:
                 settings.get(PREFIX + "editor_permission") or "cms_social_login.edit"
             ),
             state_ttl=state_ttl,
+            site_url=site_url,
+            max_form_bytes=max_form_bytes,
             raw=dict(settings),
         )

@@ -151,7 +151,7 @@ def test_denied_consent(app, published_bitbucket, visitor, bitbucket, bitbucket_
 def test_bad_state(app, published_bitbucket, visitor, bitbucket, bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     forged = location.replace("state=", "state=x")
-    back = visitor.get(callback_path(forged))
+    back = visitor.get(callback_path(forged), status=400)
     assert "This login link has expired or was already used" in back.text
     assert count(app, LinkedIdentity) == 0
 
@@ -160,7 +160,7 @@ def test_reused_state(app, published_bitbucket, visitor, bitbucket, bitbucket_us
     location = bitbucket.approve(start_login(visitor))
     visitor.get(callback_path(location)).follow()
     visitor.get("/logout")
-    replay = visitor.get(callback_path(location))
+    replay = visitor.get(callback_path(location), status=400)
     assert "This login link has expired or was already used" in replay.text
     assert "Signed in as" not in visitor.get("/").text
 
@@ -169,6 +169,6 @@ def test_state_from_another_browser(app, published_bitbucket, visitor, make_brow
                                     bitbucket, bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     attacker = make_browser()
-    back = attacker.get(callback_path(location))
+    back = attacker.get(callback_path(location), status=400)
     assert "This login link has expired or was already used" in back.text
     assert count(app, LinkedIdentity) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 
 import transaction
@@ -10,6 +11,7 @@ from pyramid.config import Configurator
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from zope.sqlalchemy.datamanager import _retryable_errors
 
 from .meta import Base, metadata
 from .records import (
@@ -25,6 +27,17 @@ __all__ = [
     "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity", "LoginSettings",
     "LoginState", "PublishRecord", "get_engine", "get_session_factory", "get_tm_session",
 ]
+
+
+def _sqlite_lock_is_retryable(error: Exception) -> bool:
+    return "database is locked" in str(error)
+
+
+# zope.sqlalchemy's documented list of errors after which a transaction may be retried
+# (it ships PostgreSQL's serialization failures); SQLite's lock timeout joins it so
+# pyramid_tm + pyramid_retry run the request again instead of showing an error.
+if (sqlite3.OperationalError, _sqlite_lock_is_retryable) not in _retryable_errors:
+    _retryable_errors.append((sqlite3.OperationalError, _sqlite_lock_is_retryable))
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:

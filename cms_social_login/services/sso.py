@@ -39,11 +39,13 @@ RESULT_CACHE_KEY = "cms_social_login.result"
 class LoginFailure(Exception):
     """A login that ends on the login page with ``message`` for the visitor."""
 
-    def __init__(self, message: str, cause: str, result: Any = None) -> None:
+    def __init__(self, message: str, cause: str, result: Any = None, status: int = 200
+                 ) -> None:
         super().__init__(cause)
         self.message = message
         self.cause = cause
         self.result = result
+        self.status = status
 
 
 @dataclass
@@ -54,6 +56,15 @@ class LoginOutcome:
     came_from: str
     created: bool
     headers: list[tuple[str, str]]
+
+
+def callback_url(request: Any, provider_name: str) -> str:
+    """The URL to register at the provider: the route under ``site_url`` when set."""
+    site_url = request.registry.social_login_settings.site_url
+    if site_url:
+        return site_url + request.route_path("cms_social_login.callback",
+                                             provider=provider_name)
+    return request.route_url("cms_social_login.callback", provider=provider_name)
 
 
 def _digest(value: str) -> str:
@@ -75,13 +86,13 @@ class SocialLoginService:
         LoginFailure when it is not installed, not enabled or not fully set up.
         """
         provider = get_provider_registry(self.request.registry).get(name)
-        unavailable = LoginFailure("This login option is not available.",
-                                   f"provider {name[:64]!r} is not live")
         if provider is None:
-            raise unavailable
+            raise LoginFailure("This login option is not available.",
+                               f"unknown provider {name[:64]!r}", status=400)
         config = ProviderConfig.from_document(published_document(self.request), name)
         if not (config.enabled and config.is_complete(provider)):
-            raise unavailable
+            raise LoginFailure("This login option is not available.",
+                               f"provider {name!r} is not published", status=404)
         try:
             return provider, config.plain_values(provider, self.box)
         except SecretDecryptionError as exc:
@@ -93,7 +104,7 @@ class SocialLoginService:
 
     def redirect_uri(self, provider: Provider) -> str:
         """The callback URL, from the configured route only."""
-        return self.request.route_url("cms_social_login.callback", provider=provider.name)
+        return callback_url(self.request, provider.name)
 
     def begin(self, name: str, came_from: object) -> str:
         """Record a single-use state and return the provider's authorize URL."""
@@ -154,7 +165,7 @@ class SocialLoginService:
         return LoginFailure(
             "This login link has expired or was already used. Please start again.",
             f"{provider.name}: state missing, unknown, reused, expired or from another "
-            "browser")
+            "browser", status=400)
 
     def _pending_state(self, provider: Provider, state: object) -> LoginState:
         if not isinstance(state, str) or not 16 <= len(state) <= 256:
@@ -181,7 +192,7 @@ class SocialLoginService:
         if consumed.rowcount != 1:
             raise LoginFailure(
                 "This login link has expired or was already used. Please start again.",
-                f"{pending.provider}: state consumed by a concurrent request")
+                f"{pending.provider}: state consumed by a concurrent request", status=400)
 
     def _local_user(self, provider: Provider, result: AuthenticationComplete
                     ) -> tuple[str, bool]:

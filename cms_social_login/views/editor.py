@@ -16,7 +16,8 @@ from ..services.login_settings import (
     SettingsForm,
     VersionConflict,
 )
-from .public import current_user, login_page
+from ..services.sso import callback_url
+from .public import current_user, login_page, refuse_oversized_form
 
 ACTIONS = ("ok", "apply", "preview", "save")
 SETTINGS_TEMPLATE = "cms_social_login/editor_settings.jinja2"
@@ -92,8 +93,7 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "pending": pending,
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
                            if f.secret},
-            "callback_url": request.route_url("cms_social_login.callback",
-                                              provider=provider.name),
+            "callback_url": callback_url(request, provider.name),
         })
     return tabs
 
@@ -122,6 +122,7 @@ def settings_form(request: Any) -> dict[str, Any]:
 
 def settings_submit(request: Any):
     """POST /editor/system-pages/login/settings: OK, Apply, Preview or Save."""
+    refuse_oversized_form(request)
     action = request.POST.get("action")
     if action not in ACTIONS:
         raise HTTPBadRequest("Unknown action.")

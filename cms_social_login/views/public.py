@@ -6,7 +6,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import forget, remember
 
 from ..interfaces import IUserAdapter
@@ -43,6 +43,16 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
     return {"login": card, "preview": preview, "user": current_user(request)}
 
 
+def refuse_oversized_form(request: Any) -> None:
+    """400 for a form body over ``cms_social_login.max_form_bytes`` (read no further)."""
+    limit = request.registry.social_login_settings.max_form_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise HTTPBadRequest("The form is too large.")
+    if length is None and request.is_body_readable:
+        raise HTTPBadRequest("A form must be sent with its length.")
+
+
 def show_login(request: Any) -> dict[str, Any]:
     """GET /login."""
     return login_page(request)
@@ -50,6 +60,7 @@ def show_login(request: Any) -> dict[str, Any]:
 
 def password_login(request: Any):
     """POST /login: the host's username and password check, through the user adapter."""
+    refuse_oversized_form(request)
     adapter = request.registry.getUtility(IUserAdapter)
     login = str(request.POST.get("login", ""))[:255].strip()
     password = str(request.POST.get("password", ""))[:1024]

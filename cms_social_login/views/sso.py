@@ -14,8 +14,11 @@ from .public import LOGIN_TEMPLATE, login_page
 
 def _failure_page(request: Any, provider_name: str, failure: LoginFailure):
     notify_failure(request, provider_name, failure)
-    return render_to_response(LOGIN_TEMPLATE, login_page(request, error=failure.message),
-                              request=request)
+    response = render_to_response(LOGIN_TEMPLATE, login_page(request, error=failure.message),
+                                  request=request)
+    response.status_int = failure.status
+    response.cache_control = "no-store"
+    return response
 
 
 def start(request: Any):
