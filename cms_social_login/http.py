@@ -71,6 +71,8 @@ class HttpClient:
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
+            if status >= 400:  # an error page: the status says enough
+                return HttpResponse(status=status, data=None, url=url)
             raise ProviderError(
                 f"{self.provider_title} sent an answer we could not read. Please try again.",
                 f"{method} {url}: HTTP {status} with a body that is not JSON",

@@ -1,0 +1,106 @@
+"""The login state: random, single-use, bound to the browser, short-lived; PKCE where offered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import webtest
+from pyramid.config import Configurator
+from sqlalchemy import select, update
+
+from cms_demo.bootstrap import setup_database
+from cms_social_login.models import LinkedIdentity, LoginState
+from cms_social_login.models.records import utcnow
+from cms_social_login.providers.bitbucket import BitbucketProvider
+from cms_social_login.providers.registry import get_provider_registry
+
+from ..conftest import callback_path, query_of, start_login, submit_bitbucket
+from .helpers import count, dbsession_of
+
+
+def test_state_is_random_long_and_stored_only_as_a_hash(app, published_bitbucket, visitor,
+                                                        bitbucket):
+    states = {query_of(start_login(visitor))["state"] for _ in range(5)}
+    assert len(states) == 5
+    assert all(len(state) >= 43 for state in states)  # 32 random bytes, base64url
+    with dbsession_of(app) as db:
+        stored = set(db.scalars(select(LoginState.state_hash)))
+    assert stored and not stored & states
+
+
+def test_missing_state_signs_nobody_in(app, published_bitbucket, visitor, bitbucket,
+                                       bitbucket_user):
+    location = bitbucket.approve(start_login(visitor))
+    code = query_of(location)["code"]
+    page = visitor.get(f"/login/bitbucket/callback?code={code}", status=400)
+    assert "expired or was already used" in page.text
+    assert count(app, LinkedIdentity) == 0
+    assert not bitbucket.requests_to("token")
+
+
+def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbucket,
+                                       bitbucket_user):
+    location = bitbucket.approve(start_login(visitor))
+    with dbsession_of(app) as db:
+        db.execute(update(LoginState).values(created_at=utcnow() - timedelta(minutes=11)))
+        db.commit()
+    page = visitor.get(callback_path(location), status=400)
+    assert "expired or was already used" in page.text
+    assert count(app, LinkedIdentity) == 0
+    assert count(app, LoginState) == 0  # the expired state is gone too
+
+
+def test_state_for_another_provider_is_refused(app, published_bitbucket, visitor, bitbucket):
+    location = bitbucket.approve(start_login(visitor))
+    path = callback_path(location).replace("/login/bitbucket/", "/login/nosuch/")
+    page = visitor.get(path, status=400)
+    assert "not available" in page.text
+
+
+def test_pkce_is_not_sent_to_bitbucket(published_bitbucket, visitor, bitbucket):
+    params = query_of(start_login(visitor))
+    assert "code_challenge" not in params
+
+
+class PkceBitbucket(BitbucketProvider):
+    """Bitbucket as if it supported PKCE (the emulator checks S256 challenges)."""
+
+    uses_pkce = True
+
+
+@pytest.fixture
+def pkce_app(app_settings):
+    """The demo site whose host registers its own "bitbucket" provider: the host's
+    configuration wins over the add-on's entry point."""
+    with Configurator(settings=dict(app_settings)) as config:
+        config.include("cms_social_login")
+        config.include("cms_demo.security")
+        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
+        config.include("cms_demo.views")
+        config.add_social_login_provider(PkceBitbucket, name="bitbucket")
+        setup_database(config.registry)
+    return config.make_wsgi_app()
+
+
+def test_the_host_may_replace_a_shipped_provider(pkce_app):
+    provider = get_provider_registry(pkce_app.registry).get("bitbucket")
+    assert isinstance(provider, PkceBitbucket)
+
+
+def test_pkce_s256_is_sent_and_verified_where_the_provider_supports_it(
+        pkce_app, bitbucket, bitbucket_user):
+    editor = webtest.TestApp(pkce_app, extra_environ={"HTTP_HOST": "localhost"})
+    form = editor.get("/login").forms[0]
+    form["login"], form["password"] = "editor", "editor"
+    form.submit().follow()
+    submit_bitbucket(editor, "save").follow()
+    visitor = webtest.TestApp(pkce_app, extra_environ={"HTTP_HOST": "localhost"})
+    authorize = start_login(visitor)
+    params = query_of(authorize)
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43
+    visitor.get(callback_path(bitbucket.approve(authorize))).follow()
+    token_form = bitbucket.requests_to("token")[0].form
+    assert len(token_form["code_verifier"]) >= 43
+    assert count(pkce_app, LinkedIdentity) == 1
