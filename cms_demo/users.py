@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from zope.interface import implementer
 
 from cms_social_login.interfaces import IUserAdapter
@@ -43,6 +43,12 @@ class DemoUserAdapter:
         if user is None or not user.check_password(password):
             return None
         return str(user.id)
+
+    def find_user_by_email(self, request: Any, email: str) -> str | None:
+        # The demo only stores confirmed addresses (from providers, or set by hand).
+        user = request.dbsession.scalar(
+            select(User).where(func.lower(User.email) == email.lower()).limit(1))
+        return str(user.id) if user is not None else None
 
     @staticmethod
     def _unique_username(request: Any, wanted: str) -> str:

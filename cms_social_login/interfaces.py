@@ -44,3 +44,9 @@ class IUserAdapter(Interface):
 
     def authenticate(request, login, password):
         """Return the userid for a correct username and password, else None."""
+
+    def find_user_by_email(request, email):
+        """Return the userid of the account whose confirmed address is ``email``, else None.
+
+        Used only when the editor enables "link by confirmed email" for a provider.
+        """

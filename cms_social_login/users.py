@@ -50,3 +50,6 @@ class IdentityUserAdapter:
 
     def authenticate(self, request: Any, login: str, password: str) -> str | None:
         return None
+
+    def find_user_by_email(self, request: Any, email: str) -> str | None:
+        return None

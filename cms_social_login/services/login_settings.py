@@ -24,6 +24,25 @@ PENDING_SECRET_TTL = 3600
 FORM_CONTROL_KEYS = frozenset({"csrf_token", "action", "draft_version", "tab"})
 
 
+#: Per-provider options every tab has, besides the provider's own fields.
+OPTION_KEYS = ("enabled", "position", "link_by_email")
+MAX_POSITION = 99
+
+
+def _checked(post: Mapping[str, str], key: str) -> bool:
+    return post.get(key) in ("on", "true", "1")
+
+
+def _position(post: Mapping[str, str], key: str, stored: int) -> tuple[int, str | None]:
+    """The button order typed in the tab (absent: keep the stored one)."""
+    raw = str(post.get(key, "")).strip()
+    if not raw:
+        return stored, None
+    if not raw.isdigit() or not 0 <= int(raw) <= MAX_POSITION:
+        return stored, f"Button order must be a whole number from 0 to {MAX_POSITION}."
+    return int(raw), None
+
+
 class BadSettingsForm(ValueError):
     """The form names unknown providers or fields: a 400, nothing is stored."""
 
@@ -39,6 +58,9 @@ class ProviderConfig:
     name: str
     enabled: bool = False
     position: int = 0
+    #: Sign a first-time provider account into the local account with the same
+    #: confirmed email (off by default: it trusts the provider's confirmation).
+    link_by_email: bool = False
     values: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
 
@@ -48,12 +70,14 @@ class ProviderConfig:
         part = document.get(name) or {}
         return cls(name=name, enabled=bool(part.get("enabled")),
                    position=int(part.get("position") or 0),
+                   link_by_email=bool(part.get("link_by_email")),
                    values=dict(part.get("values") or {}),
                    secrets=dict(part.get("secrets") or {}))
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready form of this config."""
         return {"enabled": self.enabled, "position": self.position,
+                "link_by_email": self.link_by_email,
                 "values": dict(self.values), "secrets": dict(self.secrets)}
 
     def is_complete(self, provider: Provider) -> bool:
@@ -111,7 +135,7 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
     providers = list(providers)
     known = set(FORM_CONTROL_KEYS)
     for provider in providers:
-        known.add(f"{provider.name}.enabled")
+        known.update(f"{provider.name}.{key}" for key in OPTION_KEYS)
         for f in provider.fields:
             known.add(f"{provider.name}.{f.name}")
             if f.secret:
@@ -124,10 +148,12 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
     form = SettingsForm(document=document, values={}, pending={}, errors={})
     for provider in providers:
         stored = ProviderConfig.from_document(base, provider.name)
-        enabled = post.get(f"{provider.name}.enabled") in ("on", "true", "1")
+        enabled = _checked(post, f"{provider.name}.enabled")
+        link_by_email = _checked(post, f"{provider.name}.link_by_email")
+        position, position_error = _position(post, f"{provider.name}.position", stored.position)
         values: dict[str, str] = {}
         secrets = dict(stored.secrets)
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {"position": position_error} if position_error else {}
         pending: dict[str, str] = {}
         for f in provider.fields:
             raw = post.get(f"{provider.name}.{f.name}", "")
@@ -158,9 +184,12 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
         if not errors:
             errors.update(provider.validate(values))
         document[provider.name] = ProviderConfig(
-            name=provider.name, enabled=enabled, position=stored.position,
-            values=values, secrets=secrets).to_document()
-        form.values[provider.name] = {**values, "enabled": "on" if enabled else ""}
+            name=provider.name, enabled=enabled, position=position,
+            link_by_email=link_by_email, values=values, secrets=secrets).to_document()
+        form.values[provider.name] = {
+            **values, "enabled": "on" if enabled else "",
+            "link_by_email": "on" if link_by_email else "",
+            "position": post.get(f"{provider.name}.position", str(position))[:8]}
         form.pending[provider.name] = pending
         form.errors[provider.name] = errors
     return form

@@ -80,8 +80,8 @@ class SocialLoginService:
         self.settings = request.registry.social_login_settings
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 
-    def live_provider(self, name: str) -> tuple[Provider, dict[str, str]]:
-        """The provider ``name`` with its published, decrypted values.
+    def live_provider(self, name: str) -> tuple[Provider, ProviderConfig, dict[str, str]]:
+        """The provider ``name``, its published config and its decrypted values.
 
         LoginFailure when it is not installed, not enabled or not fully set up.
         """
@@ -94,7 +94,7 @@ class SocialLoginService:
             raise LoginFailure("This login option is not available.",
                                f"provider {name!r} is not published", status=404)
         try:
-            return provider, config.plain_values(provider, self.box)
+            return provider, config, config.plain_values(provider, self.box)
         except SecretDecryptionError as exc:
             raise LoginFailure(
                 f"{provider.title} login is not set up correctly on this site. "
@@ -108,7 +108,7 @@ class SocialLoginService:
 
     def begin(self, name: str, came_from: object) -> str:
         """Record a single-use state and return the provider's authorize URL."""
-        provider, values = self.live_provider(name)
+        provider, _, values = self.live_provider(name)
         session = self.request.session
         binding = session.get(BINDING_KEY)
         if not isinstance(binding, str):
@@ -132,7 +132,7 @@ class SocialLoginService:
         write lock is held while the provider is called; deleting it checks that no
         other request used it meanwhile.
         """
-        provider, values = self.live_provider(name)
+        provider, config, values = self.live_provider(name)
         pending = self._pending_state(provider, params.get("state"))
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
@@ -150,7 +150,7 @@ class SocialLoginService:
             raise LoginFailure(
                 f"The {provider.title} login was cancelled, so you are not signed in.",
                 f"{name}: the provider answered {reason}", result=result)
-        userid, created = self._local_user(provider, result)
+        userid, created = self._local_user(provider, config, result)
         came_from = safe_came_from(pending.came_from)
         # A new session at login: nothing an attacker planted before survives.
         self.request.session.invalidate()
@@ -194,8 +194,11 @@ class SocialLoginService:
                 "This login link has expired or was already used. Please start again.",
                 f"{pending.provider}: state consumed by a concurrent request", status=400)
 
-    def _local_user(self, provider: Provider, result: AuthenticationComplete
-                    ) -> tuple[str, bool]:
+    def _local_user(self, provider: Provider, config: ProviderConfig,
+                    result: AuthenticationComplete) -> tuple[str, bool]:
+        """The local user of this provider account: linked before, the signed-in owner's,
+        the one with the same confirmed email (only when the editor turned that on), or
+        a new one."""
         profile = result.profile
         provider_user_id = str(profile["accounts"][0]["userid"])
         adapter: IUserAdapter = self.request.registry.getUtility(IUserAdapter)
@@ -205,6 +208,9 @@ class SocialLoginService:
         created = False
         if identity is None:
             userid = self.request.authenticated_userid
+            email = profile.get("verifiedEmail")
+            if userid is None and config.link_by_email and email:
+                userid = adapter.find_user_by_email(self.request, email)
             if userid is None:
                 userid = adapter.create_user(self.request, profile, provider.name)
                 created = True

@@ -82,7 +82,9 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             errors = form.errors.get(provider.name, {})
             pending = form.pending.get(provider.name, {})
         else:
-            values = {**config.values, "enabled": "on" if config.enabled else ""}
+            values = {**config.values, "enabled": "on" if config.enabled else "",
+                      "link_by_email": "on" if config.link_by_email else "",
+                      "position": str(config.position)}
             errors, pending = {}, {}
         tabs.append({
             "provider": provider,
