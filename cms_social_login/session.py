@@ -18,13 +18,15 @@ class CookieSessionFactory:
     """Pyramid's signed cookie session, with the Secure flag set per request.
 
     Nothing is kept in process memory, so any process of the site reads the session;
-    the cookie is signed with a key derived from ``cms_social_login.secret_key``.
+    the cookie is signed with a key derived from ``cms_social_login.secret_key`` and
+    stops working ``timeout`` seconds after the visitor's last request.
     """
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, timeout: int) -> None:
         options = {
             "cookie_name": COOKIE_NAME, "httponly": True, "samesite": "Lax",
-            "serializer": JSONSerializer(), "timeout": None, "reissue_time": None,
+            "serializer": JSONSerializer(), "timeout": timeout,
+            "reissue_time": max(1, timeout // 10),
         }
         secret = derive_key(secret_key, "session cookie").hex()
         self._plain = SignedCookieSessionFactory(secret, secure=False, **options)

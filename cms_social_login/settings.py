@@ -64,6 +64,8 @@ class SocialLoginSettings:
     #: The site's public base URL (``https://example.org``); callback URLs are built from
     #: it instead of the request's Host header when set.
     site_url: str | None = None
+    #: Seconds of inactivity after which the session cookie stops working.
+    session_timeout: int = 43200
     #: Form bodies larger than this are refused with 400.
     max_form_bytes: int = 65536
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
@@ -94,6 +96,7 @@ class SocialLoginSettings:
             timeout = float(settings.get(PREFIX + "http_timeout", 10))
             state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
             max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
+            session_timeout = int(settings.get(PREFIX + "session_timeout", 43200))
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
@@ -114,5 +117,6 @@ class SocialLoginSettings:
             state_ttl=state_ttl,
             site_url=site_url,
             max_form_bytes=max_form_bytes,
+            session_timeout=session_timeout,
             raw=dict(settings),
         )
