@@ -85,7 +85,8 @@ def test_two_callbacks_for_one_new_account_at_once_make_one_user(
     def finish(browser, location):
         results.append(browser.get(callback_path(location)).status_int)
 
-    threads = [threading.Thread(target=finish, args=pair) for pair in zip(browsers, locations, strict=True)]
+    threads = [threading.Thread(target=finish, args=pair)
+               for pair in zip(browsers, locations, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
