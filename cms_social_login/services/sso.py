@@ -23,7 +23,7 @@ from ..models.records import utcnow
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from
-from .db import flush_or_retry
+from .db import flush_or_retry, retry_lost_races
 from .login_settings import ProviderConfig
 from .published import published_document
 
@@ -212,7 +212,8 @@ class SocialLoginService:
             if userid is None and config.link_by_email and email:
                 userid = adapter.find_user_by_email(self.request, email)
             if userid is None:
-                userid = adapter.create_user(self.request, profile, provider.name)
+                with retry_lost_races():  # e.g. two first logins taking one username
+                    userid = adapter.create_user(self.request, profile, provider.name)
                 created = True
             identity = LinkedIdentity(provider=provider.name, provider_user_id=provider_user_id,
                                       userid=userid)

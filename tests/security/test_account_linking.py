@@ -96,3 +96,24 @@ def test_two_callbacks_for_one_new_account_at_once_make_one_user(
     assert count(app, User) == 2  # the editor and Ada, once
     for browser in browsers:
         assert "Ada Lovelace" in browser.get("/").text
+
+
+def test_many_concurrent_first_logins_all_succeed(app, published_bitbucket, make_browser,
+                                                  bitbucket):
+    users = [bitbucket.add_user(f"Person {i}", nickname=f"person{i}") for i in range(8)]
+    browsers = [make_browser() for _ in users]
+    locations = [bitbucket.approve(start_login(b), user=u) for b, u in zip(browsers, users,
+                                                                           strict=True)]
+    results = []
+
+    def finish(browser, location):
+        results.append(browser.get(callback_path(location), status="*").status_int)
+
+    threads = [threading.Thread(target=finish, args=pair)
+               for pair in zip(browsers, locations, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [303] * 8  # "database is locked" was retried, never shown
+    assert count(app, LinkedIdentity) == 8
