@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import transaction
 import zope.sqlalchemy
 from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import _retryable_errors
 
+from .activity import AuditEvent, StoredToken
 from .meta import Base, metadata
 from .records import (
     DRAFT,
@@ -24,8 +26,8 @@ from .records import (
 )
 
 __all__ = [
-    "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity", "LoginSettings",
-    "LoginState", "PublishRecord", "get_engine", "get_session_factory", "get_tm_session",
+    "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
+    "LoginSettings", "LoginState", "PublishRecord", "get_engine", "get_session_factory", "get_tm_session",
 ]
 
 
@@ -48,7 +50,15 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def get_engine(settings: Mapping[str, object], prefix: str = "sqlalchemy.") -> Engine:
-    """An engine from ``sqlalchemy.*`` settings; SQLite waits for locks instead of failing."""
+    """An engine from ``sqlalchemy.*`` settings; SQLite waits for locks instead of failing.
+
+    A missing ``sqlalchemy.url`` is a ``ConfigurationError`` naming the setting and its
+    environment variable.
+    """
+    if not settings.get(prefix + "url"):
+        raise ConfigurationError(
+            f"{prefix}url is required: set it in the ini file or in "
+            "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL (e.g. postgresql+psycopg://user@host/dbname)")
     engine = engine_from_config(dict(settings), prefix)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
