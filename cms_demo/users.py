@@ -44,6 +44,10 @@ class DemoUserAdapter:
             return None
         return str(user.id)
 
+    def has_password(self, request: Any, userid: str) -> bool:
+        user = request.dbsession.get(User, int(userid)) if userid.isdigit() else None
+        return bool(user and user.password_hash)
+
     def find_user_by_email(self, request: Any, email: str) -> str | None:
         # The demo only stores confirmed addresses (from providers, or set by hand).
         user = request.dbsession.scalar(

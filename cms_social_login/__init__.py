@@ -10,12 +10,14 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 
 from .crypto import FernetSecretBox
+from .events import SocialLoginFailed, SocialLoginSucceeded
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
 from .providers.registry import (
     ProviderRegistry,
     add_social_login_provider,
     include_entry_point_providers,
 )
+from .services.audit import on_login_failed, on_login_succeeded
 from .session import CookieSessionFactory
 from .settings import SocialLoginSettings, apply_environment
 from .users import IdentityUserAdapter
@@ -92,5 +94,7 @@ def includeme(config: Configurator) -> None:
     config.add_request_method(
         "cms_social_login.services.published.load_published_document",
         "social_login_published", reify=True)
+    config.add_subscriber(on_login_succeeded, SocialLoginSucceeded)
+    config.add_subscriber(on_login_failed, SocialLoginFailed)
     config.include(".routes")
     config.include(".views")

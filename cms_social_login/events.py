@@ -35,3 +35,5 @@ class SocialLoginFailed:
     reason: str
     cause: str
     result: Any = None
+    #: ``denied``, ``error``, ``refused`` or ``invalid-state`` (the audit log's word).
+    outcome: str = "error"

@@ -19,13 +19,31 @@ class ProviderError(Exception):
     """A provider could not complete a login.
 
     ``message`` is plain words for the visitor; ``cause`` is the operator's detail for the
-    log (never a secret or a token).
+    log (never a secret or a token). ``outcome`` names the failure in the audit log:
+    ``"error"``, or ``"refused"`` when the provider's account is not allowed here.
     """
+
+    outcome = "error"
 
     def __init__(self, message: str, cause: str) -> None:
         super().__init__(cause)
         self.message = message
         self.cause = cause
+
+
+class AccessRestricted(ProviderError):
+    """The provider vouched for the visitor, but the site's rules refuse them.
+
+    For example a Bitbucket account that is not a member of a workspace the editor
+    allowed. The audit log records it as the outcome "refused".
+    """
+
+    outcome = "refused"
+
+
+class RefreshTokenRejected(ProviderError):
+    """The token endpoint refused a refresh token (``invalid_grant``): it expired, was
+    revoked, or was already used (providers that rotate refresh tokens)."""
 
 
 @dataclass

@@ -50,3 +50,6 @@ class IUserAdapter(Interface):
 
         Used only when the editor enables "link by confirmed email" for a provider.
         """
+
+    def has_password(request, userid):
+        """Whether the account can sign in without any provider (optional; default no)."""

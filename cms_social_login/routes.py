@@ -16,3 +16,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("cms_social_login.editor_login_page", "/editor/system-pages/login")
     config.add_route("cms_social_login.editor_settings", "/editor/system-pages/login/settings")
     config.add_route("cms_social_login.editor_preview", "/editor/system-pages/login/preview")
+    config.add_route("cms_social_login.editor_history", "/editor/system-pages/login/history")
+    config.add_route("cms_social_login.editor_history_version",
+                     "/editor/system-pages/login/history/{version}")
+    config.add_route("cms_social_login.editor_audit", "/editor/system-pages/login/audit")
+    config.add_route("cms_social_login.connections", "/account/connections")

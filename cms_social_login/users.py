@@ -53,3 +53,6 @@ class IdentityUserAdapter:
 
     def find_user_by_email(self, request: Any, email: str) -> str | None:
         return None
+
+    def has_password(self, request: Any, userid: str) -> bool:
+        return False

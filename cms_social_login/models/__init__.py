@@ -27,7 +27,8 @@ from .records import (
 
 __all__ = [
     "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
-    "LoginSettings", "LoginState", "PublishRecord", "get_engine", "get_session_factory", "get_tm_session",
+    "LoginSettings", "LoginState", "PublishRecord", "get_engine", "get_session_factory",
+    "get_tm_session",
 ]
 
 

@@ -39,13 +39,14 @@ RESULT_CACHE_KEY = "cms_social_login.result"
 class LoginFailure(Exception):
     """A login that ends on the login page with ``message`` for the visitor."""
 
-    def __init__(self, message: str, cause: str, result: Any = None, status: int = 200
-                 ) -> None:
+    def __init__(self, message: str, cause: str, result: Any = None, status: int = 200,
+                 outcome: str = "error") -> None:
         super().__init__(cause)
         self.message = message
         self.cause = cause
         self.result = result
         self.status = status
+        self.outcome = outcome
 
 
 @dataclass
@@ -142,14 +143,15 @@ class SocialLoginService:
                                            pending.code_verifier, pending.nonce)
             except ProviderError as exc:
                 self._consume_state(pending)
-                raise LoginFailure(exc.message, f"{name}: {exc.cause}") from exc
+                raise LoginFailure(exc.message, f"{name}: {exc.cause}",
+                                   outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
         self._consume_state(pending)
         if not isinstance(result, AuthenticationComplete):
             reason = getattr(result, "reason", None) or "denied"
             raise LoginFailure(
                 f"The {provider.title} login was cancelled, so you are not signed in.",
-                f"{name}: the provider answered {reason}", result=result)
+                f"{name}: the provider answered {reason}", result=result, outcome="denied")
         userid, created = self._local_user(provider, config, result)
         came_from = safe_came_from(pending.came_from)
         # A new session at login: nothing an attacker planted before survives.
@@ -165,7 +167,7 @@ class SocialLoginService:
         return LoginFailure(
             "This login link has expired or was already used. Please start again.",
             f"{provider.name}: state missing, unknown, reused, expired or from another "
-            "browser", status=400)
+            "browser", status=400, outcome="invalid-state")
 
     def _pending_state(self, provider: Provider, state: object) -> LoginState:
         if not isinstance(state, str) or not 16 <= len(state) <= 256:
@@ -192,7 +194,8 @@ class SocialLoginService:
         if consumed.rowcount != 1:
             raise LoginFailure(
                 "This login link has expired or was already used. Please start again.",
-                f"{pending.provider}: state consumed by a concurrent request", status=400)
+                f"{pending.provider}: state consumed by a concurrent request", status=400,
+                outcome="invalid-state")
 
     def _local_user(self, provider: Provider, config: ProviderConfig,
                     result: AuthenticationComplete) -> tuple[str, bool]:
@@ -218,6 +221,12 @@ class SocialLoginService:
             identity = LinkedIdentity(provider=provider.name, provider_user_id=provider_user_id,
                                       userid=userid)
             self.dbsession.add(identity)
+        elif self.request.authenticated_userid not in (None, identity.userid):
+            raise LoginFailure(
+                f"This {provider.title} account is already connected to another account "
+                "on this site. Log out first to use it.",
+                f"{provider.name}: identity {identity.id} belongs to another user",
+                outcome="refused")
         elif adapter.get_user(self.request, identity.userid) is None:
             raise LoginFailure(
                 f"The account linked to this {provider.title} login no longer exists.",
@@ -235,4 +244,4 @@ def notify_failure(request: Any, provider_name: str, failure: LoginFailure) -> N
     log.warning("social login failed: provider=%s cause=%s", provider_name[:64], failure.cause)
     request.registry.notify(SocialLoginFailed(
         request=request, provider_name=provider_name, reason=failure.message,
-        cause=failure.cause, result=failure.result))
+        cause=failure.cause, result=failure.result, outcome=failure.outcome))

@@ -8,3 +8,5 @@ def includeme(config: Configurator) -> None:
     config.include(".public")
     config.include(".sso")
     config.include(".editor")
+    config.include(".history")
+    config.include(".account")

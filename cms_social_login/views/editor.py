@@ -9,6 +9,8 @@ from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 
 from ..interfaces import IUserAdapter
+from ..services import audit
+from ..services.history import changed_settings
 from ..services.login_settings import (
     BadSettingsForm,
     LoginSettingsService,
@@ -149,13 +151,17 @@ def settings_submit(request: Any):
             message="Checked. Nothing is stored yet: Apply keeps these values as the draft, "
                     "Save publishes them.")
     userid = request.authenticated_userid
+    before, _ = service.editable_document()
     try:
         if action == "save":
+            live = service.published()
+            before = live.document if live is not None else {}
             record = service.publish(form, expected, userid)
+            version = record.version
             request.session.flash(f"Published version {record.version}: the live login page "
                                   "now uses these settings.")
         else:
-            service.apply(form, expected, userid)
+            version = service.apply(form, expected, userid).version
             request.session.flash("Draft stored. The live login page is unchanged until Save.")
     except VersionConflict:
         request.response.status_int = 409
@@ -163,6 +169,9 @@ def settings_submit(request: Any):
             request, form=form, version=expected,
             error="Someone else changed these settings since you opened them. Nothing was "
                   "stored: reload the page to see their changes, then make yours again.")
+    audit.record(request, audit.EDITOR, action, detail={
+        "version": version,
+        "changed": changed_settings(before, form.document, service.providers, service.box)})
     if action == "preview":
         return HTTPSeeOther(request.route_url("cms_social_login.editor_preview"))
     return HTTPSeeOther(request.route_url("cms_social_login.editor_settings",

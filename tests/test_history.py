@@ -1,0 +1,102 @@
+"""Publish history: every Save is a version; compare one with the live settings, restore it
+into the draft or publish it again, without losing a draft silently."""
+
+from __future__ import annotations
+
+from .conftest import CLIENT_SECRET, bitbucket_buttons, settings_form, submit_bitbucket
+
+HISTORY = "/editor/system-pages/login/history"
+
+
+def publish_two_versions(editor):
+    submit_bitbucket(editor, "save", client_id="first-key-1234").follow()
+    submit_bitbucket(editor, "save", client_id="second-key-5678",
+                     client_secret="another-secret-value").follow()
+
+
+def test_every_save_is_listed_with_what_changed(editor):
+    publish_two_versions(editor)
+    page = editor.get(HISTORY)
+    rows = page.html.select("tbody tr")
+    assert [r.find("td").get_text(" ", strip=True) for r in rows] == ["2 Live", "1"]
+    newest = rows[0].get_text(" ", strip=True)
+    assert "Bitbucket: Bitbucket Client ID" in newest
+    assert "Bitbucket: Bitbucket Client Secret (changed)" in newest
+    assert "Demo Editor" in newest
+    assert "Bitbucket: Enabled" in rows[1].get_text(" ", strip=True)
+    assert CLIENT_SECRET not in page.text and "another-secret-value" not in page.text
+
+
+def test_a_version_beside_the_live_one(editor):
+    publish_two_versions(editor)
+    page = editor.get(f"{HISTORY}/1")
+    differing = {tuple(td.get_text(strip=True) for td in row.find_all("td")[1:3])
+                 for row in page.html.select("tr.differs")}
+    assert ("Bitbucket Client ID", "first-key-1234") in differing
+    assert ("Bitbucket Client Secret", "set") in differing
+    assert any("changed" in row.get_text() for row in page.html.select("tr.differs"))
+    assert CLIENT_SECRET not in page.text
+
+
+def test_restore_into_the_draft_leaves_the_live_site_alone(editor, visitor):
+    publish_two_versions(editor)
+    page = editor.get(f"{HISTORY}/1").forms[0].submit("action", value="restore").follow()
+    assert "Version 1 restored into the draft" in page.text
+    assert settings_form(editor)["bitbucket.client_id"].value == "first-key-1234"
+    assert "second-key-5678" in visitor.get("/login/bitbucket").location
+
+
+def test_publish_an_old_version_in_one_step(editor, visitor):
+    publish_two_versions(editor)
+    page = editor.get(f"{HISTORY}/1").forms[0].submit("action", value="publish-version")
+    assert "Version 1 is live again" in page.follow().text
+    assert "client_id=first-key-1234" in visitor.get("/login/bitbucket").location
+    # The old secret came back with it.
+    assert editor.get(HISTORY).html.select("tbody tr")[0].find("td").get_text(strip=True) \
+        == "3Live"
+
+
+def test_restoring_over_an_unpublished_draft_needs_a_confirmation(editor):
+    publish_two_versions(editor)
+    submit_bitbucket(editor, "apply", client_id="unpublished-draft-key").follow()
+    form = editor.get(f"{HISTORY}/1").forms[0]
+    refused = form.submit("action", value="restore", status=409)
+    assert "The draft has changes that are not published" in refused.text
+    assert settings_form(editor)["bitbucket.client_id"].value == "unpublished-draft-key"
+    form = refused.forms[0]
+    form["confirm_replace_draft"] = True
+    form.submit("action", value="restore").follow()
+    assert settings_form(editor)["bitbucket.client_id"].value == "first-key-1234"
+
+
+def test_unknown_versions(editor):
+    publish_two_versions(editor)
+    for version in ("99", "0", "abc", "-1", "1" * 20):
+        editor.get(f"{HISTORY}/{version}", status=404)
+    token = settings_form(editor)["csrf_token"].value
+    editor.post(f"{HISTORY}/99", {"csrf_token": token, "action": "restore",
+                                  "draft_version": "2"}, status=404)
+    editor.post(f"{HISTORY}/1", {"csrf_token": token, "action": "delete",
+                                 "draft_version": "2"}, status=400)
+
+
+def test_restoring_a_version_whose_provider_is_gone(app, editor, visitor):
+    publish_two_versions(editor)
+    from sqlalchemy import select
+
+    from cms_social_login.models import PublishRecord
+
+    from .security.helpers import dbsession_of
+
+    with dbsession_of(app) as db:
+        record = db.scalar(select(PublishRecord).where(PublishRecord.version == 1))
+        record.document = {**record.document, "retired": {"enabled": True, "values": {},
+                                                          "secrets": {}}}
+        db.commit()
+    page = editor.get(f"{HISTORY}/1")
+    assert "retired, which is not installed" in page.text
+    assert "retired (not installed)" in page.text
+    done = page.forms[0].submit("action", value="publish-version").follow()
+    assert "Settings for retired were kept but stay inactive" in done.text
+    assert bitbucket_buttons(visitor.get("/login"))
+    assert visitor.get("/login/retired", status=400)
