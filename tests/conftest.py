@@ -4,6 +4,7 @@ and the steps an editor and a visitor take, over HTTP with WebTest."""
 from __future__ import annotations
 
 import os
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,8 +18,12 @@ CLIENT_ID = "bbKey1234567890abcd"
 CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
-#: Set to a PostgreSQL URL (``postgresql+psycopg://...``) to run the suite there.
+#: Set to a PostgreSQL URL (``postgresql+psycopg://...``) to run the PostgreSQL half of
+#: the suite on that server instead of a private one (each test gets a new database).
 DATABASE_ENV = "CMS_SOCIAL_LOGIN_TEST_DATABASE_URL"
+#: The databases every site test runs on (comma separated; default both).
+TEST_DATABASES = [name.strip() for name in os.environ.get(
+    "CMS_SOCIAL_LOGIN_TEST_DATABASES", "sqlite,postgresql").split(",") if name.strip()]
 
 
 @pytest.fixture(scope="session")
@@ -49,23 +54,54 @@ def bitbucket_user(bitbucket):
     return user
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """A fresh, empty database: SQLite in a temporary folder, or PostgreSQL if configured."""
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """A PostgreSQL server for the run: the one at CMS_SOCIAL_LOGIN_TEST_DATABASE_URL
+    (its user may create databases), else a private one started from Debian's binaries.
+
+    Skipped with the reason when neither is possible; under ``CI=true`` that fails.
+    """
+    from cms_social_login.testing.postgresql import (
+        ExistingPostgreSQL,
+        PostgreSQLServer,
+        PostgreSQLUnavailable,
+        postgresql_unavailable,
+    )
+
     url = os.environ.get(DATABASE_ENV)
-    if not url:
+    if url:
+        yield ExistingPostgreSQL(url)
+        return
+    reason = postgresql_unavailable()
+    if reason is None:
+        try:
+            server = PostgreSQLServer().start()
+        except PostgreSQLUnavailable as exc:
+            reason = f"PostgreSQL did not start: {exc}"
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true needs PostgreSQL: {reason}", pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=TEST_DATABASES)
+def database_url(request, tmp_path):
+    """A fresh, empty database: SQLite in a temporary folder, or a new PostgreSQL database.
+
+    Every test that uses the site runs once on each (``[sqlite]`` / ``[postgresql]``);
+    CMS_SOCIAL_LOGIN_TEST_DATABASES=sqlite (or postgresql) narrows a local run to one.
+    """
+    if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/site.sqlite"
         return
-    from sqlalchemy import create_engine
-
-    from cms_demo.models import Base as DemoBase
-    from cms_social_login.models import metadata
-
-    engine = create_engine(url)
-    DemoBase.metadata.drop_all(engine)
-    metadata.drop_all(engine)
-    engine.dispose()
-    yield url
+    server = request.getfixturevalue("postgresql_server")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield server.create_database(name)
+    server.drop_database(name)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Alembic revisions of the add-on's schema (one module per revision)."""

@@ -1,0 +1,269 @@
+"""A private, throw-away PostgreSQL server for tests and benchmarks.
+
+:class:`PostgreSQLServer` runs Debian's PostgreSQL binaries (``initdb``, ``pg_ctl``
+from ``/usr/lib/postgresql/<version>/bin``) on a data folder and a unix-socket folder
+in a temporary directory, listening on ``127.0.0.1`` on a free port, tuned for tests
+(no fsync: the data is thrown away). As root it runs the server as the ``postgres``
+user (PostgreSQL refuses to run as root). Each test can get a fresh database::
+
+    with PostgreSQLServer() as server:
+        url = server.create_database("t1")   # postgresql+psycopg://postgres@127.0.0.1:PORT/t1
+        ...
+        server.drop_database("t1")
+
+:class:`ExistingPostgreSQL` offers the same ``create_database`` / ``drop_database``
+on a server someone else runs, given the URL of a database there whose user may
+create databases.
+
+:func:`postgresql_unavailable` says why no server can be started (no binaries), or
+``None`` when one can.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ExistingPostgreSQL",
+    "PostgreSQLServer",
+    "PostgreSQLUnavailable",
+    "find_bin_dir",
+    "free_port",
+    "postgresql_unavailable",
+]
+
+#: The SQLAlchemy driver prefix used for every URL handed out here.
+DRIVER = "postgresql+psycopg"
+#: Settings for a disposable server: fast, not durable.
+TEST_SERVER_OPTIONS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "shared_buffers": "128MB",
+    "max_wal_size": "1GB",
+    "log_min_messages": "warning",
+    "log_min_error_statement": "panic",
+}
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class PostgreSQLUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine (or the server did not start)."""
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    parts = Path(path).parts
+    digits = next((p for p in reversed(parts) if p.replace(".", "").isdigit()), "0")
+    return tuple(int(x) for x in digits.split("."))
+
+
+def find_bin_dir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``: the newest Debian version, else PATH."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key,
+                        reverse=True)
+    if candidates:
+        return Path(candidates[0]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def postgresql_unavailable() -> str | None:
+    """Why a private PostgreSQL server cannot be started here, or None if it can."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        return ("PostgreSQL server binaries (initdb, pg_ctl) not found: "
+                "apt-get install postgresql")
+    if not (bin_dir / "pg_ctl").exists():
+        return f"pg_ctl missing next to {bin_dir / 'initdb'}"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "running as root without runuser: cannot start PostgreSQL as 'postgres'"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg (PostgreSQL driver) not installed: pip install 'psycopg[binary]'"
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name
+
+
+class _Databases:
+    """CREATE / DROP DATABASE through an autocommit admin connection."""
+
+    admin_url: str
+
+    def _admin(self) -> Any:
+        import psycopg
+
+        conninfo = self.admin_url.replace(DRIVER + "://", "postgresql://", 1)
+        return psycopg.connect(conninfo, autocommit=True)
+
+    def url(self, dbname: str) -> str:
+        """The SQLAlchemy URL of database ``dbname`` on this server."""
+        base, _, _ = self.admin_url.rpartition("/")
+        return f"{base}/{dbname}"
+
+    def create_database(self, name: str, template: str = "template1") -> str:
+        """Create an empty database ``name`` (a copy of ``template``); return its URL."""
+        _check_name(name)
+        _check_name(template)
+        with self._admin() as conn:
+            statement = f'CREATE DATABASE "{name}" TEMPLATE "{template}"'
+            if self._file_copy(conn):
+                statement += " STRATEGY FILE_COPY"
+            conn.execute(statement)
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name``, closing whatever is still connected to it."""
+        _check_name(name)
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    @staticmethod
+    def _file_copy(conn: Any) -> bool:
+        # PostgreSQL 15 copies small templates faster file by file than through the WAL.
+        return conn.info.server_version >= 150000
+
+
+class ExistingPostgreSQL(_Databases):
+    """A PostgreSQL server run elsewhere, reached through ``url`` (a user with CREATEDB)."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("postgresql://"):
+            url = DRIVER + "://" + url[len("postgresql://"):]
+        self.admin_url = url
+
+    def __enter__(self) -> ExistingPostgreSQL:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class PostgreSQLServer(_Databases):
+    """A PostgreSQL cluster of its own in a temporary folder, on 127.0.0.1:``port``.
+
+    ``start()`` runs ``initdb`` and ``pg_ctl start`` (as ``postgres`` when run as
+    root); ``stop()`` stops the server and deletes the folder. ``options`` are extra
+    server settings (``-c name=value``) on top of :data:`TEST_SERVER_OPTIONS`.
+    """
+
+    def __init__(self, bin_dir: Path | str | None = None, port: int | None = None,
+                 options: dict[str, str] | None = None) -> None:
+        found = Path(bin_dir) if bin_dir else find_bin_dir()
+        if found is None:
+            raise PostgreSQLUnavailable(postgresql_unavailable() or "no PostgreSQL")
+        self.bin_dir = found
+        self.port = port or free_port()
+        self.options = {**TEST_SERVER_OPTIONS, **(options or {})}
+        self.base_dir: Path | None = None
+        self.admin_url = f"{DRIVER}://postgres@127.0.0.1:{self.port}/postgres"
+        self._running = False
+
+    # -- running the binaries --------------------------------------------------------
+
+    def _as_server_user(self, argv: list[str]) -> list[str]:
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *argv]
+        return argv
+
+    def _run(self, argv: list[str], timeout: float = 120) -> None:
+        result = subprocess.run(self._as_server_user(argv), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                timeout=timeout, cwd="/")
+        if result.returncode != 0:
+            output = result.stdout.decode(errors="replace")[-4000:]
+            log = self._log_tail()
+            raise PostgreSQLUnavailable(
+                f"{Path(argv[0]).name} failed ({result.returncode}): {output}{log}")
+
+    def _log_tail(self) -> str:
+        if self.base_dir is None:
+            return ""
+        logfile = self.base_dir / "server.log"
+        if not logfile.exists():
+            return ""
+        return "\nserver log:\n" + logfile.read_text(errors="replace")[-4000:]
+
+    @property
+    def data_dir(self) -> Path:
+        """The cluster's data folder."""
+        assert self.base_dir is not None, "server not started"
+        return self.base_dir / "data"
+
+    def start(self) -> PostgreSQLServer:
+        """Create the cluster and start the server; wait until it accepts connections."""
+        if self._running:
+            return self
+        self.base_dir = Path(tempfile.mkdtemp(prefix="cms_social_login_pg_"))
+        socket_dir = self.base_dir / "socket"
+        socket_dir.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.base_dir, "postgres", "postgres")
+            shutil.chown(socket_dir, "postgres", "postgres")
+        self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+                   "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"])
+        options = " ".join(f"-c {key}={value}" for key, value in self.options.items())
+        options += f" -p {self.port} -k {socket_dir}"
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
+                   str(self.base_dir / "server.log"), "-o", options, "-w", "-t", "60",
+                   "start"])
+        self._running = True
+        atexit.register(self.stop)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self._admin() as conn:
+                    conn.execute("SELECT 1")
+                return
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                if time.monotonic() > deadline:
+                    raise PostgreSQLUnavailable(f"server did not answer: {exc}"
+                                                f"{self._log_tail()}") from exc
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its folder."""
+        if self._running:
+            self._running = False
+            try:
+                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m",
+                           "immediate", "-w", "stop"], timeout=60)
+            except (PostgreSQLUnavailable, subprocess.TimeoutExpired):
+                pass
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    def __enter__(self) -> PostgreSQLServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

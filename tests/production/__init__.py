@@ -1,0 +1,1 @@
+"""Production footing: migrations, PostgreSQL, many processes, the hot path."""
