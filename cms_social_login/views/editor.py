@@ -11,6 +11,7 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from ..interfaces import IUserAdapter
 from ..services import audit
 from ..services.history import changed_settings
+from ..services.verify import can_verify, verify_credentials
 from ..services.login_settings import (
     BadSettingsForm,
     LoginSettingsService,
@@ -98,13 +99,15 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
                            if f.secret},
             "callback_url": callback_url(request, provider.name),
+            "can_verify": can_verify(provider),
         })
     return tabs
 
 
 def render_settings(request: Any, *, form: SettingsForm | None = None,
                     message: str | None = None, error: str | None = None,
-                    version: int | None = None, active: str | None = None) -> dict[str, Any]:
+                    version: int | None = None, active: str | None = None,
+                    verification: dict[str, Any] | None = None) -> dict[str, Any]:
     """The values of the Login setting dialog."""
     service = LoginSettingsService(request)
     document, draft_version = service.editable_document()
@@ -115,6 +118,7 @@ def render_settings(request: Any, *, form: SettingsForm | None = None,
         "draft_version": draft_version if version is None else version,
         "message": message,
         "error": error,
+        "verification": verification,
     })
     return values
 
@@ -128,7 +132,9 @@ def settings_submit(request: Any):
     """POST /editor/system-pages/login/settings: OK, Apply, Preview or Save."""
     refuse_oversized_form(request)
     action = request.POST.get("action")
-    if action not in ACTIONS:
+    verify_name = action[len("verify-"):] if isinstance(action, str) and \
+        action.startswith("verify-") else None
+    if action not in ACTIONS and verify_name is None:
         raise HTTPBadRequest("Unknown action.")
     try:
         expected = int(request.POST.get("draft_version", ""))
@@ -145,6 +151,8 @@ def settings_submit(request: Any):
         first = next((name for name, errors in form.errors.items() if errors), tab)
         return render_settings(request, form=form, version=expected, active=first,
                                error="Please correct the marked fields. Nothing was stored.")
+    if verify_name is not None:
+        return _verify(request, service, form, verify_name, expected)
     if action == "ok":
         return render_settings(
             request, form=form, version=expected,
@@ -176,6 +184,27 @@ def settings_submit(request: Any):
         return HTTPSeeOther(request.route_url("cms_social_login.editor_preview"))
     return HTTPSeeOther(request.route_url("cms_social_login.editor_settings",
                                           _query={"tab": tab} if tab else {}))
+
+
+def _verify(request: Any, service: LoginSettingsService, form: SettingsForm, name: str,
+            expected: int) -> dict[str, Any]:
+    """The Verify credentials button of one tab: ask the provider, store nothing."""
+    provider = next((p for p in service.providers if p.name == name), None)
+    if provider is None or not can_verify(provider):
+        raise HTTPBadRequest("This provider cannot verify credentials.")
+    config = ProviderConfig.from_document(form.document, name)
+    if not config.is_complete(provider):
+        request.response.status_int = 400
+        return render_settings(request, form=form, version=expected, active=name,
+                               verification={"provider": name, "ok": False, "message":
+                                             "Fill in every required field first."})
+    result = verify_credentials(provider, config.plain_values(provider, service.box))
+    audit.record(request, audit.EDITOR, "verify", provider=name,
+                 detail={"result": {True: "works", False: "refused"}.get(result.ok,
+                                                                         "unknown")})
+    return render_settings(request, form=form, version=expected, active=name,
+                           verification={"provider": name, "ok": result.ok,
+                                         "message": result.message})
 
 
 def preview(request: Any) -> dict[str, Any]:
