@@ -11,7 +11,6 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from ..interfaces import IUserAdapter
 from ..services import audit
 from ..services.history import changed_settings
-from ..services.verify import can_verify, verify_credentials
 from ..services.login_settings import (
     BadSettingsForm,
     LoginSettingsService,
@@ -20,6 +19,7 @@ from ..services.login_settings import (
     VersionConflict,
 )
 from ..services.sso import callback_url
+from ..services.verify import can_verify, verify_credentials
 from .public import current_user, login_page, refuse_oversized_form
 
 ACTIONS = ("ok", "apply", "preview", "save")
