@@ -4,19 +4,47 @@ The stable identity is the account's ``uuid`` (with braces); ``account_id`` is k
 The email is the primary address, and only when Bitbucket says it is confirmed.
 Scopes are ticked on the OAuth consumer (``account`` and ``email``), not requested;
 Bitbucket does not document PKCE, so none is sent.
+
+The editor may restrict sign-in to members of some workspaces ("Allowed workspaces"):
+the login then reads ``/user/workspaces`` (scope ``account``, already needed for the
+profile) and refuses everyone else with :class:`~cms_social_login.http.AccessRestricted`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from ..http import ProviderError
-from .base import OAuth2Provider
+from ..http import AccessRestricted, ProviderError
+from .base import Field, OAuth2Provider
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10
+#: Pages of ``/user/workspaces`` followed at most, of :data:`WORKSPACES_PAGELEN` each.
+MAX_WORKSPACE_PAGES = 20
+#: Workspaces asked for per page (Bitbucket's largest ``pagelen``).
+WORKSPACES_PAGELEN = 100
+#: A workspace slug: lowercase letters, digits, ``-`` and ``_``.
+WORKSPACE_SLUG = r"[a-z0-9_-]+"
+#: The "Allowed workspaces" field: slugs separated by spaces and/or commas.
+WORKSPACE_LIST_PATTERN = rf"[ ,]*{WORKSPACE_SLUG}(?:[ ,]+{WORKSPACE_SLUG})*[ ,]*"
+#: What a visitor outside the allowed workspaces reads.
+NOT_A_MEMBER_MESSAGE = ("Your Bitbucket account is not a member of a workspace allowed "
+                        "on this site.")
+
+
+def parse_workspaces(value: str | None) -> tuple[str, ...]:
+    """The workspace slugs of an "Allowed workspaces" value, in order, without repeats.
+
+    Empty (or absent) means no restriction.
+    """
+    slugs: list[str] = []
+    for slug in re.split(r"[\s,]+", value or ""):
+        if slug and slug not in slugs:
+            slugs.append(slug)
+    return tuple(slugs)
 
 BITBUCKET_ICON = (
     '<svg viewBox="0 0 32 32" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -46,6 +74,18 @@ class BitbucketProvider(OAuth2Provider):
         "Email permissions, save, then copy the consumer's Key and Secret here."
     )
 
+    def extra_fields(self) -> Sequence[Field]:
+        """The optional "Allowed workspaces" restriction."""
+        return (
+            Field("allowed_workspaces", "Allowed workspaces", max_length=2000,
+                  help="Optional. Only members of these Bitbucket workspaces may log in: "
+                       "their IDs as in bitbucket.org/<workspace>, separated by spaces or "
+                       "commas. Leave empty to let every Bitbucket account log in.",
+                  pattern=WORKSPACE_LIST_PATTERN,
+                  pattern_message="Type workspace IDs (lowercase letters, digits, - and _) "
+                                  "separated by spaces or commas."),
+        )
+
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:
         access_token = token["access_token"]
@@ -56,6 +96,9 @@ class BitbucketProvider(OAuth2Provider):
                 "Bitbucket sent a profile without an account id. Please try again.",
                 "GET /user: no uuid in the answer",
             )
+        allowed = parse_workspaces(values.get("allowed_workspaces"))
+        if allowed:
+            self.check_workspaces(access_token, allowed)
         emails = self.fetch_emails(access_token)
         verified = next((e["email"] for e in emails
                          if e.get("is_primary") and e.get("is_confirmed")
@@ -105,3 +148,61 @@ class BitbucketProvider(OAuth2Provider):
                     "GET /user/emails: next link outside the API host",
                 )
         return emails
+
+    def check_workspaces(self, access_token: str, allowed: Sequence[str]) -> str:
+        """The first of ``allowed`` that the token's user belongs to.
+
+        Reads ``/user/workspaces`` page by page (stopping at the first match), following
+        ``next`` on the API host only. :class:`AccessRestricted` when the user belongs to
+        none of them; :class:`ProviderError` when Bitbucket does not answer properly.
+        """
+        wanted = set(allowed)
+        url: str | None = f"{self.api_url}/user/workspaces?pagelen={WORKSPACES_PAGELEN}"
+        api_origin = urlparse(self.api_url)[:2]
+        seen = 0
+        for _ in range(MAX_WORKSPACE_PAGES):
+            page = self._workspaces_page(url, access_token)
+            for access in page.get("values") or ():
+                workspace = access.get("workspace") if isinstance(access, dict) else None
+                slug = workspace.get("slug") if isinstance(workspace, dict) else None
+                if isinstance(slug, str):
+                    seen += 1
+                    if slug in wanted:
+                        return slug
+            url = page.get("next")
+            if not url:
+                break
+            if not isinstance(url, str) or urlparse(url)[:2] != api_origin:
+                raise ProviderError(
+                    "Bitbucket sent an answer we could not read. Please try again.",
+                    "GET /user/workspaces: next link outside the API host",
+                )
+        else:
+            raise AccessRestricted(
+                NOT_A_MEMBER_MESSAGE,
+                f"GET /user/workspaces: none of {len(wanted)} allowed workspace(s) in the "
+                f"first {seen} listed (stopped after {MAX_WORKSPACE_PAGES} pages)",
+            )
+        raise AccessRestricted(
+            NOT_A_MEMBER_MESSAGE,
+            f"GET /user/workspaces: member of {seen} workspace(s), none of the "
+            f"{len(wanted)} allowed",
+        )
+
+    def _workspaces_page(self, url: str, access_token: str) -> dict[str, Any]:
+        response = self.http.request_json(
+            "GET", url, headers={"Authorization": f"Bearer {access_token}"})
+        if response.status == 200 and isinstance(response.data, dict):
+            return response.data
+        if response.status == 403:
+            # The consumer lacks the Account permission (scope ``account``).
+            raise ProviderError(
+                "Bitbucket login is not set up correctly on this site. "
+                "Please tell the site's editors.",
+                "GET /user/workspaces: HTTP 403 (does the consumer have the Account: Read "
+                "permission?)",
+            )
+        raise ProviderError(
+            "Bitbucket could not tell us your workspaces. Please try again in a moment.",
+            f"GET /user/workspaces: HTTP {response.status}",
+        )
