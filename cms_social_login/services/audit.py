@@ -35,6 +35,8 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     ``detail`` must hold no secret and no token: callers pass field names, versions,
     counts and plain reasons only.
     """
+    # PostgreSQL text cannot hold NUL: a provider name from the URL may (a 500 otherwise).
+    provider = provider.replace("\x00", "\ufffd") if provider is not None else None
     event = AuditEvent(kind=kind, action=action, provider=provider,
                        actor=actor if actor is not None else request.authenticated_userid,
                        detail=dict(detail or {}), at=utcnow())
