@@ -94,6 +94,10 @@ def includeme(config: Configurator) -> None:
     config.add_request_method(
         "cms_social_login.services.published.load_published_document",
         "social_login_published", reify=True)
+    # Token storage (off unless cms_social_login.store_tokens): services/tokens.py.
+    config.add_subscriber("cms_social_login.services.tokens.store_login_tokens",
+                          "cms_social_login.events.SocialLoginSucceeded")
+    config.add_request_method("cms_social_login.services.tokens.social_token", "social_token")
     config.add_subscriber(on_login_succeeded, SocialLoginSucceeded)
     config.add_subscriber(on_login_failed, SocialLoginFailed)
     config.include(".routes")

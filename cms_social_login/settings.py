@@ -68,6 +68,9 @@ class SocialLoginSettings:
     session_timeout: int = 43200
     #: Form bodies larger than this are refused with 400.
     max_form_bytes: int = 65536
+    #: Store each login's access and refresh tokens (encrypted) for
+    #: ``request.social_token(provider)``; off by default.
+    store_tokens: bool = False
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -118,5 +121,6 @@ class SocialLoginSettings:
             site_url=site_url,
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
+            store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
             raw=dict(settings),
         )

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
-from ..http import HttpClient, HttpResponse, ProviderError
+from ..http import HttpClient, HttpResponse, ProviderError, RefreshTokenRejected
 from ..interfaces import IProvider
 from ..settings import SocialLoginSettings
 
@@ -239,6 +239,35 @@ class OAuth2Provider(Provider):
         raise ProviderError(
             f"{self.title} could not complete the login. Please try again in a moment.",
             f"token endpoint: HTTP {response.status}"
+            + (f" {error}" if isinstance(error, str) else ""),
+        )
+
+    def refresh(self, values: Mapping[str, str], refresh_token: str) -> dict[str, Any]:
+        """A new token answer for ``refresh_token`` (``grant_type=refresh_token``).
+
+        ``values`` are the editor's values (client id and secret). Providers that rotate
+        refresh tokens (Bitbucket) send a new ``refresh_token`` and the old one stops
+        working, so the caller must store the answer before anything else. Raises
+        :class:`~cms_social_login.http.RefreshTokenRejected` when the provider refuses
+        the refresh token (``invalid_grant``: expired, revoked or already used) and
+        :class:`~cms_social_login.http.ProviderError` for any other failure.
+        """
+        response = self.token_request(values, {"grant_type": "refresh_token",
+                                               "refresh_token": refresh_token})
+        data = response.data
+        if response.status == 200 and isinstance(data, dict) \
+                and isinstance(data.get("access_token"), str):
+            return data
+        error = data.get("error") if isinstance(data, dict) else None
+        if response.status in (400, 401) and error == "invalid_grant":
+            raise RefreshTokenRejected(
+                f"Your {self.title} authorization has expired. Please log in with "
+                f"{self.title} again.",
+                "token endpoint: invalid_grant for the refresh token",
+            )
+        raise ProviderError(
+            f"{self.title} could not renew the authorization. Please try again in a moment.",
+            f"token endpoint (refresh): HTTP {response.status}"
             + (f" {error}" if isinstance(error, str) else ""),
         )
 
