@@ -67,6 +67,8 @@ class BitbucketProvider(OAuth2Provider):
     scopes = ("account", "email")
     send_scopes = False
     client_auth = "basic"
+    #: Private consumers get client-credentials tokens: "Verify credentials" uses that.
+    supports_client_credentials = True
     uses_pkce = False
     setup_help = (
         "In Bitbucket, open your workspace's Settings, then Apps and features, OAuth "
