@@ -5,12 +5,16 @@ Turn it on with ``config.include("cms_social_login")``.
 
 from __future__ import annotations
 
+import os
+
 from pyramid.config import Configurator
+from pyramid.events import BeforeRender
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 
 from .crypto import FernetSecretBox
 from .events import SocialLoginFailed, SocialLoginSucceeded
+from .i18n import add_template_globals, negotiate_locale
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
 from .providers.registry import (
     ProviderRegistry,
@@ -98,6 +102,10 @@ def includeme(config: Configurator) -> None:
     config.add_subscriber("cms_social_login.services.tokens.store_login_tokens",
                           "cms_social_login.events.SocialLoginSucceeded")
     config.add_request_method("cms_social_login.services.tokens.social_token", "social_token")
+    # An absolute path: editable installs' import hooks are unknown to pkg_resources.
+    config.add_translation_dirs(os.path.join(os.path.dirname(__file__), "locale"))
+    config.set_locale_negotiator(negotiate_locale)
+    config.add_subscriber(add_template_globals, BeforeRender)
     config.add_subscriber(on_login_succeeded, SocialLoginSucceeded)
     config.add_subscriber(on_login_failed, SocialLoginFailed)
     config.include(".routes")

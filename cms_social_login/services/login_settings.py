@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..crypto import SecretDecryptionError
+from ..i18n import _
 from ..interfaces import ISecretBox
 from ..models import DRAFT, PUBLISHED, LoginSettings, PublishRecord
 from ..models.records import utcnow
@@ -39,7 +40,8 @@ def _position(post: Mapping[str, str], key: str, stored: int) -> tuple[int, str 
     if not raw:
         return stored, None
     if not raw.isdigit() or not 0 <= int(raw) <= MAX_POSITION:
-        return stored, f"Button order must be a whole number from 0 to {MAX_POSITION}."
+        return stored, _("Button order must be a whole number from 0 to ${max}.",
+                         mapping={"max": MAX_POSITION})
     return int(raw), None
 
 
@@ -122,7 +124,8 @@ def enabled_providers(document: Mapping[str, Any], providers: Iterable[Provider]
         config = ProviderConfig.from_document(document, provider.name)
         if config.enabled and config.is_complete(provider):
             chosen.append((config.position, index, provider, config))
-    return [(provider, config) for _, _, provider, config in sorted(chosen, key=lambda c: c[:2])]
+    chosen.sort(key=lambda entry: entry[:2])
+    return [(provider, config) for _position, _index, provider, config in chosen]
 
 
 def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
@@ -172,7 +175,7 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                 try:
                     box.decrypt(token, ttl=PENDING_SECRET_TTL)
                 except SecretDecryptionError:
-                    errors[f.name] = f"Please type {f.label} again."
+                    errors[f.name] = _("Please type ${label} again.", mapping={"label": f.label})
                 else:
                     secrets[f.name] = token
                     pending[f.name] = token
@@ -180,7 +183,8 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
             for f in provider.fields:
                 have = secrets.get(f.name) if f.secret else values.get(f.name)
                 if f.required and not have and f.name not in errors:
-                    errors[f.name] = f"{f.label} is required to enable {provider.title}."
+                    errors[f.name] = _("${label} is required to enable ${title}.",
+                                       mapping={"label": f.label, "title": provider.title})
         if not errors:
             errors.update(provider.validate(values))
         document[provider.name] = ProviderConfig(
@@ -221,7 +225,7 @@ class LoginSettingsService:
 
     def parse(self, post: Mapping[str, str]) -> SettingsForm:
         """Check the editor's form against the current draft."""
-        document, _ = self.editable_document()
+        document, _version = self.editable_document()
         return parse_settings_form(post, self.providers, document, self.box)
 
     def apply(self, form: SettingsForm, expected_version: int, userid: str | None

@@ -17,6 +17,7 @@ from velruse import AuthenticationComplete
 from ..crypto import SecretDecryptionError
 from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..http import ProviderError
+from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
@@ -88,18 +89,18 @@ class SocialLoginService:
         """
         provider = get_provider_registry(self.request.registry).get(name)
         if provider is None:
-            raise LoginFailure("This login option is not available.",
+            raise LoginFailure(_("This login option is not available."),
                                f"unknown provider {name[:64]!r}", status=400)
         config = ProviderConfig.from_document(published_document(self.request), name)
         if not (config.enabled and config.is_complete(provider)):
-            raise LoginFailure("This login option is not available.",
+            raise LoginFailure(_("This login option is not available."),
                                f"provider {name!r} is not published", status=404)
         try:
             return provider, config, config.plain_values(provider, self.box)
         except SecretDecryptionError as exc:
             raise LoginFailure(
-                f"{provider.title} login is not set up correctly on this site. "
-                "Please tell the site's editors.",
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": provider.title}),
                 f"{name}: the stored secret cannot be decrypted with the current secret key",
             ) from exc
 
@@ -109,7 +110,7 @@ class SocialLoginService:
 
     def begin(self, name: str, came_from: object) -> str:
         """Record a single-use state and return the provider's authorize URL."""
-        provider, _, values = self.live_provider(name)
+        provider, _config, values = self.live_provider(name)
         session = self.request.session
         binding = session.get(BINDING_KEY)
         if not isinstance(binding, str):
@@ -150,7 +151,8 @@ class SocialLoginService:
         if not isinstance(result, AuthenticationComplete):
             reason = getattr(result, "reason", None) or "denied"
             raise LoginFailure(
-                f"The {provider.title} login was cancelled, so you are not signed in.",
+                _("The ${title} login was cancelled, so you are not signed in.",
+                  mapping={"title": provider.title}),
                 f"{name}: the provider answered {reason}", result=result, outcome="denied")
         userid, created = self._local_user(provider, config, result)
         came_from = safe_came_from(pending.came_from)
@@ -165,7 +167,7 @@ class SocialLoginService:
 
     def _invalid_state(self, provider: Provider) -> LoginFailure:
         return LoginFailure(
-            "This login link has expired or was already used. Please start again.",
+            _("This login link has expired or was already used. Please start again."),
             f"{provider.name}: state missing, unknown, reused, expired or from another "
             "browser", status=400, outcome="invalid-state")
 
@@ -193,7 +195,7 @@ class SocialLoginService:
             delete(LoginState).where(LoginState.state_hash == pending.state_hash))
         if consumed.rowcount != 1:
             raise LoginFailure(
-                "This login link has expired or was already used. Please start again.",
+                _("This login link has expired or was already used. Please start again."),
                 f"{pending.provider}: state consumed by a concurrent request", status=400,
                 outcome="invalid-state")
 
@@ -223,13 +225,14 @@ class SocialLoginService:
             self.dbsession.add(identity)
         elif self.request.authenticated_userid not in (None, identity.userid):
             raise LoginFailure(
-                f"This {provider.title} account is already connected to another account "
-                "on this site. Log out first to use it.",
+                _("This ${title} account is already connected to another account on this "
+                  "site. Log out first to use it.", mapping={"title": provider.title}),
                 f"{provider.name}: identity {identity.id} belongs to another user",
                 outcome="refused")
         elif adapter.get_user(self.request, identity.userid) is None:
             raise LoginFailure(
-                f"The account linked to this {provider.title} login no longer exists.",
+                _("The account linked to this ${title} login no longer exists.",
+                  mapping={"title": provider.title}),
                 f"{provider.name}: identity {identity.id} points to missing user "
                 f"{identity.userid!r}")
         identity.display_name = (profile.get("displayName") or "")[:255] or None

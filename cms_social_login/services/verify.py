@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..http import ProviderError
+from ..i18n import _
 from ..providers.base import OAuth2Provider, Provider
 
 
@@ -32,6 +33,7 @@ def verify_credentials(provider: Provider, values: Mapping[str, str]) -> Verific
     sets ``supports_client_credentials = True`` is asked for a client-credentials token
     (RFC 6749 4.4), which proves the client id and secret without any user.
     """
+    title = {"title": provider.title}
     own = getattr(provider, "verify_credentials", None)
     if callable(own):
         return own(values)
@@ -39,19 +41,19 @@ def verify_credentials(provider: Provider, values: Mapping[str, str]) -> Verific
     try:
         response = provider.token_request(values, {"grant_type": "client_credentials"})
     except ProviderError:
-        return Verification(None, f"Could not reach {provider.title}. Check the network and "
-                                  "try again; nothing was stored.")
+        return Verification(None, _("Could not reach ${title}. Check the network and try "
+                                    "again; nothing was stored.", mapping=title))
     data = response.data if isinstance(response.data, dict) else {}
     if response.status == 200 and isinstance(data.get("access_token"), str):
-        return Verification(True, f"These credentials work: {provider.title} accepted the "
-                                  "key and secret.")
+        return Verification(True, _("These credentials work: ${title} accepted the key and "
+                                    "secret.", mapping=title))
     error = data.get("error")
     if response.status in (400, 401, 403) and error in (
             "unauthorized_client", "invalid_client", "access_denied"):
-        return Verification(False, f"{provider.title} refused this key and secret.")
+        return Verification(False, _("${title} refused this key and secret.", mapping=title))
     if error == "unsupported_grant_type":
-        return Verification(None, f"{provider.title} does not let this consumer be checked "
-                                  "without a user (only private consumers can be); try a "
-                                  "login after saving.")
-    return Verification(None, f"{provider.title} answered with an error (HTTP "
-                              f"{response.status}); try again in a moment.")
+        return Verification(None, _("${title} does not let this consumer be checked without a "
+                                    "user (only private consumers can be); try a login after "
+                                    "saving.", mapping=title))
+    return Verification(None, _("${title} answered with an error (HTTP ${status}); try again "
+                                "in a moment.", mapping={**title, "status": response.status}))

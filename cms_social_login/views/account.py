@@ -9,6 +9,7 @@ from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from sqlalchemy import delete, func, select
 
+from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..models import LinkedIdentity
 from ..providers.registry import get_provider_registry
@@ -60,13 +61,14 @@ def disconnect(request: Any):
         .where(LinkedIdentity.userid == user.userid, LinkedIdentity.id != identity.id))
     if not others and not has_password(request, user.userid):
         request.response.status_int = 409
-        return connections_page(request, error=(
+        return connections_page(request, error=translate(request, _(
             "This is your only way to sign in, so it cannot be disconnected. Connect "
-            "another provider (or set a password) first."))
+            "another provider (or set a password) first.")))
     provider = get_provider_registry(request.registry).get(identity.provider)
     title = provider.title if provider else identity.provider
     request.dbsession.execute(delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
-    request.session.flash(f"{title} is disconnected from your account.")
+    request.session.flash(translate(request, _("${title} is disconnected from your account.",
+                                               mapping={"title": title})))
     return HTTPSeeOther(request.route_url("cms_social_login.connections"))
 
 

@@ -8,6 +8,7 @@ from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 
+from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..services import audit
 from ..services.history import changed_settings
@@ -68,7 +69,7 @@ def login_system_page(request: Any) -> dict[str, Any]:
 
 
 def _draft_document(request: Any) -> dict[str, Any]:
-    document, _ = LoginSettingsService(request).editable_document()
+    document, _version = LoginSettingsService(request).editable_document()
     return document
 
 
@@ -94,7 +95,7 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "template": provider.tab_template or "cms_social_login/provider_tab.jinja2",
             "active": provider.name == active,
             "field_values": values,
-            "errors": errors,
+            "errors": {key: translate(request, text) for key, text in errors.items()},
             "pending": pending,
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
                            if f.secret},
@@ -116,8 +117,8 @@ def render_settings(request: Any, *, form: SettingsForm | None = None,
         "tabs": _tabs(request, service, document, form,
                       active or str(request.params.get("tab", ""))),
         "draft_version": draft_version if version is None else version,
-        "message": message,
-        "error": error,
+        "message": translate(request, message) if message else None,
+        "error": translate(request, error) if error else None,
         "verification": verification,
     })
     return values
@@ -150,33 +151,35 @@ def settings_submit(request: Any):
         request.response.status_int = 400
         first = next((name for name, errors in form.errors.items() if errors), tab)
         return render_settings(request, form=form, version=expected, active=first,
-                               error="Please correct the marked fields. Nothing was stored.")
+                               error=_("Please correct the marked fields. Nothing was stored."))
     if verify_name is not None:
         return _verify(request, service, form, verify_name, expected)
     if action == "ok":
         return render_settings(
             request, form=form, version=expected,
-            message="Checked. Nothing is stored yet: Apply keeps these values as the draft, "
-                    "Save publishes them.")
+            message=_("Checked. Nothing is stored yet: Apply keeps these values as the draft, "
+                      "Save publishes them."))
     userid = request.authenticated_userid
-    before, _ = service.editable_document()
+    before, _version = service.editable_document()
     try:
         if action == "save":
             live = service.published()
             before = live.document if live is not None else {}
             record = service.publish(form, expected, userid)
             version = record.version
-            request.session.flash(f"Published version {record.version}: the live login page "
-                                  "now uses these settings.")
+            request.session.flash(translate(request, _(
+                "Published version ${version}: the live login page now uses these settings.",
+                mapping={"version": record.version})))
         else:
             version = service.apply(form, expected, userid).version
-            request.session.flash("Draft stored. The live login page is unchanged until Save.")
+            request.session.flash(translate(request, _(
+                "Draft stored. The live login page is unchanged until Save.")))
     except VersionConflict:
         request.response.status_int = 409
         return render_settings(
             request, form=form, version=expected,
-            error="Someone else changed these settings since you opened them. Nothing was "
-                  "stored: reload the page to see their changes, then make yours again.")
+            error=_("Someone else changed these settings since you opened them. Nothing was "
+                    "stored: reload the page to see their changes, then make yours again."))
     audit.record(request, audit.EDITOR, action, detail={
         "version": version,
         "changed": changed_settings(before, form.document, service.providers, service.box)})
@@ -196,15 +199,15 @@ def _verify(request: Any, service: LoginSettingsService, form: SettingsForm, nam
     if not config.is_complete(provider):
         request.response.status_int = 400
         return render_settings(request, form=form, version=expected, active=name,
-                               verification={"provider": name, "ok": False, "message":
-                                             "Fill in every required field first."})
+                               verification={"provider": name, "ok": False, "message": translate(
+                                   request, _("Fill in every required field first."))})
     result = verify_credentials(provider, config.plain_values(provider, service.box))
     audit.record(request, audit.EDITOR, "verify", provider=name,
                  detail={"result": {True: "works", False: "refused"}.get(result.ok,
                                                                          "unknown")})
     return render_settings(request, form=form, version=expected, active=name,
                            verification={"provider": name, "ok": result.ok,
-                                         "message": result.message})
+                                         "message": translate(request, result.message)})
 
 
 def preview(request: Any) -> dict[str, Any]:

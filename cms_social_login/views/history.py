@@ -7,6 +7,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
 
+from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..services import audit
 from ..services.history import DraftWouldBeLost, HistoryService, UnknownVersion
@@ -36,7 +37,7 @@ def history_list(request: Any) -> dict[str, Any]:
 def _version(request: Any) -> int:
     raw = request.matchdict["version"]
     if not raw.isdigit() or len(raw) > 9:
-        raise HTTPNotFound("There is no such version.")
+        raise HTTPNotFound(translate(request, _("There is no such version.")))
     return int(raw)
 
 
@@ -47,8 +48,8 @@ def version_page(request: Any, *, error: str | None = None, status: int = 200
     try:
         record = service.get(_version(request))
     except UnknownVersion:
-        raise HTTPNotFound("There is no such version.") from None
-    _, draft_version = service.settings.editable_document()
+        raise HTTPNotFound(translate(request, _("There is no such version."))) from None
+    _document, draft_version = service.settings.editable_document()
     values = editor_shell(request, "history")
     values.update({
         "record": record,
@@ -76,29 +77,32 @@ def restore(request: Any):
     try:
         record = service.get(_version(request))
     except UnknownVersion:
-        raise HTTPNotFound("There is no such version.") from None
+        raise HTTPNotFound(translate(request, _("There is no such version."))) from None
     confirmed = request.POST.get("confirm_replace_draft") == "on"
     try:
         service.restore(record, expected, confirmed, action == "publish-version",
                         request.authenticated_userid)
     except DraftWouldBeLost:
-        return version_page(request, status=409, error=(
+        return version_page(request, status=409, error=translate(request, _(
             "The draft has changes that are not published. Tick \u201cReplace my unpublished "
-            "draft\u201d to restore this version anyway, or publish the draft first."))
+            "draft\u201d to restore this version anyway, or publish the draft first.")))
     except VersionConflict:
-        return version_page(request, status=409, error=(
+        return version_page(request, status=409, error=translate(request, _(
             "Someone else changed the settings meanwhile. Nothing was restored: check the "
-            "draft, then try again."))
+            "draft, then try again.")))
     missing = service.missing_providers(record)
     audit.record(request, audit.EDITOR, action,
                  detail={"version": record.version, "missing_providers": missing})
-    note = (f" Settings for {', '.join(missing)} were kept but stay inactive: "
-            "that provider is not installed on this site.") if missing else ""
     if action == "publish-version":
-        request.session.flash(f"Version {record.version} is live again.{note}")
+        done = _("Version ${version} is live again.", mapping={"version": record.version})
     else:
-        request.session.flash(f"Version {record.version} restored into the draft. The live "
-                              f"login page is unchanged until Save.{note}")
+        done = _("Version ${version} restored into the draft. The live login page is "
+                 "unchanged until Save.", mapping={"version": record.version})
+    request.session.flash(translate(request, done))
+    if missing:
+        request.session.flash(translate(request, _(
+            "Settings for ${providers} were kept but stay inactive: that provider is not "
+            "installed on this site.", mapping={"providers": ", ".join(missing)})))
     return HTTPSeeOther(request.route_url("cms_social_login.editor_settings"))
 
 

@@ -9,6 +9,7 @@ from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import forget, remember
 
+from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
 from ..services.published import live_buttons
@@ -34,8 +35,8 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         "providers": live_buttons(request, document),
         "came_from": came_from,
         "password_login": adapter.password_login,
-        "message": message,
-        "error": error,
+        "message": translate(request, message) if message else None,
+        "error": translate(request, error) if error else None,
         "preview": preview,
         "login_name": login_name,
         "csrf_token": get_csrf_token(request),
@@ -48,9 +49,9 @@ def refuse_oversized_form(request: Any) -> None:
     limit = request.registry.social_login_settings.max_form_bytes
     length = request.content_length
     if length is not None and length > limit:
-        raise HTTPBadRequest("The form is too large.")
+        raise HTTPBadRequest(translate(request, _("The form is too large.")))
     if length is None and request.is_body_readable:
-        raise HTTPBadRequest("A form must be sent with its length.")
+        raise HTTPBadRequest(translate(request, _("A form must be sent with its length.")))
 
 
 def show_login(request: Any) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def password_login(request: Any):
     userid = adapter.authenticate(request, login, password) if adapter.password_login else None
     if userid is None:
         request.response.status_int = 400
-        return login_page(request, error="Wrong username or password.", login_name=login)
+        return login_page(request, error=_("Wrong username or password."), login_name=login)
     request.session.invalidate()
     headers = remember(request, userid)
     return HTTPSeeOther(safe_came_from(request.POST.get("came_from")), headers=headers)
