@@ -1,0 +1,315 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, the demo site served by waitress
+on a free 127.0.0.1 port, and a Bitbucket emulator whose consumer points back at that site.
+
+Without /usr/bin/chromium or the playwright package the browser tests are skipped with the
+reason; under ``CI=true`` they fail instead, since CI installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cms_social_login.providers.base import OAuth2Provider
+from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
+
+CHROMIUM = "/usr/bin/chromium"
+#: Headless Chromium on a closed network: without the background-networking switches its
+#: own connections (updates, sync, safe browsing) are refused and slow every page down.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+CLIENT_ID = "e2eKey1234567890abcd"
+CLIENT_SECRET = "e2eSecret-s3cr3t-XYZ-0123456789abcdef"
+EDITOR = ("editor", "editor")
+#: Full-page screenshots draw sticky bars where the viewport happened to be: put them back
+#: in the flow while the picture is taken.
+UNSTICK = ".editor-bar, .dialog-buttons, .preview-banner { position: static !important; }"
+#: Playwright's default wait (ms): generous for a loaded 2-core machine, short enough to fail fast.
+TIMEOUT_MS = 10_000
+
+
+def _let_pyramid_serve_static_files_under_pytest() -> None:
+    """The package's pytest11 plugin makes pytest load ``cms_social_login`` through its
+    assertion-rewriting import hook, a loader pkg_resources does not know: Pyramid's static
+    view then fails. The modules are plain files, so the default provider reads them."""
+    try:
+        import pkg_resources
+        from _pytest.assertion.rewrite import AssertionRewritingHook
+    except ImportError:  # pragma: no cover - newer setuptools or pytest
+        return
+    pkg_resources.register_loader_type(AssertionRewritingHook, pkg_resources.DefaultProvider)
+
+
+_let_pyramid_serve_static_files_under_pytest()
+
+
+def _unavailable(reason: str) -> None:
+    """Skip the browser tests with ``reason``, or fail them under CI=true."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, for the whole run."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable('playwright is not installed: python -m pip install -e ".[test]"')
+    if not os.access(CHROMIUM, os.X_OK):
+        _unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe() -> Any:
+    """axe-core (the copy bundled by the axe-playwright-python package), for Playwright pages."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _unavailable('axe-playwright-python is not installed: python -m pip install -e ".[test]"')
+    return Axe()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Where each step's screenshot goes (emptied of old PNGs once per run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def shoot(screenshot_dir: Path) -> Callable[..., Path]:
+    """``shoot(page, "01-name")`` saves a full-page screenshot and returns its path."""
+
+    def take(page: Any, name: str, *, full_page: bool = True) -> Path:
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(
+            path=str(path),
+            full_page=full_page,
+            animations="disabled",
+            style=UNSTICK if full_page else None,
+        )
+        return path
+
+    return take
+
+
+@pytest.fixture
+def new_context(chromium) -> Iterator[Callable[..., Any]]:
+    """Make fresh browser contexts (separate cookies: a separate person); closed at the end."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("viewport", {"width": 1280, "height": 860})
+        options.setdefault("device_scale_factor", 1)
+        options.setdefault("locale", "en-GB")
+        context = chromium.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+# ---------------------------------------------------------------------- the servers
+
+
+@pytest.fixture(scope="session")
+def bitbucket_e2e() -> Iterator[BitbucketEmulator]:
+    """A Bitbucket emulator on 127.0.0.1 for the browser tests (consumers added per site)."""
+    with BitbucketEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bitbucket(bitbucket_e2e: BitbucketEmulator) -> Iterator[BitbucketEmulator]:
+    """The emulator with a user logged in at Bitbucket and nothing pending."""
+    bitbucket_e2e.reset()
+    user = bitbucket_e2e.add_user("Ada Lovelace", nickname="ada", emails=["ada@example.org"])
+    bitbucket_e2e.current_user = user
+    yield bitbucket_e2e
+    bitbucket_e2e.reset()
+
+
+class LiveServer:
+    """A WSGI app served by waitress on 127.0.0.1 (a free port) in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        import waitress
+
+        self._server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="e2e-site", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.effective_port}"
+
+    def _serve(self) -> None:
+        from waitress import wasyncore
+
+        server = self._server
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=0.5, map=server._map, count=1)
+        finally:
+            server.task_dispatcher.shutdown(timeout=2)
+            wasyncore.close_all(server._map)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self._server.pull_trigger()
+        except OSError:
+            pass
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class Site:
+    """The running demo site."""
+
+    url: str
+    app: Any
+
+    def __call__(self, path: str = "/") -> str:
+        """The absolute URL of ``path``."""
+        return self.url + path
+
+    @property
+    def callback_url(self) -> str:
+        return self.url + "/login/bitbucket/callback"
+
+
+class ExampleProvider(OAuth2Provider):
+    """A second provider, only for tests of the tab list (it never completes a login)."""
+
+    name = "example"
+    title = "Example ID"
+    icon = (
+        '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
+        '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.5"/>'
+        "</svg>"
+    )
+    default_authorize_url = "http://127.0.0.1:9/authorize"
+    default_token_url = "http://127.0.0.1:9/token"
+    default_api_url = "http://127.0.0.1:9/api"
+    setup_help = "Register an OAuth application at Example ID and paste its credentials here."
+
+    def fetch_profile(self, token, values):  # pragma: no cover - never reached
+        raise NotImplementedError
+
+
+class AnotherProvider(ExampleProvider):
+    """A third provider, so that Home and End differ from the arrow keys."""
+
+    name = "another"
+    title = "Another Login"
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator) -> Iterator[Callable[..., Site]]:
+    """Start the demo site (``cms_demo.main``) on a fresh SQLite file and a free port.
+
+    ``extra_providers`` are added through ``config.add_social_login_provider`` after the
+    bundled ones, as a host site would.
+    """
+    from pyramid.config import Configurator
+
+    from cms_demo import main
+
+    servers: list[tuple[LiveServer, Any]] = []
+
+    def start(extra_providers: Sequence[type] = ()) -> Site:
+        settings = {
+            "sqlalchemy.url": f"sqlite:///{tmp_path}/site-{len(servers)}.sqlite",
+            "cms_social_login.secret_key": SECRET_KEY,
+            "cms_social_login.http_timeout": "5",
+            "cms_social_login.bitbucket.authorize_url": bitbucket_e2e.authorize_url,
+            "cms_social_login.bitbucket.token_url": bitbucket_e2e.token_url,
+            "cms_social_login.bitbucket.api_url": bitbucket_e2e.api_url,
+            "cms_demo.setup_database": "true",
+            "retry.attempts": "3",
+        }
+        app = main({}, **settings)
+        if extra_providers:
+            config = Configurator(registry=app.registry, package="tests.e2e")
+            for factory in extra_providers:
+                config.add_social_login_provider(factory)
+            config.commit()
+        server = LiveServer(app)
+        servers.append((server, app))
+        site = Site(url=server.url, app=app)
+        bitbucket_e2e.add_client(
+            CLIENT_ID, CLIENT_SECRET, callback_url=site.callback_url, name="Demo CMS"
+        )
+        return site
+
+    yield start
+    for server, app in servers:
+        server.stop()
+        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+@pytest.fixture
+def site(make_site) -> Site:
+    """The demo site with the providers it ships (Bitbucket)."""
+    return make_site()
+
+
+# ---------------------------------------------------------------------- people
+
+
+def sign_in_as_editor(page: Any, site: Site) -> None:
+    """Open the editor; the site asks for the demo editor's username and password."""
+    page.goto(site("/editor"))
+    page.get_by_label("Username").fill(EDITOR[0])
+    page.get_by_label("Password").fill(EDITOR[1])
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(site("/editor"))
+
+
+@pytest.fixture
+def editor_page(new_context, site: Site) -> Any:
+    """A page signed in as the demo editor, on the editor's Site overview."""
+    page = new_context().new_page()
+    sign_in_as_editor(page, site)
+    return page
+
+
+@pytest.fixture
+def visitor_page(new_context) -> Any:
+    """A page in a fresh browser context: a visitor with no cookies."""
+    return new_context().new_page()

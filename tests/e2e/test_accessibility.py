@@ -1,0 +1,95 @@
+"""axe-core on the pages people use: no serious or critical accessibility violation.
+
+axe-core comes bundled in the ``axe-playwright-python`` package (no download at run time);
+it runs in the page after each state worth checking is reached.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import sign_in_as_editor
+from .test_browser_story import enabled_switch, fill_bitbucket_tab, press, shown
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+#: What fails the test; "moderate" and "minor" findings are printed only.
+BLOCKING = {"serious", "critical"}
+
+
+def check(axe, page, where: str) -> list[dict]:
+    """Run axe-core on ``page``; fail on serious or critical violations, return the rest."""
+    results = axe.run(page)
+    violations = results.response["violations"]
+    blocking = [v for v in violations if v.get("impact") in BLOCKING]
+    report = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n"
+        + "\n".join(f"    {', '.join(node['target'])}: {node['html'][:160]}" for node in v["nodes"])
+        for v in violations
+    )
+    if violations:
+        print(f"axe on {where}:\n{report}")
+    assert not blocking, f"axe found serious or critical violations on {where}:\n{report}"
+    return violations
+
+
+def test_the_editor_pages_pass_axe(site, new_context, axe):
+    page = new_context().new_page()
+    sign_in_as_editor(page, site)
+    check(axe, page, "the Site overview")
+    page.goto(site("/editor/system-pages"))
+    check(axe, page, "System Pages")
+    page.goto(site("/editor/system-pages/login"))
+    check(axe, page, "the Login system page")
+
+    page.goto(site("/editor/system-pages/login/settings"))
+    page.wait_for_load_state()
+    check(axe, page, "the Login setting")
+
+    # With inline errors (the JavaScript path swaps them in).
+    fill_bitbucket_tab(page, client_id="")
+    press(page, "OK")
+    expect(page.get_by_role("alert")).to_be_visible()
+    check(axe, page, "the Login setting with an error")
+
+    # After Apply: success message, draft badge, secret set.
+    page.get_by_label("Bitbucket Client ID").fill("e2eKey1234567890abcd")
+    press(page, "Apply")
+    expect(shown(page, "Draft stored.")).to_be_visible()
+    expect(enabled_switch(page)).to_be_checked()
+    check(axe, page, "the Login setting after Apply")
+
+    page.goto(site("/editor/system-pages/login/preview"))
+    check(axe, page, "the preview")
+
+
+def test_the_login_page_passes_axe(site, new_context, axe):
+    visitor = new_context().new_page()
+    visitor.goto(site("/login"))
+    check(axe, visitor, "the login page without providers")
+
+    editor = new_context().new_page()
+    sign_in_as_editor(editor, site)
+    editor.goto(site("/editor/system-pages/login/settings"))
+    fill_bitbucket_tab(editor)
+    press(editor, "Save")
+    expect(shown(editor, "Published version 1")).to_be_visible()
+
+    visitor.reload()
+    expect(visitor.get_by_role("link", name="Log in with Bitbucket")).to_be_visible()
+    check(axe, visitor, "the login page with the Bitbucket button")
+
+    # A wrong password: the error is shown on the page.
+    visitor.get_by_label("Username").fill("nobody")
+    visitor.get_by_label("Password").fill("wrong")
+    visitor.get_by_role("button", name="Log in", exact=True).click()
+    expect(visitor.get_by_role("alert")).to_be_visible()
+    check(axe, visitor, "the login page with an error")
+
+
+def test_the_phone_layout_passes_axe(site, new_context, axe):
+    page = new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in_as_editor(page, site)
+    page.goto(site("/editor/system-pages/login/settings"))
+    page.wait_for_load_state()
+    check(axe, page, "the Login setting on a phone")
