@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
@@ -78,12 +78,30 @@ class Provider:
 
     fields: Sequence[Field] = ()
 
-    def __init__(self, settings: SocialLoginSettings, name: str | None = None) -> None:
+    def __init__(self, settings: SocialLoginSettings, name: str | None = None,
+                 title: str | None = None) -> None:
         if name:
             self.name = name  # type: ignore[misc]
         if not self.name or not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", self.name):
             raise ValueError(f"invalid provider name {self.name!r}")
         self.settings = settings
+        # The tab's and button's title: ``title=`` (the directive's), else the setting
+        # ``cms_social_login.<name>.title``, else the class's.
+        self.title = (title or settings.provider_setting(  # type: ignore[misc]
+            self.name, "title", type(self).title)).strip()
+
+    @classmethod
+    def instance_names(cls, settings: SocialLoginSettings, name: str) -> Sequence[str]:
+        """The provider names to register for the entry point called ``name``.
+
+        One by default. A generic provider (OpenID Connect) returns several, read from
+        the settings, so that one plugin offers one tab per configured instance.
+        """
+        return (name,)
+
+    def display_title(self, values: Mapping[str, str]) -> str:
+        """The name to show on the button for the editor's ``values`` (default: ``title``)."""
+        return self.title
 
     def field(self, name: str) -> Field:
         """The field called ``name``."""
@@ -143,8 +161,9 @@ class OAuth2Provider(Provider):
     #: The ``domain`` of the profile's account entry.
     domain: ClassVar[str] = ""
 
-    def __init__(self, settings: SocialLoginSettings, name: str | None = None) -> None:
-        super().__init__(settings, name)
+    def __init__(self, settings: SocialLoginSettings, name: str | None = None,
+                 title: str | None = None) -> None:
+        super().__init__(settings, name, title)
         self.authorize_url = settings.provider_setting(self.name, "authorize_url",
                                                        self.default_authorize_url)
         self.token_url = settings.provider_setting(self.name, "token_url",
@@ -187,8 +206,17 @@ class OAuth2Provider(Provider):
                            redirect_uri: str, code_verifier: str | None,
                            nonce: str | None) -> str:
         params = self.authorize_params(values, state, redirect_uri, code_verifier, nonce)
-        separator = "&" if "?" in self.authorize_url else "?"
-        return self.authorize_url + separator + urlencode(params)
+        authorize_url = self.authorize_endpoint(values)
+        separator = "&" if "?" in authorize_url else "?"
+        return authorize_url + separator + urlencode(params)
+
+    def authorize_endpoint(self, values: Mapping[str, str]) -> str:
+        """The authorize URL for the editor's ``values`` (default: from the settings)."""
+        return self.authorize_url
+
+    def token_endpoint(self, values: Mapping[str, str]) -> str:
+        """The token URL for the editor's ``values`` (default: from the settings)."""
+        return self.token_url
 
     def complete(self, request: Any, values: Mapping[str, str], params: Mapping[str, str],
                  redirect_uri: str, code_verifier: str | None, nonce: str | None
@@ -201,7 +229,7 @@ class OAuth2Provider(Provider):
             raise ProviderError(f"{self.title} did not send a login code. Please try again.",
                                 "callback without code or error")
         token = self.exchange_code(values, code, redirect_uri, code_verifier)
-        profile = self.fetch_profile(token, values)
+        profile = self.token_profile(token, values, nonce)
         credentials = {
             "oauthAccessToken": token["access_token"],
             "oauthRefreshToken": token.get("refresh_token"),
@@ -219,6 +247,10 @@ class OAuth2Provider(Provider):
         if code_verifier:
             form["code_verifier"] = code_verifier
         response = self.token_request(values, form)
+        return self.read_token_response(response)
+
+    def read_token_response(self, response: HttpResponse) -> dict[str, Any]:
+        """The token answer's JSON, or ProviderError saying in plain words what failed."""
         if response.status == 200 and isinstance(response.data, dict) \
                 and isinstance(response.data.get("access_token"), str):
             return response.data
@@ -279,20 +311,54 @@ class OAuth2Provider(Provider):
         else:
             form = {**form, "client_id": values["client_id"],
                     "client_secret": values["client_secret"]}
-        return self.http.request_json("POST", self.token_url, data=form, auth=auth)
+        return self.http.request_json("POST", self.token_endpoint(values), data=form,
+                                      auth=auth)
 
-    def api_get(self, url: str, access_token: str) -> Any:
-        """GET an API URL with the token in the ``Authorization: Bearer`` header."""
-        response = self.http.request_json(
-            "GET", url, headers={"Authorization": f"Bearer {access_token}"})
-        if response.status != 200 or not isinstance(response.data, dict):
+    def api_headers(self, access_token: str) -> dict[str, str]:
+        """The headers of an API call: the token in ``Authorization: Bearer``."""
+        return {"Authorization": f"Bearer {access_token}"}
+
+    def api_get(self, url: str, access_token: str, *, expect: type = dict) -> Any:
+        """GET an API URL with :meth:`api_headers`; the answer must be JSON of ``expect``."""
+        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
+        if response.status != 200 or not isinstance(response.data, expect):
             raise ProviderError(
                 f"{self.title} could not send your profile. Please try again in a moment.",
                 f"GET {url}: HTTP {response.status}",
             )
         return response.data
 
+    def token_profile(self, token: Mapping[str, Any], values: Mapping[str, str],
+                      nonce: str | None) -> dict[str, Any]:
+        """The profile of the token answer's user: :meth:`fetch_profile` by default.
+
+        An OpenID Connect provider overrides this to check the ID token (and its
+        ``nonce``) that came with the access token.
+        """
+        return self.fetch_profile(token, values)
+
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:
         """The Portable Contacts profile of the token's user."""
         raise NotImplementedError
+
+
+#: Hosts where plain ``http://`` is accepted in a URL field (local development, tests).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def url_field_error(value: str, label: str) -> str | None:
+    """Why ``value`` is not an acceptable server URL for a provider, or None.
+
+    It must be an absolute ``https://`` URL without query, fragment or credentials;
+    ``http://`` is accepted only for loopback hosts (a provider on this machine).
+    """
+    parts = urlsplit(value)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host:
+        return f"{label} must be a full address starting with https://."
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS and f"[{host}]" not in LOOPBACK_HOSTS:
+        return f"{label} must start with https:// (http:// only for this machine)."
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"{label} must not contain a query, a fragment or a password."
+    return None

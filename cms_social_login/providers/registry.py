@@ -52,11 +52,13 @@ def get_provider_registry(registry) -> ProviderRegistry:
 
 
 def add_social_login_provider(config: Configurator, factory: ProviderFactory | str,
-                              name: str | None = None) -> None:
+                              name: str | None = None, title: str | None = None) -> None:
     """Offer a provider on this site.
 
     ``factory`` is a :class:`Provider` subclass (or a dotted name of one, or any callable
-    taking ``(settings, name=...)``); ``name`` defaults to the class's ``name``. Two
+    taking ``(settings, name=...)``); ``name`` defaults to the class's ``name``. ``title``
+    (passed on as ``title=...`` only when given) names this instance on its tab and
+    button, e.g. two OpenID Connect providers "Google" and "Keycloak". Two
     providers of the same name conflict, unless one comes from the host's own
     configuration, which wins over an included add-on's. A provider left out of the
     ``cms_social_login.providers`` setting is not offered.
@@ -69,12 +71,14 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
     if settings.providers is not None and provider_name not in settings.providers:
         return
 
+    options = {"title": title} if title else {}
+
     def register() -> None:
-        provider = factory(settings, name=provider_name)
+        provider = factory(settings, name=provider_name, **options)
         get_provider_registry(config.registry).add(provider)
 
     intr = config.introspectable("social login providers", provider_name,
-                                 getattr(factory, "title", provider_name),
+                                 title or getattr(factory, "title", provider_name),
                                  "social login provider")
     intr["factory"] = factory
     intr["name"] = provider_name
@@ -83,7 +87,12 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
 
 
 def include_entry_point_providers(config: Configurator) -> None:
-    """Add every provider installed under the ``cms_social_login.providers`` group."""
+    """Add every provider installed under the ``cms_social_login.providers`` group.
+
+    An entry point gives one provider named after it, or several when its class says so
+    through ``instance_names(settings, name)`` (see :meth:`Provider.instance_names`).
+    """
+    settings: SocialLoginSettings = config.registry.social_login_settings
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             factory = entry_point.load()
@@ -92,4 +101,7 @@ def include_entry_point_providers(config: Configurator) -> None:
                 f"cannot load provider entry point {entry_point.name!r} "
                 f"({entry_point.value}): {exc}"
             ) from exc
-        config.add_social_login_provider(factory, name=entry_point.name)
+        instance_names = getattr(factory, "instance_names", None)
+        names = instance_names(settings, entry_point.name) if instance_names else None
+        for name in names or (entry_point.name,):
+            config.add_social_login_provider(factory, name=name)

@@ -225,6 +225,13 @@ class OAuth2Emulator:
     code_ttl: int = 600
     #: Whether PKCE challenges are honoured (``False``: silently ignored).
     pkce_supported: bool = True
+    #: Whether an authorization request without a PKCE challenge is refused.
+    pkce_required: bool = False
+    #: Whether scopes are requested at authorize time (``scope``; the token grants them,
+    #: refusing any the client may not have) rather than set on the client.
+    scopes_requested: ClassVar[bool] = False
+    #: Separator of the scopes in the token response.
+    scope_separator: ClassVar[str] = " "
     #: Whether a reused code revokes the tokens it produced (RFC 6749 §4.1.2).
     revoke_on_code_reuse: bool = True
     #: Cookie naming the user "logged in at the provider" (overrides current_user).
@@ -564,6 +571,16 @@ class OAuth2Emulator:
                     error="invalid_request",
                     error_description=f"Unsupported code_challenge_method: {method!r}.",
                 )
+        if self.pkce_supported and self.pkce_required and not challenge:
+            return back(error="invalid_request", error_description="PKCE is required.")
+        if self.scopes_requested:
+            allowed = self._expand_scopes(client.scopes.split())
+            unknown = [s for s in (params.get("scope") or "").split() if s not in allowed]
+            if client.scopes and unknown:
+                return back(
+                    error="invalid_scope",
+                    error_description=f"The requested scope is invalid: {' '.join(unknown)}.",
+                )
         user = self._browser_user(request)
         if user is None:
             return self.error_page(403, "Not logged in", "No user is logged in at the provider.")
@@ -769,8 +786,15 @@ class OAuth2Emulator:
             user = self.users.get(code.user_id)
             if user is None:
                 return self.oauth_error(400, "invalid_grant", "The user no longer exists.")
-            token = self._issue(client, code.user_id, client.scopes, code=code)
+            token = self._issue(client, code.user_id, self.granted_scopes(client, code), code=code)
             return self._token_json(token, code)
+
+    def granted_scopes(self, client: Client, code: AuthorizationCode) -> str:
+        """The scopes a code's token gets: the requested ones with :attr:`scopes_requested`
+        (the client's when none were requested), else the client's."""
+        if self.scopes_requested and code.scope:
+            return " ".join(code.scope.split())
+        return client.scopes
 
     def _grant_refresh_token(self, client: Client, form: Mapping[str, str]) -> webob.Response:
         value = form.get("refresh_token")
@@ -845,7 +869,7 @@ class OAuth2Emulator:
         """The JSON body of a successful token response (OIDC adds ``id_token`` here)."""
         return {
             "access_token": token.token,
-            self.scope_field: token.scopes,
+            self.scope_field: self.scope_separator.join(token.scopes.split()),
             "expires_in": self.token_ttl,
             "refresh_token": token.refresh_token,
             "token_type": "bearer",

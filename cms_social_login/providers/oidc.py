@@ -1,0 +1,366 @@
+"""Any OpenID Connect provider (Google, Microsoft Entra ID, Keycloak, Okta, Auth0, ...).
+
+The editor gives the **issuer** URL, the client id and secret and a button title; the
+endpoints come from the issuer's discovery document
+(``<issuer>/.well-known/openid-configuration``). The login is the authorization-code flow
+with PKCE (S256) and a ``nonce``; the ID token that comes with the access token is checked
+with joserfc: its signature against the issuer's JWKS, then ``iss``, ``aud`` (and ``azp``),
+``exp``, ``iat`` and ``nonce``. The stable identity is ``sub``.
+
+Several OpenID Connect providers can be offered side by side, each with its own tab and
+callback URL: list their names in the setting ``cms_social_login.oidc.providers`` (e.g.
+``google keycloak``) and give each a title with ``cms_social_login.<name>.title``. Without
+that setting there is one, named ``oidc``.
+
+Discovery documents and key sets are cached per process (bounded, one hour); an ID token
+signed with a key id the cached set lacks makes the set be fetched again once (key
+rotation).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet, import_key
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import aslist
+
+from ..http import HttpResponse, ProviderError
+from ..settings import PREFIX, SocialLoginSettings
+from .base import Field, OAuth2Provider, url_field_error
+
+OIDC_ICON = (
+    '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
+    '<path fill="currentColor" d="M11 3.5v17.2l3-1.5V2zM10 7.6C5.5 8.2 2 10.9 2 14.2c0 3.4 3.7'
+    " 6.2 8.4 6.7v-2c-3.4-.5-5.9-2.4-5.9-4.7 0-2.2 2.2-4 5.5-4.6zm5 0v2c1.3.2 2.5.6 3.4 1.2L16.8"
+    ' 12 22 13l-.4-4.6-1.7 1c-1.4-.9-3-1.5-4.9-1.8z"/></svg>'
+)
+
+#: Signature algorithms accepted for ID tokens (asymmetric only: never ``none`` or HS*).
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                         "ES256", "ES384", "ES512")
+#: Seconds of clock difference tolerated on ``exp`` and ``iat``.
+CLOCK_LEEWAY = 60
+#: How long a discovery document or a key set is reused, seconds.
+METADATA_TTL = 3600
+#: Issuers (and key sets) cached at most, per provider instance.
+METADATA_CACHE_SIZE = 16
+NAME_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    """What the discovery document says, checked."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None
+    signing_algorithms: tuple[str, ...]
+    token_auth_methods: tuple[str, ...]
+
+
+class BoundedCache:
+    """A small thread-safe cache: at most ``size`` entries, each kept ``ttl`` seconds."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        """The live value of ``key``, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] <= time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, value: Any) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used beyond the bound."""
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _default_title(name: str) -> str:
+    if name == OIDCProvider.name:
+        return OIDCProvider.title
+    return re.sub(r"[-_]+", " ", name).title()
+
+
+class OIDCProvider(OAuth2Provider):
+    """Log in with any OpenID Connect provider, found from its issuer URL."""
+
+    name = "oidc"
+    title = "OpenID Connect"
+    icon = OIDC_ICON
+    scopes = ("openid", "email", "profile")
+    send_scopes = True
+    uses_pkce = True
+    uses_nonce = True
+    setup_help = (
+        "At your identity provider (Google Cloud console, Microsoft Entra admin center, "
+        "Keycloak, Okta, Auth0, ...) create an OpenID Connect web application client. Paste "
+        "the callback URL below as its redirect URI, then copy the issuer URL, the client ID "
+        "and the client secret here."
+    )
+
+    def __init__(self, settings: SocialLoginSettings, name: str | None = None,
+                 title: str | None = None) -> None:
+        name = name or self.name
+        title = title or settings.provider_setting(name, "title", _default_title(name))
+        super().__init__(settings, name, title)
+        self.fields = (
+            Field("issuer", "Issuer URL", required=True, input_type="url",
+                  help="The provider's issuer, e.g. https://accounts.google.com or "
+                       "https://keycloak.example.com/realms/staff (its discovery document "
+                       "is read from /.well-known/openid-configuration below it)."),
+            Field("client_id", f"{self.title} Client ID", required=True,
+                  help="The client ID of the application at the provider.",
+                  pattern=r"[\x21-\x7e]{1,255}",
+                  pattern_message="Paste the client ID exactly as shown, without spaces."),
+            Field("client_secret", f"{self.title} Client Secret", required=True, secret=True,
+                  help="The client secret of the application at the provider.",
+                  pattern=r"[\x21-\x7e]{4,255}",
+                  pattern_message="Paste the secret exactly as shown, without spaces."),
+            Field("button_title", "Button title", max_length=40,
+                  help=f'The name on the login button, e.g. "Google" (empty: {self.title}).'),
+        )
+        self.discovery_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
+        self.jwks_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
+
+    @classmethod
+    def instance_names(cls, settings: SocialLoginSettings, name: str) -> Sequence[str]:
+        """The names listed in ``cms_social_login.<name>.providers``, else just ``name``."""
+        listed = aslist(settings.provider_setting(name, "providers", "").replace(",", " "))
+        for instance in listed:
+            if not re.fullmatch(NAME_PATTERN, instance):
+                raise ConfigurationError(
+                    f"{PREFIX}{name}.providers: {instance!r} is not a provider name "
+                    "(lower case letters, digits, - and _, starting with a letter)")
+        return tuple(dict.fromkeys(listed)) or (name,)
+
+    def display_title(self, values: Mapping[str, str]) -> str:
+        return (values.get("button_title") or "").strip() or self.title
+
+    def validate(self, values: Mapping[str, str]) -> dict[str, str]:
+        issuer = values.get("issuer") or ""
+        error = url_field_error(issuer, "Issuer URL") if issuer else None
+        return {"issuer": error} if error else {}
+
+    # ------------------------------------------------------------------ discovery
+
+    def metadata(self, values: Mapping[str, str]) -> ProviderMetadata:
+        """The checked discovery document of the tab's issuer (cached)."""
+        issuer = values["issuer"].strip()
+        cached = self.discovery_cache.get(issuer)
+        if cached is not None:
+            return cached
+        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        response = self.http.request_json("GET", url)
+        document = response.data
+        if response.status != 200 or not isinstance(document, dict):
+            raise ProviderError(
+                f"We could not reach {self.title}. Please try again in a moment.",
+                f"discovery {url}: HTTP {response.status}")
+        metadata = self._check_metadata(issuer, document)
+        self.discovery_cache.put(issuer, metadata)
+        return metadata
+
+    def _check_metadata(self, issuer: str, document: Mapping[str, Any]) -> ProviderMetadata:
+        def misconfigured(cause: str) -> ProviderError:
+            return ProviderError(
+                f"{self.title} login is not set up correctly on this site. "
+                "Please tell the site's editors.", f"discovery of {issuer}: {cause}")
+
+        stated = document.get("issuer")
+        if not isinstance(stated, str) or stated.rstrip("/") != issuer.rstrip("/"):
+            raise misconfigured("the document names another issuer")
+        urls: dict[str, str | None] = {}
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri",
+                    "userinfo_endpoint"):
+            value = document.get(key)
+            if value is None and key == "userinfo_endpoint":
+                urls[key] = None
+                continue
+            if not isinstance(value, str) or url_field_error(value, key):
+                raise misconfigured(f"{key} is missing or not an https URL")
+            urls[key] = value
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = document.get(key)
+            return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) \
+                else ()
+
+        return ProviderMetadata(
+            issuer=stated,
+            authorization_endpoint=str(urls["authorization_endpoint"]),
+            token_endpoint=str(urls["token_endpoint"]),
+            jwks_uri=str(urls["jwks_uri"]),
+            userinfo_endpoint=urls["userinfo_endpoint"],
+            signing_algorithms=strings("id_token_signing_alg_values_supported"),
+            token_auth_methods=strings("token_endpoint_auth_methods_supported"),
+        )
+
+    def key_set(self, metadata: ProviderMetadata, refresh: bool = False) -> KeySet:
+        """The issuer's signing keys (cached; ``refresh`` fetches them again)."""
+        cached = None if refresh else self.jwks_cache.get(metadata.jwks_uri)
+        if cached is not None:
+            return cached
+        response = self.http.request_json("GET", metadata.jwks_uri)
+        data = response.data
+        raw_keys = data.get("keys") if isinstance(data, dict) else None
+        if response.status != 200 or not isinstance(raw_keys, list):
+            raise ProviderError(
+                f"We could not reach {self.title}. Please try again in a moment.",
+                f"JWKS {metadata.jwks_uri}: HTTP {response.status}")
+        keys = []
+        for raw in raw_keys:
+            if not isinstance(raw, dict) or raw.get("use") not in (None, "sig"):
+                continue
+            try:
+                keys.append(import_key(raw))
+            except (JoseError, ValueError, TypeError, KeyError):
+                continue  # a key type we do not use (or a broken entry): not for us
+        if not keys:
+            raise ProviderError(
+                f"{self.title} login is not set up correctly on this site. "
+                "Please tell the site's editors.",
+                f"JWKS {metadata.jwks_uri}: no usable signing key")
+        key_set = KeySet(keys)
+        self.jwks_cache.put(metadata.jwks_uri, key_set)
+        return key_set
+
+    # ------------------------------------------------------------------ OAuth 2.0 parts
+
+    def authorize_endpoint(self, values: Mapping[str, str]) -> str:
+        return self.metadata(values).authorization_endpoint
+
+    def token_endpoint(self, values: Mapping[str, str]) -> str:
+        return self.metadata(values).token_endpoint
+
+    def token_request(self, values: Mapping[str, str], form: dict[str, str]) -> HttpResponse:
+        """POST to the token endpoint, authenticated as the discovery document prefers:
+        HTTP Basic (the OpenID Connect default) unless only ``client_secret_post`` is
+        offered."""
+        methods = self.metadata(values).token_auth_methods
+        auth = None
+        if methods and "client_secret_basic" not in methods and "client_secret_post" in methods:
+            form = {**form, "client_id": values["client_id"],
+                    "client_secret": values["client_secret"]}
+        else:
+            auth = (values["client_id"], values["client_secret"])
+        return self.http.request_json("POST", self.token_endpoint(values), data=form,
+                                      auth=auth)
+
+    # ------------------------------------------------------------------ ID token
+
+    def token_profile(self, token: Mapping[str, Any], values: Mapping[str, str],
+                      nonce: str | None) -> dict[str, Any]:
+        metadata = self.metadata(values)
+        claims = self.verify_id_token(token.get("id_token"), values, metadata, nonce)
+        if metadata.userinfo_endpoint and not ("email" in claims and "name" in claims):
+            info = self.api_get(metadata.userinfo_endpoint, str(token["access_token"]))
+            if info.get("sub") != claims["sub"]:
+                raise ProviderError(
+                    f"{self.title} could not confirm who you are. Please try again.",
+                    "userinfo: sub differs from the ID token's")
+            claims = {**info, **claims}
+        return self.profile_from_claims(claims, metadata)
+
+    def verify_id_token(self, id_token: object, values: Mapping[str, str],
+                        metadata: ProviderMetadata, nonce: str | None) -> dict[str, Any]:
+        """The claims of a valid ID token, or ProviderError (the reason goes to the log)."""
+        def refused(cause: str) -> ProviderError:
+            return ProviderError(
+                f"{self.title} could not confirm who you are. Please try again.",
+                f"ID token refused: {cause}")
+
+        if not isinstance(id_token, str) or not id_token:
+            raise refused("the token answer has no id_token")
+        algorithms = [a for a in metadata.signing_algorithms if a in ASYMMETRIC_ALGORITHMS] \
+            or ["RS256"]
+        try:
+            try:
+                decoded = jwt.decode(id_token, self.key_set(metadata), algorithms=algorithms)
+            except InvalidKeyIdError:
+                # A key we have not seen: the provider may have rotated its keys.
+                decoded = jwt.decode(id_token, self.key_set(metadata, refresh=True),
+                                     algorithms=algorithms)
+        except JoseError as exc:
+            raise refused(f"signature or format ({exc.error})") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise refused(f"malformed ({type(exc).__name__})") from exc
+        claims = decoded.claims
+        if not isinstance(claims, dict):
+            raise refused("the payload is not a JSON object")
+        options: dict[str, Any] = {
+            "iss": {"essential": True, "value": metadata.issuer},
+            "aud": {"essential": True, "value": values["client_id"]},
+            "sub": {"essential": True},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+        }
+        if nonce is not None:
+            options["nonce"] = {"essential": True, "value": nonce}
+        try:
+            jwt.JWTClaimsRegistry(leeway=CLOCK_LEEWAY, **options).validate(claims)
+        except JoseError as exc:
+            raise refused(f"claims ({exc.error}: {exc.description})") from exc
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        azp = claims.get("azp")
+        if (azp is not None and azp != values["client_id"]) \
+                or (len(audiences) > 1 and azp is None):
+            raise refused("azp is not this client")
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not 0 < len(sub) <= 255:
+            raise refused("sub is not a string of 1 to 255 characters")
+        return claims
+
+    def profile_from_claims(self, claims: Mapping[str, Any], metadata: ProviderMetadata
+                            ) -> dict[str, Any]:
+        """The Portable Contacts profile of checked OpenID Connect claims."""
+        def text(key: str) -> str | None:
+            value = claims.get(key)
+            return value.strip() or None if isinstance(value, str) else None
+
+        email = text("email")
+        verified = email if email and claims.get("email_verified") in (True, "true") else None
+        username = text("preferred_username")
+        given, family = text("given_name"), text("family_name")
+        joined = " ".join(part for part in (given, family) if part) or None
+        display_name = text("name") or joined or username or email or claims["sub"]
+        profile: dict[str, Any] = {
+            "accounts": [{"domain": urlsplit(metadata.issuer).hostname or metadata.issuer,
+                          "userid": claims["sub"], "username": username}],
+            "displayName": display_name,
+            "preferredUsername": username,
+            "name": {"formatted": display_name, "givenName": given, "familyName": family},
+            "emails": [{"value": email, "primary": True, "verified": bool(verified)}]
+            if email else [],
+            "verifiedEmail": verified,
+            "issuer": metadata.issuer,
+        }
+        picture = text("picture")
+        if picture:
+            profile["photos"] = [{"value": picture}]
+        return profile

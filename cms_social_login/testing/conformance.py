@@ -1,0 +1,394 @@
+"""The conformance suite: what every provider plugin must do on a real site.
+
+Subclass :class:`ProviderConformance` in a test module (name the class ``Test...``), say
+which provider, how to make its emulator, and how to add a user there::
+
+    from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
+    from acme_id_login.testing import AcmeIDEmulator
+
+    class TestAcmeID(ProviderConformance):
+        provider_name = "acme"
+
+        def make_emulator(self):
+            return AcmeIDEmulator()
+
+        def add_user(self, emulator):
+            user = emulator.add_user("Wile E. Coyote")
+            return ExpectedUser(stable_id=user.id, display_name="Wile E. Coyote")
+
+The site is the kit's (``social_login_app``, see :mod:`cms_social_login.testing.plugin`);
+the emulator is served on 127.0.0.1 once per class with a client registered for the
+site's callback URL, and the site's settings point the provider at it
+(:meth:`ProviderConformance.provider_settings`). The checks:
+
+- the tab renders from the provider's fields, each with its label, and shows the
+  callback URL;
+- a bad value or a missing required one shows its message by the field, keeps the other
+  values and stores nothing;
+- the authorize redirect carries the client id, a fresh state, the callback URL, and the
+  PKCE S256 challenge and the nonce when the provider declares them;
+- the happy path signs a new user in, linked to the provider's stable user id;
+- denied consent, a wrong client secret, a bad code, a 5xx and a timeout each end on the
+  login page with a message, and nobody is signed in;
+- the client secret never appears in a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from ..providers.base import FieldError, Provider
+from .oauth2_emulator import OAuth2Emulator
+from .plugin import on_sys_path
+from .steps import (
+    callback_path,
+    callback_url,
+    error_message,
+    fill_tab,
+    login_buttons,
+    query_of,
+    settings_form,
+    start_login,
+)
+
+__all__ = ["ExpectedUser", "ProviderConformance"]
+
+
+@dataclass(frozen=True)
+class ExpectedUser:
+    """A user added at the emulator, as the site should see it after login."""
+
+    stable_id: str
+    display_name: str
+
+
+def _count(app: Any, model: Any) -> int:
+    from sqlalchemy import func, select
+
+    with app.registry["cms_social_login.dbsession_factory"]() as db:
+        return int(db.scalar(select(func.count()).select_from(model)))
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class ProviderConformance:
+    """Base class of a provider's conformance tests (subclass it as ``Test...``)."""
+
+    #: The provider's name on the site (its entry point's name).
+    provider_name: ClassVar[str] = ""
+    #: The client registered at the emulator and typed into the tab.
+    client_id: ClassVar[str] = "conformance-client-0001"
+    client_secret: ClassVar[str] = "conformance-Secret-8pL2vR7xT4"
+    #: Field -> a value the tab must refuse (with a message by that field).
+    invalid_values: ClassVar[Mapping[str, str]] = {"client_id": "not a valid client id"}
+    #: Emulator endpoint names where failures are injected.
+    token_endpoint: ClassVar[str] = "token"
+    profile_endpoint: ClassVar[str | None] = "user"
+
+    # ------------------------------------------------------------------ author's hooks
+
+    def make_emulator(self) -> OAuth2Emulator:
+        """A new, unstarted emulator of the provider."""
+        raise NotImplementedError
+
+    def add_user(self, emulator: Any) -> ExpectedUser:
+        """Add a user at ``emulator`` (it becomes the one logged in there)."""
+        raise NotImplementedError
+
+    def provider_settings(self, emulator: Any) -> dict[str, str]:
+        """Site settings pointing the provider at ``emulator``: by default its
+        ``authorize_url``, ``token_url`` and ``api_url`` attributes, where it has them."""
+        settings = {}
+        for key in ("authorize_url", "token_url", "api_url"):
+            value = getattr(emulator, key, None)
+            if isinstance(value, str):
+                settings[f"cms_social_login.{self.provider_name}.{key}"] = value
+        return settings
+
+    def tab_values(self, emulator: Any) -> dict[str, str]:
+        """The values of a working tab (by default the client id and secret)."""
+        return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+    def register_client(self, emulator: Any) -> None:
+        """Register the site's client at ``emulator``."""
+        emulator.add_client(self.client_id, self.client_secret,
+                            callback_url=callback_url(self.provider_name))
+
+    # ------------------------------------------------------------------ fixtures
+
+    @pytest.fixture(scope="class")
+    def conformance_server(self, social_login_extra_sys_path: Any) -> Iterator[Any]:
+        """The provider's emulator, served for the class."""
+        with on_sys_path(social_login_extra_sys_path):
+            emulator = self.make_emulator()
+        emulator.start()
+        try:
+            self.register_client(emulator)
+            yield emulator
+        finally:
+            emulator.stop()
+
+    @pytest.fixture
+    def conformance_emulator(self, conformance_server: Any) -> Iterator[Any]:
+        """The emulator, reset for the test."""
+        conformance_server.reset()
+        yield conformance_server
+        conformance_server.reset()
+
+    @pytest.fixture
+    def social_login_settings(self, social_login_settings: dict[str, str],
+                              conformance_server: Any) -> dict[str, str]:
+        """The kit's settings plus :meth:`provider_settings`."""
+        return {**social_login_settings, **self.provider_settings(conformance_server)}
+
+    @pytest.fixture
+    def conformance_user(self, conformance_emulator: Any) -> ExpectedUser:
+        """A user logged in at the emulator."""
+        return self.add_user(conformance_emulator)
+
+    @pytest.fixture
+    def conformance_provider(self, social_login_app: Any) -> Provider:
+        """The provider instance of the site."""
+        from ..providers.registry import get_provider_registry
+
+        provider = get_provider_registry(social_login_app.registry).get(self.provider_name)
+        assert provider is not None, f"{self.provider_name!r} is not a provider of the site"
+        return provider
+
+    @pytest.fixture
+    def conformance_published(self, social_login_editor: Any, conformance_emulator: Any
+                              ) -> Any:
+        """The editor has saved (published) a working tab."""
+        fill_tab(social_login_editor, self.provider_name,
+                 self.tab_values(conformance_emulator), "save").follow()
+        return social_login_editor
+
+    # ------------------------------------------------------------------ helpers
+
+    def publish(self, editor: Any, emulator: Any, **changes: str) -> None:
+        """Save the tab with :meth:`tab_values` changed by ``changes``."""
+        fill_tab(editor, self.provider_name, {**self.tab_values(emulator), **changes},
+                 "save").follow()
+
+    def assert_failed_login(self, app: Any, browser: Any, page: Any) -> str:
+        """``page`` is the login page with a message, and nobody got signed in."""
+        from ..models import LinkedIdentity
+
+        assert page.status_int == 200, page.status
+        message = error_message(page)
+        assert message, "the login page shows no message"
+        assert "Traceback" not in page.text
+        assert page.html.select_one("#login-heading") is not None, "not the login page"
+        assert _count(app, LinkedIdentity) == 0
+        assert "Signed in as" not in browser.get("/").text
+        return message
+
+    # ------------------------------------------------------------------ the checks
+
+    def test_tab_renders_from_its_fields(self, social_login_editor: Any,
+                                         conformance_provider: Provider) -> None:
+        name = self.provider_name
+        page = social_login_editor.get(f"/editor/system-pages/login/settings?tab={name}")
+        tab = page.html.find(attrs={"role": "tab", "data-tab": name}) \
+            or page.html.find(id=f"tab-{name}")
+        assert tab is not None and tab.get_text(strip=True) == conformance_provider.title
+        assert conformance_provider.fields, "the provider declares no field"
+        for field in conformance_provider.fields:
+            labels = [label for label in page.html.find_all("label")
+                      if label.get_text(" ", strip=True).startswith(field.label)]
+            assert labels, f"no label {field.label!r}"
+            control = page.html.find(id=labels[0].get("for"))
+            assert control is not None, f"label {field.label!r} points to nothing"
+            assert control.get("name") == f"{name}.{field.name}"
+            if field.secret:
+                assert control.get("type") == "password" and not control.get("value")
+        assert callback_url(name) in page.text
+
+    def _expected_error(self, provider: Provider, field_name: str, bad: str,
+                        values: Mapping[str, str]) -> str:
+        try:
+            cleaned = provider.field(field_name).clean(bad)
+        except FieldError as exc:
+            return str(exc)
+        message = provider.validate({**values, field_name: cleaned}).get(field_name)
+        assert message, f"{field_name}={bad!r} is accepted: fix invalid_values"
+        return message
+
+    def test_validation_errors_show_by_the_field(self, social_login_app: Any,
+                                                 social_login_editor: Any,
+                                                 conformance_emulator: Any,
+                                                 conformance_provider: Provider) -> None:
+        from ..models import LoginSettings
+
+        name = self.provider_name
+        good = self.tab_values(conformance_emulator)
+        for field_name, bad in self.invalid_values.items():
+            expected = self._expected_error(conformance_provider, field_name, bad,
+                                            {k: v for k, v in good.items()})
+            page = fill_tab(social_login_editor, name, {**good, field_name: bad}, "ok",
+                            status=400)
+            self._assert_field_error(page, name, field_name, expected)
+            form = page.forms["login-settings-form"]
+            for other, value in good.items():
+                if other != field_name and not conformance_provider.field(other).secret:
+                    assert form[f"{name}.{other}"].value == value, f"{other} was not kept"
+        required = [f for f in conformance_provider.fields if f.required]
+        page = fill_tab(social_login_editor, name, {f.name: "" for f in required}, "apply",
+                        status=400)
+        for field in required:
+            self._assert_field_error(page, name, field.name, None)
+        assert _count(social_login_app, LoginSettings) == 0
+
+    @staticmethod
+    def _assert_field_error(page: Any, provider_name: str, field_name: str,
+                            expected: str | None) -> None:
+        control = page.html.find(attrs={"name": f"{provider_name}.{field_name}"})
+        assert control is not None
+        assert control.get("aria-invalid") == "true", f"{field_name} is not marked invalid"
+        described = [page.html.find(id=i) for i in (control.get("aria-describedby") or
+                                                    "").split()]
+        texts = [d.get_text(" ", strip=True) for d in described
+                 if d is not None and "error" in " ".join(d.get("class") or ())]
+        assert texts, f"no error message by {field_name}"
+        if expected is not None:
+            assert expected in texts, f"{texts} lacks {expected!r}"
+
+    def test_authorize_redirect(self, conformance_published: Any, social_login_visitor: Any,
+                                conformance_emulator: Any, conformance_user: ExpectedUser,
+                                conformance_provider: Provider) -> None:
+        name = self.provider_name
+        assert login_buttons(social_login_visitor.get("/login"), name)
+        first = start_login(social_login_visitor, name)
+        second = start_login(social_login_visitor, name)
+        assert urlsplit(first)[:2] == urlsplit(conformance_emulator.base_url)[:2], first
+        params, again = query_of(first), query_of(second)
+        assert params["client_id"] == self.client_id
+        assert params["response_type"] == "code"
+        assert len(params.get("state", "")) >= 16 and params["state"] != again["state"]
+        if "redirect_uri" in params:
+            assert params["redirect_uri"] == callback_url(name)
+        if conformance_provider.uses_pkce:
+            assert params.get("code_challenge_method") == "S256"
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", params.get("code_challenge", ""))
+            assert params["code_challenge"] != again["code_challenge"]
+        else:
+            assert "code_challenge" not in params
+        if conformance_provider.uses_nonce:
+            assert len(params.get("nonce", "")) >= 16 and params["nonce"] != again["nonce"]
+
+    def test_happy_path_signs_a_new_user_in(self, social_login_app: Any,
+                                            conformance_published: Any,
+                                            social_login_visitor: Any,
+                                            conformance_emulator: Any,
+                                            conformance_user: ExpectedUser,
+                                            conformance_provider: Provider) -> None:
+        from sqlalchemy import select
+
+        from ..models import LinkedIdentity
+
+        visitor = social_login_visitor
+        authorize = start_login(visitor, self.provider_name, came_from="/")
+        back = visitor.get(callback_path(conformance_emulator.approve(authorize)))
+        assert back.status_int in (302, 303), error_message(back) or back.status
+        home = back.follow()
+        assert "Signed in as" in home.text and conformance_user.display_name in home.text
+        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+            identity = db.scalar(select(LinkedIdentity))
+            assert identity.provider == self.provider_name
+            assert identity.provider_user_id == conformance_user.stable_id
+        if conformance_provider.uses_pkce:
+            token_call = conformance_emulator.requests_to(self.token_endpoint)[-1]
+            verifier = token_call.form.get("code_verifier", "")
+            assert _s256(verifier) == query_of(authorize)["code_challenge"]
+
+    def test_denied_consent(self, social_login_app: Any, conformance_published: Any,
+                            social_login_visitor: Any, conformance_emulator: Any,
+                            conformance_user: ExpectedUser) -> None:
+        location = conformance_emulator.deny(start_login(social_login_visitor,
+                                                         self.provider_name))
+        page = social_login_visitor.get(callback_path(location))
+        self.assert_failed_login(social_login_app, social_login_visitor, page)
+
+    def test_invalid_client(self, social_login_app: Any, social_login_editor: Any,
+                            social_login_visitor: Any, conformance_emulator: Any,
+                            conformance_user: ExpectedUser) -> None:
+        self.publish(social_login_editor, conformance_emulator,
+                     client_secret="wrong-" + self.client_secret)
+        location = conformance_emulator.approve(start_login(social_login_visitor,
+                                                            self.provider_name))
+        page = social_login_visitor.get(callback_path(location))
+        self.assert_failed_login(social_login_app, social_login_visitor, page)
+
+    def test_invalid_code(self, social_login_app: Any, conformance_published: Any,
+                          social_login_visitor: Any, conformance_emulator: Any,
+                          conformance_user: ExpectedUser) -> None:
+        location = conformance_emulator.approve(start_login(social_login_visitor,
+                                                            self.provider_name))
+        params = query_of(location)
+        assert "code" in params, location
+        params["code"] = "not-" + params["code"]
+        page = social_login_visitor.get(
+            f"/login/{self.provider_name}/callback?{urlencode(params)}")
+        self.assert_failed_login(social_login_app, social_login_visitor, page)
+
+    @pytest.mark.parametrize("where", ["token", "profile"])
+    def test_server_error(self, where: str, social_login_app: Any, conformance_published: Any,
+                          social_login_visitor: Any, conformance_emulator: Any,
+                          conformance_user: ExpectedUser) -> None:
+        endpoint = self.token_endpoint if where == "token" else self.profile_endpoint
+        if endpoint is None:
+            pytest.skip("the provider declares no profile endpoint")
+        location = conformance_emulator.approve(start_login(social_login_visitor,
+                                                            self.provider_name))
+        conformance_emulator.fail(endpoint, 503 if where == "profile" else 500)
+        page = social_login_visitor.get(callback_path(location))
+        self.assert_failed_login(social_login_app, social_login_visitor, page)
+
+    def test_timeout(self, social_login_app: Any, conformance_published: Any,
+                     social_login_visitor: Any, conformance_emulator: Any,
+                     conformance_user: ExpectedUser) -> None:
+        timeout = social_login_app.registry.social_login_settings.http_timeout
+        location = conformance_emulator.approve(start_login(social_login_visitor,
+                                                            self.provider_name))
+        conformance_emulator.fail(self.token_endpoint, status=None, delay=timeout + 0.5)
+        page = social_login_visitor.get(callback_path(location))
+        self.assert_failed_login(social_login_app, social_login_visitor, page)
+
+    def test_secret_never_appears_in_a_page(self, social_login_app: Any,
+                                            social_login_editor: Any,
+                                            social_login_visitor: Any,
+                                            conformance_emulator: Any,
+                                            conformance_user: ExpectedUser) -> None:
+        from ..models import LoginSettings
+
+        secret = self.client_secret
+        name = self.provider_name
+        checked = fill_tab(social_login_editor, name, self.tab_values(conformance_emulator),
+                           "ok")
+        pages = [checked]
+        applied = checked.forms["login-settings-form"].submit("action", value="apply")
+        pages += [applied, applied.follow()]
+        saved = settings_form(social_login_editor, name).submit("action", value="save")
+        pages += [saved, saved.follow(),
+                  social_login_editor.get("/editor/system-pages/login/preview"),
+                  social_login_editor.get("/editor/system-pages/login"),
+                  social_login_visitor.get("/login")]
+        location = conformance_emulator.deny(start_login(social_login_visitor, name))
+        pages.append(social_login_visitor.get(callback_path(location)))
+        for page in pages:
+            assert secret not in page.text, f"the secret is in {page.request.url}"
+            assert secret not in str(page.headers)
+        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+            for record in db.query(LoginSettings):
+                assert secret not in str(record.document)

@@ -1,0 +1,228 @@
+"""A local emulator of GitHub's OAuth App endpoints and the REST API parts login needs.
+
+github.com's ``/login/oauth/authorize`` and ``/login/oauth/access_token`` and
+api.github.com's ``/user`` and ``/user/emails`` are served from one port: point the
+settings ``cms_social_login.github.authorize_url`` / ``token_url`` / ``api_url`` at
+:attr:`GitHubEmulator.authorize_url`, :attr:`~GitHubEmulator.token_url` and
+:attr:`~GitHubEmulator.api_url`.
+
+What it reproduces of GitHub (from GitHub's OAuth App and REST documentation; the exact
+error texts are not verified against github.com):
+
+- scopes are requested at authorize time (``read:user user:email``) and echoed
+  comma-separated in the token answer's ``scope``;
+- the token endpoint answers JSON only to ``Accept: application/json`` (else a
+  form-encoded body) and reports ``bad_verification_code``,
+  ``incorrect_client_credentials`` and ``redirect_uri_mismatch`` with HTTP **200**;
+- the token answer has no ``expires_in`` nor ``refresh_token`` (OAuth Apps);
+- API errors are ``{"message": ..., "documentation_url": ...}``; ``/user/emails`` is a
+  JSON **array** of ``{"email", "primary", "verified", "visibility"}`` (``per_page``,
+  default 30, at most 100, with a ``Link`` header to the next page).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import webob
+
+from .oauth2_emulator import Abort, AccessToken, AuthorizationCode, OAuth2Emulator
+
+__all__ = ["GitHubEmail", "GitHubEmulator", "GitHubUser"]
+
+#: GitHub's token-endpoint error codes for the generic RFC 6749 ones.
+GITHUB_TOKEN_ERRORS = {
+    "unauthorized_client": ("incorrect_client_credentials",
+                            "The client_id and/or client_secret passed are incorrect."),
+    "invalid_client": ("incorrect_client_credentials",
+                       "The client_id and/or client_secret passed are incorrect."),
+    "invalid_grant": ("bad_verification_code", "The code passed is incorrect or expired."),
+}
+
+
+@dataclass
+class GitHubEmail:
+    """An address in ``/user/emails``."""
+
+    email: str
+    primary: bool = False
+    verified: bool = True
+    visibility: str | None = None
+
+
+@dataclass
+class GitHubUser:
+    """A GitHub account; :attr:`id` is numeric (the registry key is its string)."""
+
+    id: int
+    login: str
+    name: str | None
+    emails: list[GitHubEmail] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        """The name shown on the consent page."""
+        return self.name or self.login
+
+
+class GitHubEmulator(OAuth2Emulator):
+    """GitHub: OAuth Apps (github.com) + REST API (api.github.com)."""
+
+    provider_name: ClassVar[str] = "GitHub"
+    authorize_path: ClassVar[str] = "/login/oauth/authorize"
+    token_path: ClassVar[str] = "/login/oauth/access_token"
+    api_prefix: ClassVar[str] = "/api"
+    api_routes: ClassVar[dict[str, str]] = {"/api/user": "user", "/api/user/emails": "emails"}
+    default_scopes: ClassVar[str] = "read:user user:email"
+    implied_scopes: ClassVar[dict[str, tuple[str, ...]]] = {"user": ("read:user", "user:email")}
+    scopes_requested: ClassVar[bool] = True
+    scope_separator: ClassVar[str] = ","
+    scope_field: str = "scope"
+    unauthorized_message: ClassVar[str] = "Bad credentials"
+    expired_token_message: ClassVar[str] = "Bad credentials"
+    user_token_required_message: ClassVar[str] = "Bad credentials"
+    insufficient_scope_message: ClassVar[str] = "Not Found"
+    documentation_url: ClassVar[str] = "https://docs.github.com/rest"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._github_ids = itertools.count(1001)
+
+    @property
+    def authorize_url(self) -> str:
+        """``https://github.com/login/oauth/authorize`` of the emulator."""
+        return self.base_url + self.authorize_path
+
+    @property
+    def token_url(self) -> str:
+        """``https://github.com/login/oauth/access_token`` of the emulator."""
+        return self.base_url + self.token_path
+
+    @property
+    def api_url(self) -> str:
+        """``https://api.github.com`` of the emulator."""
+        return self.base_url + self.api_prefix
+
+    def add_user(  # type: ignore[override]
+        self,
+        login: str,
+        name: str | None = None,
+        emails: Iterable[str | Mapping[str, Any]] | None = None,
+        id: int | None = None,
+    ) -> GitHubUser:
+        """Register a GitHub account and return it.
+
+        ``emails``: plain strings (the first is the primary; all verified) and/or dicts
+        ``{"email", "primary", "verified"}``; ``None`` gives one primary verified
+        ``<login>@example.com``.
+        """
+        items = [f"{login}@example.com"] if emails is None else list(emails)
+        explicit = any(isinstance(i, Mapping) and i.get("primary") for i in items)
+        made = []
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                made.append(GitHubEmail(item, primary=index == 0 and not explicit))
+            else:
+                made.append(GitHubEmail(str(item["email"]), bool(item.get("primary", False)),
+                                        bool(item.get("verified", True)),
+                                        item.get("visibility")))
+        user = GitHubUser(id=id if id is not None else next(self._github_ids), login=login,
+                          name=name, emails=made)
+        return self._register_user(user)
+
+    def user_id(self, user: Any) -> str:
+        return str(user["id"] if isinstance(user, Mapping) else user.id)
+
+    # ------------------------------------------------------------------ token endpoint
+
+    def oauth_error(self, status: int, error: str, description: str,
+                    headers: Mapping[str, str] | None = None) -> webob.Response:
+        """GitHub answers token errors with HTTP 200 and its own codes."""
+        if "redirect_uri" in description:
+            error, description = ("redirect_uri_mismatch",
+                                  "The redirect_uri MUST match the registered callback URL "
+                                  "for this application.")
+        elif error in GITHUB_TOKEN_ERRORS:
+            error, description = GITHUB_TOKEN_ERRORS[error]
+        if status != 405:
+            status = 200
+        body = {"error": error, "error_description": description,
+                "error_uri": "https://docs.github.com/apps/troubleshooting"}
+        return self.json_response(body, status=status,
+                                  headers={"Cache-Control": "no-store", **(headers or {})})
+
+    def handle_token(self, request: webob.Request) -> webob.Response:
+        """The token endpoint: JSON only when the client accepts it, else a form body."""
+        response = super().handle_token(request)
+        if "application/json" in request.headers.get("Accept", "") \
+                or response.content_type != "application/json":
+            return response
+        form = {k: v for k, v in response.json.items() if v is not None}
+        plain = webob.Response(status=response.status, body=urlencode(form).encode(),
+                               content_type="application/x-www-form-urlencoded", charset=None)
+        plain.headers["Cache-Control"] = "no-store"
+        return plain
+
+    def token_response(self, token: AccessToken, code: AuthorizationCode | None) -> dict:
+        return {"access_token": token.token, "token_type": "bearer",
+                "scope": self.scope_separator.join(token.scopes.split())}
+
+    # ------------------------------------------------------------------ API
+
+    def error_body(self, status: int, message: str, **detail: Any) -> Any:
+        """GitHub's envelope: ``{"message", "documentation_url"}``."""
+        return {"message": message, "documentation_url": self.documentation_url}
+
+    def insufficient_scope(self, granted: list[str], required: list[str]) -> webob.Response:
+        """GitHub hides what a token may not see: 404 Not Found."""
+        response = self.api_error(404, self.insufficient_scope_message)
+        response.headers["X-OAuth-Scopes"] = ", ".join(granted)
+        response.headers["X-Accepted-OAuth-Scopes"] = ", ".join(required)
+        return response
+
+    def handle_user(self, request: webob.Request) -> webob.Response:
+        """``GET /user``."""
+        self._require_get(request)
+        token = self.require_token(request)
+        user: GitHubUser = self.token_user(token)
+        site = request.host_url
+        public = next((e.email for e in user.emails if e.visibility == "public"), None)
+        return self.json_response({
+            "login": user.login,
+            "id": user.id,
+            "node_id": f"U_{user.id:08d}",
+            "avatar_url": f"{site}/avatars/u/{user.id}",
+            "html_url": f"{site}/{user.login}",
+            "type": "User",
+            "site_admin": False,
+            "name": user.name,
+            "email": public,
+        }, headers={"X-OAuth-Scopes": ", ".join(token.scopes.split())})
+
+    def handle_emails(self, request: webob.Request) -> webob.Response:
+        """``GET /user/emails`` (scope ``user:email``): an array, paginated."""
+        self._require_get(request)
+        token = self.require_token(request, scopes=("user:email",))
+        user: GitHubUser = self.token_user(token)
+        values = [{"email": e.email, "primary": e.primary, "verified": e.verified,
+                   "visibility": e.visibility} for e in user.emails]
+        try:
+            per_page = min(max(int(request.GET.get("per_page", 30)), 1), 100)
+            page = max(int(request.GET.get("page", 1)), 1)
+        except ValueError:
+            raise Abort(self.api_error(400, "Invalid pagination")) from None
+        start = (page - 1) * per_page
+        response = self.json_response(values[start:start + per_page])
+        if start + per_page < len(values):
+            base = request.host_url + request.path_info
+            next_url = f"{base}?{urlencode({'per_page': per_page, 'page': page + 1})}"
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def _require_get(self, request: webob.Request) -> None:
+        if request.method not in ("GET", "HEAD"):
+            raise Abort(self._method_not_allowed("GET"))

@@ -1,0 +1,246 @@
+"""The pytest plugin of the provider author kit (entry point ``pytest11: cms_social_login``).
+
+Installed with ``cms_social_login``, it offers these fixtures to any test suite:
+
+``social_login_settings``
+    The settings of the test site (override it to add yours, requesting the original).
+``social_login_app``
+    The demo host site (``cms_demo``) with the add-on, on a fresh SQLite database, its
+    schema made and the ``editor`` / ``editor`` account created.
+``social_login_browser``, ``social_login_editor``, ``social_login_visitor``
+    A factory of WebTest browsers, one signed in as the editor, one anonymous.
+``social_login_dbsession``
+    A SQLAlchemy session on the site's database (for assertions).
+``social_login_extra_sys_path``
+    Folders put on ``sys.path`` while the site is built (default none): where a provider
+    package installed by ``social_login_package_installer`` is found.
+``social_login_package_installer``
+    ``install(path)`` pip-installs a provider package into a temporary folder, once per
+    session, and returns that folder (not on ``sys.path``).
+``bitbucket_emulator``, ``github_emulator``, ``gitlab_emulator``, ``oidc_emulator``
+    The local emulators, served on 127.0.0.1 once per session (``*_emulator_server``) and
+    reset for each test, with the client :data:`KIT_CLIENT_ID` / :data:`KIT_CLIENT_SECRET`
+    registered for the site's callback URL of the provider.
+
+The names avoid a host project's own fixtures (``app``, ``bitbucket``...). Loading the
+plugin imports no test dependency: WebTest, the demo site and the emulators are imported
+by the fixtures that use them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .steps import callback_url, make_browser, sign_in
+
+#: The secret key of the test site.
+KIT_SECRET_KEY = "kit-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+#: The client registered at the kit's emulators.
+KIT_CLIENT_ID = "kit-client-id-0001"
+KIT_CLIENT_SECRET = "kit-client-secret-Zq8pL2vR7xT4"
+
+
+@contextmanager
+def on_sys_path(paths: Iterable[str | Path]) -> Iterator[None]:
+    """Put ``paths`` first on ``sys.path`` for the block (imports and entry points)."""
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for path in added:
+            if path in sys.path:
+                sys.path.remove(path)
+        importlib.invalidate_caches()
+
+
+def pip_install(source: str | Path, target: Path) -> Path:
+    """``pip install --no-deps --target target source`` from a copy of ``source``.
+
+    It tries without build isolation first (no download: the build backend must be
+    installed, e.g. setuptools with bdist_wheel), then with it (pip fetches the backend).
+    """
+    source = Path(source).resolve()
+    copy = target.parent / f"{target.name}-src"
+    shutil.copytree(source, copy, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+               "--disable-pip-version-check", "--target", str(target), str(copy)]
+    attempts = [command[:4] + ["--no-build-isolation"] + command[4:], command]
+    outputs = []
+    for attempt in attempts:
+        result = subprocess.run(attempt, capture_output=True, text=True, timeout=300)
+        if result.returncode == 0:
+            return target
+        outputs.append(result.stdout[-2000:] + result.stderr[-2000:])
+    raise RuntimeError(f"pip could not install {source}:\n" + "\n---\n".join(outputs))
+
+
+# --------------------------------------------------------------------------- the site
+
+
+@pytest.fixture
+def social_login_database_url(tmp_path: Path) -> str:
+    """A fresh SQLite database in the test's temporary folder."""
+    return f"sqlite:///{tmp_path}/social_login.sqlite"
+
+
+@pytest.fixture
+def social_login_settings(social_login_database_url: str) -> dict[str, str]:
+    """The test site's settings; override to add provider settings."""
+    return {
+        "sqlalchemy.url": social_login_database_url,
+        "cms_social_login.secret_key": KIT_SECRET_KEY,
+        "cms_social_login.http_timeout": "1",
+        "cms_demo.setup_database": "true",
+        "retry.attempts": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+def social_login_extra_sys_path() -> tuple[str, ...]:
+    """Folders on ``sys.path`` while the site is built (none by default)."""
+    return ()
+
+
+@pytest.fixture
+def social_login_app(social_login_settings: dict[str, str],
+                     social_login_extra_sys_path: Iterable[str]) -> Iterator[Any]:
+    """The demo host site including ``cms_social_login``, on a fresh database."""
+    from cms_demo import main
+
+    with on_sys_path(social_login_extra_sys_path):
+        app = main({}, **social_login_settings)
+    yield app
+    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+@pytest.fixture
+def social_login_browser(social_login_app: Any) -> Callable[[], Any]:
+    """Make a new, independent browser on the site."""
+    return lambda: make_browser(social_login_app)
+
+
+@pytest.fixture
+def social_login_editor(social_login_browser: Callable[[], Any]) -> Any:
+    """A browser signed in as the demo editor."""
+    browser = social_login_browser()
+    sign_in(browser)
+    return browser
+
+
+@pytest.fixture
+def social_login_visitor(social_login_browser: Callable[[], Any]) -> Any:
+    """An anonymous browser."""
+    return social_login_browser()
+
+
+@pytest.fixture
+def social_login_dbsession(social_login_app: Any) -> Iterator[Any]:
+    """A session on the site's database (read what a test did; commit nothing)."""
+    session = social_login_app.registry["cms_social_login.dbsession_factory"]()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="session")
+def social_login_package_installer(tmp_path_factory: pytest.TempPathFactory
+                                   ) -> Callable[[str | Path], Path]:
+    """``install(path)``: pip-install a provider package (once per session per path)."""
+    installed: dict[Path, Path] = {}
+
+    def install(source: str | Path) -> Path:
+        key = Path(source).resolve()
+        if key not in installed:
+            target = tmp_path_factory.mktemp("provider-package") / "site"
+            installed[key] = pip_install(key, target)
+        return installed[key]
+
+    return install
+
+
+# --------------------------------------------------------------------------- emulators
+
+
+def _served(emulator: Any, provider_name: str) -> Iterator[Any]:
+    emulator.start()
+    emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url=callback_url(
+        provider_name))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _fresh(emulator: Any) -> Iterator[Any]:
+    emulator.reset()
+    yield emulator
+    emulator.reset()
+
+
+@pytest.fixture(scope="session")
+def bitbucket_emulator_server() -> Iterator[Any]:
+    """A Bitbucket emulator for the session."""
+    from .bitbucket_emulator import BitbucketEmulator
+
+    yield from _served(BitbucketEmulator(), "bitbucket")
+
+
+@pytest.fixture
+def bitbucket_emulator(bitbucket_emulator_server: Any) -> Iterator[Any]:
+    """The Bitbucket emulator, reset."""
+    yield from _fresh(bitbucket_emulator_server)
+
+
+@pytest.fixture(scope="session")
+def github_emulator_server() -> Iterator[Any]:
+    """A GitHub emulator for the session."""
+    from .github_emulator import GitHubEmulator
+
+    yield from _served(GitHubEmulator(), "github")
+
+
+@pytest.fixture
+def github_emulator(github_emulator_server: Any) -> Iterator[Any]:
+    """The GitHub emulator, reset."""
+    yield from _fresh(github_emulator_server)
+
+
+@pytest.fixture(scope="session")
+def gitlab_emulator_server() -> Iterator[Any]:
+    """A GitLab emulator (PKCE required) for the session."""
+    from .gitlab_emulator import GitLabEmulator
+
+    yield from _served(GitLabEmulator(), "gitlab")
+
+
+@pytest.fixture
+def gitlab_emulator(gitlab_emulator_server: Any) -> Iterator[Any]:
+    """The GitLab emulator, reset."""
+    yield from _fresh(gitlab_emulator_server)
+
+
+@pytest.fixture(scope="session")
+def oidc_emulator_server() -> Iterator[Any]:
+    """An OpenID Connect emulator for the session (client registered for ``oidc``)."""
+    from .oidc_emulator import OIDCEmulator
+
+    yield from _served(OIDCEmulator(), "oidc")
+
+
+@pytest.fixture
+def oidc_emulator(oidc_emulator_server: Any) -> Iterator[Any]:
+    """The OpenID Connect emulator, reset (overrides and forged signatures off)."""
+    yield from _fresh(oidc_emulator_server)

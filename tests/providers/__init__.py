@@ -1,0 +1,1 @@
+"""Provider plugins: the conformance suite for each, and their own details."""

@@ -1,0 +1,79 @@
+"""The conformance suite for the shipped providers (the example package has its own)."""
+
+from __future__ import annotations
+
+from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
+from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
+from cms_social_login.testing.github_emulator import GitHubEmulator
+from cms_social_login.testing.gitlab_emulator import GitLabEmulator
+from cms_social_login.testing.oidc_emulator import OIDCEmulator
+
+
+class TestBitbucket(ProviderConformance):
+    provider_name = "bitbucket"
+
+    def make_emulator(self) -> BitbucketEmulator:
+        return BitbucketEmulator()
+
+    def add_user(self, emulator: BitbucketEmulator) -> ExpectedUser:
+        user = emulator.add_user("Grace Hopper", nickname="grace")
+        emulator.current_user = user
+        return ExpectedUser(stable_id=user.uuid, display_name="Grace Hopper")
+
+
+class TestGitHub(ProviderConformance):
+    provider_name = "github"
+
+    def make_emulator(self) -> GitHubEmulator:
+        return GitHubEmulator()
+
+    def add_user(self, emulator: GitHubEmulator) -> ExpectedUser:
+        user = emulator.add_user("octocat", name="Mona Lisa Octocat")
+        emulator.current_user = user
+        return ExpectedUser(stable_id=str(user.id), display_name="Mona Lisa Octocat")
+
+
+class TestGitLab(ProviderConformance):
+    """GitLab as a self-hosted instance: the emulator's URL is typed in the tab."""
+
+    provider_name = "gitlab"
+    invalid_values = {"client_id": "not a valid client id",
+                      "base_url": "http://gitlab.example.com"}
+
+    def make_emulator(self) -> GitLabEmulator:
+        return GitLabEmulator()
+
+    def provider_settings(self, emulator: GitLabEmulator) -> dict[str, str]:
+        return {}
+
+    def tab_values(self, emulator: GitLabEmulator) -> dict[str, str]:
+        return {**super().tab_values(emulator), "base_url": emulator.base_url}
+
+    def add_user(self, emulator: GitLabEmulator) -> ExpectedUser:
+        user = emulator.add_user("Sid Sijbrandij", username="sid")
+        emulator.current_user = user
+        return ExpectedUser(stable_id=str(user.id), display_name="Sid Sijbrandij")
+
+
+class TestOIDC(ProviderConformance):
+    """A generic OpenID Connect provider whose issuer has a path (like Keycloak's)."""
+
+    provider_name = "oidc"
+    invalid_values = {"issuer": "ftp://issuer.example.com", "client_id": "has space"}
+    profile_endpoint = "jwks"
+
+    def make_emulator(self) -> OIDCEmulator:
+        return OIDCEmulator(issuer_path="/realms/staff")
+
+    def provider_settings(self, emulator: OIDCEmulator) -> dict[str, str]:
+        return {}
+
+    def tab_values(self, emulator: OIDCEmulator) -> dict[str, str]:
+        return {**super().tab_values(emulator), "issuer": emulator.issuer,
+                "button_title": "Staff login"}
+
+    def add_user(self, emulator: OIDCEmulator) -> ExpectedUser:
+        user = emulator.add_user("Barbara Liskov", "barbara@example.org",
+                                 preferred_username="barbara")
+        emulator.current_user = user
+        return ExpectedUser(stable_id=user.sub, display_name="Barbara Liskov")
