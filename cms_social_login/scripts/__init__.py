@@ -1,0 +1,1 @@
+"""Console scripts of the add-on (``cms-social-login-settings``)."""
