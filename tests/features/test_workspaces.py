@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from cms_demo.models import User
 from cms_social_login.http import AccessRestricted, ProviderError
-from cms_social_login.models import DRAFT, LinkedIdentity, LoginSettings
+from cms_social_login.models import DRAFT, AuditEvent, LinkedIdentity, LoginSettings
 from cms_social_login.providers.bitbucket import (
     NOT_A_MEMBER_MESSAGE,
     WORKSPACES_PAGELEN,
@@ -65,6 +66,11 @@ def test_a_non_member_is_refused_and_no_account_is_made(app, editor, visitor, bi
     assert "Signed in as" not in visitor.get("/").text
     assert count(app, User) == users_before
     assert count(app, LinkedIdentity) == 0
+    # The audit log tells a refusal from an error.
+    with dbsession_of(app) as db:
+        [event] = db.scalars(select(AuditEvent).where(AuditEvent.kind == "signin")).all()
+    assert (event.action, event.provider) == ("refused", "bitbucket")
+    assert "none of the 1 allowed" in event.detail["reason"]
 
 
 def test_an_account_in_no_workspace_at_all_is_refused(app, editor, visitor, bitbucket):
