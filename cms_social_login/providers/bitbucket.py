@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..http import AccessRestricted, ProviderError
+from ..i18n import _
 from .base import Field, OAuth2Provider
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
@@ -31,8 +32,8 @@ WORKSPACE_SLUG = r"[a-z0-9_-]+"
 #: The "Allowed workspaces" field: slugs separated by spaces and/or commas.
 WORKSPACE_LIST_PATTERN = rf"[ ,]*{WORKSPACE_SLUG}(?:[ ,]+{WORKSPACE_SLUG})*[ ,]*"
 #: What a visitor outside the allowed workspaces reads.
-NOT_A_MEMBER_MESSAGE = ("Your Bitbucket account is not a member of a workspace allowed "
-                        "on this site.")
+NOT_A_MEMBER_MESSAGE = _("Your Bitbucket account is not a member of a workspace allowed "
+                         "on this site.")
 
 
 def parse_workspaces(value: str | None) -> tuple[str, ...]:
@@ -79,13 +80,13 @@ class BitbucketProvider(OAuth2Provider):
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed workspaces" restriction."""
         return (
-            Field("allowed_workspaces", "Allowed workspaces", max_length=2000,
-                  help="Optional. Only members of these Bitbucket workspaces may log in: "
-                       "their IDs as in bitbucket.org/<workspace>, separated by spaces or "
-                       "commas. Leave empty to let every Bitbucket account log in.",
+            Field("allowed_workspaces", _("Allowed workspaces"), max_length=2000,
+                  help=_("Optional. Only members of these Bitbucket workspaces may log in: "
+                         "their IDs as in bitbucket.org/<workspace>, separated by spaces or "
+                         "commas. Leave empty to let every Bitbucket account log in."),
                   pattern=WORKSPACE_LIST_PATTERN,
-                  pattern_message="Type workspace IDs (lowercase letters, digits, - and _) "
-                                  "separated by spaces or commas."),
+                  pattern_message=_("Type workspace IDs (lowercase letters, digits, - and _) "
+                                    "separated by spaces or commas.")),
         )
 
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
@@ -138,7 +139,7 @@ class BitbucketProvider(OAuth2Provider):
         url: str | None = f"{self.api_url}/user/emails"
         api_origin = urlparse(self.api_url)[:2]
         emails: list[dict[str, Any]] = []
-        for _ in range(MAX_EMAIL_PAGES):
+        for _page in range(MAX_EMAIL_PAGES):
             page = self.api_get(url, access_token)
             emails.extend(v for v in page.get("values") or () if isinstance(v, dict))
             url = page.get("next")
@@ -162,7 +163,7 @@ class BitbucketProvider(OAuth2Provider):
         url: str | None = f"{self.api_url}/user/workspaces?pagelen={WORKSPACES_PAGELEN}"
         api_origin = urlparse(self.api_url)[:2]
         seen = 0
-        for _ in range(MAX_WORKSPACE_PAGES):
+        for _page in range(MAX_WORKSPACE_PAGES):
             page = self._workspaces_page(url, access_token)
             for access in page.get("values") or ():
                 workspace = access.get("workspace") if isinstance(access, dict) else None
@@ -205,6 +206,6 @@ class BitbucketProvider(OAuth2Provider):
                 "permission?)",
             )
         raise ProviderError(
-            "Bitbucket could not tell us your workspaces. Please try again in a moment.",
+            _("Bitbucket could not tell us your workspaces. Please try again in a moment."),
             f"GET /user/workspaces: HTTP {response.status}",
         )
