@@ -2,10 +2,11 @@
 
 The add-on's tables come from its Alembic migrations
 (:func:`cms_social_login.migrations.upgrade`); the demo's own ``demo_users`` table is
-made with ``create_all``. On PostgreSQL both happen under one advisory lock, so
-several worker processes starting at once on a new database do not trip over each
-other. The ``editor`` / ``editor`` account is made unless ``cms_demo.demo_editor =
-false`` (as in ``production.ini``); :func:`create_editor` makes a real one.
+made with ``create_all``. Both happen in one transaction under the migration lock
+(an advisory lock on PostgreSQL, a lock file on SQLite), so several worker processes
+starting at once on a new database do not trip over each other. The ``editor`` /
+``editor`` account is made unless ``cms_demo.demo_editor = false`` (as in
+``production.ini``); :func:`create_editor` makes a real one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pyramid.settings import asbool
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from cms_social_login.migrations import upgrade
+from cms_social_login.migrations import migration_lock, upgrade
 from cms_social_login.models import get_tm_session
 
 from .models import Base, User
@@ -29,9 +30,10 @@ def setup_database(registry: Any) -> None:
     """Upgrade the add-on's schema, create the demo's table and (demo) editor account."""
     session_factory: sessionmaker = registry["cms_social_login.dbsession_factory"]
     engine = session_factory.kw["bind"]
-    with engine.begin() as connection:
-        upgrade(connection)  # takes the advisory lock on PostgreSQL, held to the commit
+    with engine.connect() as connection, migration_lock(connection):
+        upgrade(connection)
         Base.metadata.create_all(connection)
+        connection.commit()
     settings = registry.settings or {}
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
@@ -62,3 +64,43 @@ def create_editor(session_factory: sessionmaker, username: str, password: str,
         user.set_password(password)
         dbsession.add(user)
     return True
+
+
+def create_editor_command(argv: list[str] | None = None) -> int:
+    """``python -m cms_demo.bootstrap production.ini USERNAME``: make an editor account.
+
+    The password comes from ``CMS_DEMO_EDITOR_PASSWORD`` or is asked for; the database
+    must be migrated (the site's first start or ``cms-social-login-db ... upgrade``).
+    """
+    import argparse
+    import getpass
+    import os
+
+    from pyramid.paster import get_appsettings
+
+    from cms_social_login.models import get_engine, get_session_factory
+    from cms_social_login.settings import apply_environment
+
+    parser = argparse.ArgumentParser(prog="python -m cms_demo.bootstrap",
+                                     description="Create or reset a demo site editor.")
+    parser.add_argument("config_uri")
+    parser.add_argument("username")
+    parser.add_argument("--display-name")
+    args = parser.parse_args(argv)
+    password = os.environ.get("CMS_DEMO_EDITOR_PASSWORD") or getpass.getpass("Password: ")
+    if len(password) < 8:
+        parser.error("the password must have at least 8 characters")
+    settings = dict(get_appsettings(args.config_uri))
+    apply_environment(settings)
+    engine = get_engine(settings)
+    try:
+        created = create_editor(get_session_factory(engine), args.username, password,
+                                display_name=args.display_name)
+    finally:
+        engine.dispose()
+    print(f"editor {args.username} {'created' if created else 'updated'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(create_editor_command())

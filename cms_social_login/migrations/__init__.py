@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from alembic import command
@@ -39,6 +40,7 @@ __all__ = [
     "current_revision",
     "head_revision",
     "include_name",
+    "migration_lock",
     "schema_differences",
     "upgrade",
 ]
@@ -103,10 +105,32 @@ def current_revision(connectable: Engine | Connection) -> str | None:
     return context.get_current_revision()
 
 
-def _lock(connection: Connection) -> None:
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Let one process at a time migrate: hold it until ``connection`` has committed.
+
+    PostgreSQL: a transaction-scoped advisory lock (taken now, released by the commit
+    or rollback). SQLite file: an exclusive ``flock`` on ``<database>.migrate-lock``,
+    released when the block ends (commit inside the block). Other databases: nothing.
+    """
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                            {"key": ADVISORY_LOCK_KEY})
+        yield
+        return
+    database = connection.engine.url.database
+    if (connection.dialect.name != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:")):
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a+b") as lockfile:
+        fcntl.flock(lockfile, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lockfile, fcntl.LOCK_UN)
 
 
 #: The tables revision :data:`INITIAL_REVISION` creates.
@@ -142,17 +166,23 @@ def _adopt_unversioned_schema(connection: Connection, config: Config) -> None:
 
 
 def upgrade(connectable: Engine | Connection, revision: str = "head") -> None:
-    """Upgrade the add-on's schema to ``revision`` in one transaction.
+    """Upgrade the add-on's schema to ``revision``.
 
-    On PostgreSQL an advisory lock makes concurrent callers (several workers starting
-    at once) wait for each other; the later ones find nothing left to do. A database
-    made by ``create_all`` before migrations existed is stamped first.
+    Given an engine: in one transaction, under :func:`migration_lock`, so that several
+    processes starting at once upgrade one after the other (the later ones find
+    nothing left to do). Given a connection: inside the caller's transaction, which the
+    caller commits (on SQLite the caller holds :func:`migration_lock` around it; on
+    PostgreSQL the advisory lock is taken here). A database made by ``create_all``
+    before migrations existed is stamped first.
     """
     if isinstance(connectable, Engine):
-        with connectable.begin() as connection:
+        with connectable.connect() as connection, migration_lock(connection):
             upgrade(connection, revision)
+            connection.commit()
         return
-    _lock(connectable)
+    if connectable.dialect.name == "postgresql":
+        connectable.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": ADVISORY_LOCK_KEY})
     config = alembic_config(connection=connectable)
     _adopt_unversioned_schema(connectable, config)
     command.upgrade(config, revision)

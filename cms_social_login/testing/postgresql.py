@@ -226,11 +226,20 @@ class PostgreSQLServer(_Databases):
             shutil.chown(socket_dir, "postgres", "postgres")
         self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
                    "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"])
-        options = " ".join(f"-c {key}={value}" for key, value in self.options.items())
-        options += f" -p {self.port} -k {socket_dir}"
-        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
-                   str(self.base_dir / "server.log"), "-o", options, "-w", "-t", "60",
-                   "start"])
+        for attempt in range(3):
+            options = " ".join(f"-c {key}={value}" for key, value in self.options.items())
+            options += f" -p {self.port} -k {socket_dir}"
+            try:
+                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
+                           str(self.base_dir / "server.log"), "-o", options, "-w", "-t", "60",
+                           "start"])
+                break
+            except PostgreSQLUnavailable as exc:
+                # Another program took the free port meanwhile: try another one.
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self.port = free_port()
+                self.admin_url = f"{DRIVER}://postgres@127.0.0.1:{self.port}/postgres"
         self._running = True
         atexit.register(self.stop)
         self._wait_ready()
