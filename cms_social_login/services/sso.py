@@ -119,13 +119,17 @@ class SocialLoginService:
         state = secrets.token_urlsafe(32)
         code_verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
         nonce = secrets.token_urlsafe(24) if provider.uses_nonce else None
+        try:  # before any write: a provider that cannot be reached leaves no state behind
+            url = provider.authorize_redirect(self.request, values, state,
+                                              self.redirect_uri(provider), code_verifier, nonce)
+        except ProviderError as exc:
+            raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
         expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
         self.dbsession.execute(delete(LoginState).where(LoginState.created_at < expired))
         self.dbsession.add(LoginState(
             state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
-        return provider.authorize_redirect(self.request, values, state,
-                                           self.redirect_uri(provider), code_verifier, nonce)
+        return url
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
         """Check the state, let the provider finish, find or create the local user.

@@ -118,8 +118,6 @@ def test_the_button_title_field(social_login_app, published):
     assert provider.display_title({}) == "OpenID Connect"
 
 
-@pytest.mark.xfail(reason="core: SocialLoginService.begin lets a ProviderError through "
-                          "(the issuer is unreachable when the login starts): reported")
 def test_an_unreachable_issuer_at_the_start_ends_on_the_login_page(published,
                                                                    social_login_visitor,
                                                                    oidc):
