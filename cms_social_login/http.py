@@ -9,6 +9,8 @@ from typing import Any
 
 import requests
 
+from .i18n import _
+
 log = logging.getLogger(__name__)
 
 #: Bodies larger than this are refused unread (a profile or token answer is a few KiB).
@@ -74,7 +76,9 @@ class HttpClient:
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         """Send the request and decode a JSON answer of any status."""
-        unreachable = f"We could not reach {self.provider_title}. Please try again in a moment."
+        title = {"title": self.provider_title}
+        unreachable = _("We could not reach ${title}. Please try again in a moment.",
+                        mapping=title)
         try:
             with self.session.request(method, url, timeout=self.timeout, stream=True,
                                       allow_redirects=False, **kwargs) as response:
@@ -92,7 +96,8 @@ class HttpClient:
             if status >= 400:  # an error page: the status says enough
                 return HttpResponse(status=status, data=None, url=url)
             raise ProviderError(
-                f"{self.provider_title} sent an answer we could not read. Please try again.",
+                _("${title} sent an answer we could not read. Please try again.",
+                  mapping={"title": self.provider_title}),
                 f"{method} {url}: HTTP {status} with a body that is not JSON",
             ) from exc
         return HttpResponse(status=status, data=data, url=url)
@@ -101,7 +106,8 @@ class HttpClient:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise ProviderError(
-                f"{self.provider_title} sent an answer we could not read. Please try again.",
+                _("${title} sent an answer we could not read. Please try again.",
+                  mapping={"title": self.provider_title}),
                 f"{response.request.method} {response.url}: body of {declared} bytes "
                 f"exceeds {self.max_bytes}",
             )
@@ -110,7 +116,8 @@ class HttpClient:
             size += len(chunk)
             if size > self.max_bytes:
                 raise ProviderError(
-                    f"{self.provider_title} sent an answer we could not read. Please try again.",
+                    _("${title} sent an answer we could not read. Please try again.",
+                  mapping={"title": self.provider_title}),
                     f"{response.request.method} {response.url}: body exceeds "
                     f"{self.max_bytes} bytes",
                 )

@@ -31,6 +31,13 @@ def translate(request: Any, message: Any, **mapping: Any) -> str:
     return request.localizer.translate(message)
 
 
+def english(message: Any) -> str:
+    """``message`` in the source language, its ``${placeholders}`` filled in."""
+    if isinstance(message, TranslationString):
+        return message.interpolate()
+    return str(message)
+
+
 def add_template_globals(event: Any) -> None:
     """BeforeRender subscriber: the add-on's templates get ``_`` bound to the request."""
     name = event.get("renderer_name") or ""

@@ -14,12 +14,23 @@ from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
 from ..http import HttpClient, HttpResponse, ProviderError, RefreshTokenRejected
+from ..i18n import _, english
 from ..interfaces import IProvider
 from ..settings import SocialLoginSettings
 
 
 class FieldError(ValueError):
-    """A settings value was refused; the message is shown by the field."""
+    """A settings value was refused; ``message`` is shown by the field (translated).
+
+    ``str()`` gives the English text, for logs and command-line tools.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return english(self.message)
 
 
 @dataclass(frozen=True)
@@ -38,16 +49,18 @@ class Field:
     secret: bool = False
     max_length: int = 255
     pattern: str | None = None
-    pattern_message: str = "This value is not in the expected format."
+    pattern_message: str = _("This value is not in the expected format.")
     input_type: str = "text"
 
     def clean(self, raw: str | None) -> str:
         """The trimmed value, or FieldError with a message for the editor."""
         value = (raw or "").strip()
         if len(value) > self.max_length:
-            raise FieldError(f"{self.label} must be at most {self.max_length} characters.")
+            raise FieldError(_("${label} must be at most ${max} characters.",
+                               mapping={"label": self.label, "max": self.max_length}))
         if value and any(ord(ch) < 32 for ch in value):
-            raise FieldError(f"{self.label} must not contain control characters.")
+            raise FieldError(_("${label} must not contain control characters.",
+                               mapping={"label": self.label}))
         if value and self.pattern and not re.fullmatch(self.pattern, value):
             raise FieldError(self.pattern_message)
         return value
@@ -173,14 +186,16 @@ class OAuth2Provider(Provider):
         self.http = HttpClient(self.title, settings.http_timeout)
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
-                  help=f"The key of your {self.title} OAuth consumer.",
+                  help=_("The key of your ${title} OAuth consumer.",
+                         mapping={"title": self.title}),
                   pattern=CLIENT_ID_PATTERN,
-                  pattern_message="Paste the key exactly as shown: letters, digits, "
-                                  "and . _ ~ - only."),
+                  pattern_message=_("Paste the key exactly as shown: letters, digits, "
+                                    "and . _ ~ - only.")),
             Field("client_secret", f"{self.title} Client Secret", required=True, secret=True,
-                  help=f"The secret of your {self.title} OAuth consumer.",
+                  help=_("The secret of your ${title} OAuth consumer.",
+                         mapping={"title": self.title}),
                   pattern=r"[\x21-\x7e]{4,255}",
-                  pattern_message="Paste the secret exactly as shown, without spaces."),
+                  pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             *self.extra_fields(),
         )
 
@@ -226,7 +241,8 @@ class OAuth2Provider(Provider):
                                         provider_name=self.name, provider_type=self.name)
         code = params.get("code")
         if not code:
-            raise ProviderError(f"{self.title} did not send a login code. Please try again.",
+            raise ProviderError(_("${title} did not send a login code. Please try again.",
+                                  mapping={"title": self.title}),
                                 "callback without code or error")
         token = self.exchange_code(values, code, redirect_uri, code_verifier)
         profile = self.token_profile(token, values, nonce)
@@ -257,19 +273,20 @@ class OAuth2Provider(Provider):
         error = response.data.get("error") if isinstance(response.data, dict) else None
         if response.status in (400, 401) and error in ("unauthorized_client", "invalid_client"):
             raise ProviderError(
-                f"{self.title} login is not set up correctly on this site. "
-                "Please tell the site's editors.",
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
                 f"token endpoint refused the client credentials (HTTP {response.status} "
                 f"{error})",
             )
         if response.status == 400 and error == "invalid_grant":
             raise ProviderError(
-                f"The {self.title} login code was not accepted (it may have expired). "
-                "Please try again.",
+                _("The ${title} login code was not accepted (it may have expired). Please "
+                  "try again.", mapping={"title": self.title}),
                 "token endpoint: invalid_grant",
             )
         raise ProviderError(
-            f"{self.title} could not complete the login. Please try again in a moment.",
+            _("${title} could not complete the login. Please try again in a moment.",
+              mapping={"title": self.title}),
             f"token endpoint: HTTP {response.status}"
             + (f" {error}" if isinstance(error, str) else ""),
         )
@@ -293,12 +310,13 @@ class OAuth2Provider(Provider):
         error = data.get("error") if isinstance(data, dict) else None
         if response.status in (400, 401) and error == "invalid_grant":
             raise RefreshTokenRejected(
-                f"Your {self.title} authorization has expired. Please log in with "
-                f"{self.title} again.",
+                _("Your ${title} authorization has expired. Please log in with ${title} "
+                  "again.", mapping={"title": self.title}),
                 "token endpoint: invalid_grant for the refresh token",
             )
         raise ProviderError(
-            f"{self.title} could not renew the authorization. Please try again in a moment.",
+            _("${title} could not renew the authorization. Please try again in a moment.",
+              mapping={"title": self.title}),
             f"token endpoint (refresh): HTTP {response.status}"
             + (f" {error}" if isinstance(error, str) else ""),
         )
@@ -323,7 +341,8 @@ class OAuth2Provider(Provider):
         response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
         if response.status != 200 or not isinstance(response.data, expect):
             raise ProviderError(
-                f"{self.title} could not send your profile. Please try again in a moment.",
+                _("${title} could not send your profile. Please try again in a moment.",
+                  mapping={"title": self.title}),
                 f"GET {url}: HTTP {response.status}",
             )
         return response.data
@@ -356,9 +375,12 @@ def url_field_error(value: str, label: str) -> str | None:
     parts = urlsplit(value)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("https", "http") or not host:
-        return f"{label} must be a full address starting with https://."
+        return _("${label} must be a full address starting with https://.",
+                 mapping={"label": label})
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS and f"[{host}]" not in LOOPBACK_HOSTS:
-        return f"{label} must start with https:// (http:// only for this machine)."
+        return _("${label} must start with https:// (http:// only for this machine).",
+                 mapping={"label": label})
     if parts.query or parts.fragment or parts.username or parts.password:
-        return f"{label} must not contain a query, a fragment or a password."
+        return _("${label} must not contain a query, a fragment or a password.",
+                 mapping={"label": label})
     return None

@@ -71,7 +71,7 @@ class BitbucketProvider(OAuth2Provider):
     #: Private consumers get client-credentials tokens: "Verify credentials" uses that.
     supports_client_credentials = True
     uses_pkce = False
-    setup_help = (
+    setup_help = _(
         "In Bitbucket, open your workspace's Settings, then Apps and features, OAuth "
         "consumers, Add consumer. Paste the callback URL below, tick the Account: Read and "
         "Email permissions, save, then copy the consumer's Key and Secret here."

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..http import HttpResponse, ProviderError
+from ..i18n import _
 from .base import OAuth2Provider
 
 GITHUB_ICON = (
@@ -54,7 +55,7 @@ class GitHubProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = False
-    setup_help = (
+    setup_help = _(
         "In GitHub, open Settings, then Developer settings, OAuth Apps, New OAuth App. "
         "Paste the callback URL below as the Authorization callback URL, register the app, "
         "then copy its Client ID and generate a Client secret to paste here."
@@ -83,7 +84,7 @@ class GitHubProvider(OAuth2Provider):
         user_id = user.get("id")
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise ProviderError(
-                "GitHub sent a profile without an account id. Please try again.",
+                _("GitHub sent a profile without an account id. Please try again."),
                 "GET /user: no numeric id in the answer",
             )
         emails = [e for e in self.api_get(f"{self.api_url}/user/emails?per_page="
@@ -93,8 +94,8 @@ class GitHubProvider(OAuth2Provider):
                          if e.get("primary") is True and e.get("verified") is True), None)
         if verified is None:
             raise ProviderError(
-                "Your GitHub account has no verified primary email address. Verify it in "
-                "GitHub's email settings, then try again.",
+                _("Your GitHub account has no verified primary email address. Verify it in "
+                  "GitHub's email settings, then try again."),
                 "GET /user/emails: no primary verified address",
             )
         login = user.get("login") if isinstance(user.get("login"), str) else None

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..http import ProviderError
+from ..i18n import _
 from .base import Field, OAuth2Provider, url_field_error
 
 GITLAB_ICON = (
@@ -40,7 +41,7 @@ class GitLabProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = True
-    setup_help = (
+    setup_help = _(
         "In GitLab, open your avatar's Edit profile, then Applications, Add new application "
         "(on a self-hosted GitLab an administrator may use Admin Area, Applications). Paste "
         "the callback URL below as the Redirect URI, keep it Confidential, tick the read_user "
@@ -82,7 +83,7 @@ class GitLabProvider(OAuth2Provider):
         user_id = user.get("id")
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise ProviderError(
-                "GitLab sent a profile without an account id. Please try again.",
+                _("GitLab sent a profile without an account id. Please try again."),
                 "GET /api/v4/user: no numeric id in the answer",
             )
         username = user.get("username") if isinstance(user.get("username"), str) else None

@@ -35,6 +35,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
 from ..http import HttpResponse, ProviderError
+from ..i18n import _
 from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, OAuth2Provider, url_field_error
 
@@ -117,7 +118,7 @@ class OIDCProvider(OAuth2Provider):
     send_scopes = True
     uses_pkce = True
     uses_nonce = True
-    setup_help = (
+    setup_help = _(
         "At your identity provider (Google Cloud console, Microsoft Entra admin center, "
         "Keycloak, Okta, Auth0, ...) create an OpenID Connect web application client. Paste "
         "the callback URL below as its redirect URI, then copy the issuer URL, the client ID "
@@ -135,13 +136,13 @@ class OIDCProvider(OAuth2Provider):
                        "https://keycloak.example.com/realms/staff (its discovery document "
                        "is read from /.well-known/openid-configuration below it)."),
             Field("client_id", f"{self.title} Client ID", required=True,
-                  help="The client ID of the application at the provider.",
+                  help=_("The client ID of the application at the provider."),
                   pattern=r"[\x21-\x7e]{1,255}",
-                  pattern_message="Paste the client ID exactly as shown, without spaces."),
+                  pattern_message=_("Paste the client ID exactly as shown, without spaces.")),
             Field("client_secret", f"{self.title} Client Secret", required=True, secret=True,
-                  help="The client secret of the application at the provider.",
+                  help=_("The client secret of the application at the provider."),
                   pattern=r"[\x21-\x7e]{4,255}",
-                  pattern_message="Paste the secret exactly as shown, without spaces."),
+                  pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             Field("button_title", "Button title", max_length=40,
                   help=f'The name on the login button, e.g. "Google" (empty: {self.title}).'),
         )
@@ -180,7 +181,8 @@ class OIDCProvider(OAuth2Provider):
         document = response.data
         if response.status != 200 or not isinstance(document, dict):
             raise ProviderError(
-                f"We could not reach {self.title}. Please try again in a moment.",
+                _("We could not reach ${title}. Please try again in a moment.",
+                  mapping={"title": self.title}),
                 f"discovery {url}: HTTP {response.status}")
         metadata = self._check_metadata(issuer, document)
         self.discovery_cache.put(issuer, metadata)
@@ -189,8 +191,9 @@ class OIDCProvider(OAuth2Provider):
     def _check_metadata(self, issuer: str, document: Mapping[str, Any]) -> ProviderMetadata:
         def misconfigured(cause: str) -> ProviderError:
             return ProviderError(
-                f"{self.title} login is not set up correctly on this site. "
-                "Please tell the site's editors.", f"discovery of {issuer}: {cause}")
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
+                f"discovery of {issuer}: {cause}")
 
         stated = document.get("issuer")
         if not isinstance(stated, str) or stated.rstrip("/") != issuer.rstrip("/"):
@@ -231,7 +234,8 @@ class OIDCProvider(OAuth2Provider):
         raw_keys = data.get("keys") if isinstance(data, dict) else None
         if response.status != 200 or not isinstance(raw_keys, list):
             raise ProviderError(
-                f"We could not reach {self.title}. Please try again in a moment.",
+                _("We could not reach ${title}. Please try again in a moment.",
+                  mapping={"title": self.title}),
                 f"JWKS {metadata.jwks_uri}: HTTP {response.status}")
         keys = []
         for raw in raw_keys:
@@ -243,8 +247,8 @@ class OIDCProvider(OAuth2Provider):
                 continue  # a key type we do not use (or a broken entry): not for us
         if not keys:
             raise ProviderError(
-                f"{self.title} login is not set up correctly on this site. "
-                "Please tell the site's editors.",
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
                 f"JWKS {metadata.jwks_uri}: no usable signing key")
         key_set = KeySet(keys)
         self.jwks_cache.put(metadata.jwks_uri, key_set)
@@ -282,7 +286,8 @@ class OIDCProvider(OAuth2Provider):
             info = self.api_get(metadata.userinfo_endpoint, str(token["access_token"]))
             if info.get("sub") != claims["sub"]:
                 raise ProviderError(
-                    f"{self.title} could not confirm who you are. Please try again.",
+                    _("${title} could not confirm who you are. Please try again.",
+                  mapping={"title": self.title}),
                     "userinfo: sub differs from the ID token's")
             claims = {**info, **claims}
         return self.profile_from_claims(claims, metadata)
@@ -292,7 +297,8 @@ class OIDCProvider(OAuth2Provider):
         """The claims of a valid ID token, or ProviderError (the reason goes to the log)."""
         def refused(cause: str) -> ProviderError:
             return ProviderError(
-                f"{self.title} could not confirm who you are. Please try again.",
+                _("${title} could not confirm who you are. Please try again.",
+                  mapping={"title": self.title}),
                 f"ID token refused: {cause}")
 
         if not isinstance(id_token, str) or not id_token:

@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import FernetSecretBox, SecretDecryptionError
+from ..i18n import english
 from ..interfaces import ISecretBox
 from ..models import DRAFT, PUBLISHED
 from ..providers.base import FieldError, Provider
@@ -263,7 +264,7 @@ def _import_provider(provider: Provider, part: Mapping[str, Any], current: Provi
         except FieldError as exc:
             errors.append(f"{name}.{f.name}: {exc}")
     if not errors:
-        errors.extend(f"{name}.{key}: {message}"
+        errors.extend(f"{name}.{key}: {english(message)}"
                       for key, message in provider.validate(values).items())
     config = ProviderConfig(name=name, enabled=bool(part.get("enabled", False)),
                             position=int(part.get("position", 0)),

@@ -163,7 +163,7 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
             try:
                 value = f.clean(raw)
             except FieldError as exc:
-                errors[f.name] = str(exc)
+                errors[f.name] = exc.message
                 continue
             if not f.secret:
                 values[f.name] = value

@@ -45,6 +45,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from ..i18n import english
 from ..providers.base import FieldError, Provider
 from .oauth2_emulator import OAuth2Emulator
 from .plugin import on_sys_path
@@ -223,7 +224,7 @@ class ProviderConformance:
             return str(exc)
         message = provider.validate({**values, field_name: cleaned}).get(field_name)
         assert message, f"{field_name}={bad!r} is accepted: fix invalid_values"
-        return message
+        return english(message)
 
     def test_validation_errors_show_by_the_field(self, social_login_app: Any,
                                                  social_login_editor: Any,
