@@ -77,6 +77,9 @@ def chromium() -> Iterator[Any]:
         _unavailable('playwright is not installed: python -m pip install -e ".[test]"')
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -308,6 +308,22 @@ def test_the_tabs_work_with_the_keyboard_alone(make_site, new_context, shoot):
     shoot(page, "keyboard-02-ok-on-second-tab")
 
 
+def test_a_tabs_own_buttons_are_answered_in_place_too(site, editor_page, bitbucket):
+    """A tab may carry buttons of its own (Verify credentials): same in-place treatment."""
+    open_login_setting(editor_page, site)
+    fill_bitbucket_tab(editor_page)
+    verify = editor_page.get_by_role("tabpanel").get_by_role("button", name="Verify credentials")
+    if not verify.count():
+        pytest.skip("this Bitbucket tab has no Verify credentials button")
+    mark_page(editor_page)
+    verify.click()
+    result = editor_page.locator("#bitbucket-verification")
+    expect(result).to_contain_text("These credentials work")
+    expect(editor_page.locator("#editor-announcer")).to_contain_text("These credentials work")
+    assert_not_reloaded(editor_page)
+    expect(editor_page.get_by_label("Bitbucket Client ID")).to_have_value(CLIENT_ID)
+
+
 def test_every_button_works_without_javascript(site, new_context):
     page = new_context(java_script_enabled=False).new_page()
     sign_in_as_editor(page, site)
