@@ -7,7 +7,12 @@ ones this process saw last, the decoded document and the list of enabled provide
 built from it are reused; otherwise the document is read once (a second primary-key
 read) and becomes the process's new snapshot. A Save on any process therefore shows on
 every process from its very next request, and nothing correct depends on the cache:
-it only saves decoding JSON and rebuilding the buttons.
+it only saves reading and decoding JSON and rebuilding the buttons.
+
+A site that prefers no database work at all on most login pages may set
+``cms_social_login.published_max_age`` to a number of seconds: a snapshot checked less
+than that long ago is used without the read, so a Save shows on other processes within
+that bound instead of at once. The default, 0, checks on every request.
 
 The snapshot lives on the registry (one per application, no module state); it is
 replaced whole, never changed in place, so threads share it without locks. Its
@@ -16,10 +21,12 @@ document is shared too: treat it as read-only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
 from ..models import PUBLISHED, LoginSettings
@@ -29,6 +36,7 @@ from .login_settings import enabled_providers
 
 __all__ = [
     "CACHE_KEY",
+    "MAX_AGE_SETTING",
     "PublishedSnapshot",
     "live_buttons",
     "load_published_document",
@@ -38,8 +46,18 @@ __all__ = [
 
 #: Registry key of the process's latest :class:`PublishedSnapshot`.
 CACHE_KEY = "cms_social_login.published_snapshot"
+#: Seconds a checked snapshot is used without checking again (default 0: never).
+MAX_AGE_SETTING = "cms_social_login.published_max_age"
+_MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
+
+#: The published row's version and its last change (no JSON).
+_VERSION = select(LoginSettings.version, LoginSettings.updated_at).where(
+    LoginSettings.stage == PUBLISHED)
+#: The published row with its document.
+_DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at, LoginSettings.document
+                  ).where(LoginSettings.stage == PUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -47,13 +65,15 @@ class PublishedSnapshot:
     """The published document as of one version of the ``published`` row.
 
     ``version`` is 0 and ``document`` empty before the first Save. ``buttons`` are
-    the enabled, fully configured providers in button order.
+    the enabled, fully configured providers in button order. ``checked_at`` is the
+    ``time.monotonic()`` of the read that last found it current.
     """
 
     version: int
     updated_at: datetime | None
     document: dict[str, Any]
     buttons: tuple[Provider, ...] = ()
+    checked_at: float = 0.0
 
     @property
     def key(self) -> tuple[int, datetime | None]:
@@ -64,55 +84,90 @@ class PublishedSnapshot:
 EMPTY = PublishedSnapshot(version=0, updated_at=None, document={})
 
 
-def _snapshot(registry: Any, version: int, updated_at: datetime | None,
-              document: dict[str, Any] | None) -> PublishedSnapshot:
-    document = dict(document or {})
-    buttons = tuple(provider for provider, _ in
-                    enabled_providers(document, get_provider_registry(registry)))
-    return PublishedSnapshot(version=version, updated_at=updated_at, document=document,
-                             buttons=buttons)
+def _max_age(registry: Any) -> float:
+    seconds = registry.get(_MAX_AGE_KEY)
+    if seconds is None:
+        raw = (registry.settings or {}).get(MAX_AGE_SETTING) or 0
+        try:
+            seconds = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"{MAX_AGE_SETTING} must be a number of seconds, "
+                                     f"got {raw!r}") from exc
+        if seconds < 0:
+            raise ConfigurationError(f"{MAX_AGE_SETTING} cannot be negative")
+        registry[_MAX_AGE_KEY] = seconds
+    return seconds
+
+
+def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
+    now = time.monotonic()
+    # 1. SELECT version, updated_at FROM social_login_settings WHERE stage = 'published'
+    #    (a primary-key lookup; no JSON is read or decoded).
+    row = run(_VERSION).first()
+    if row is None:
+        snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
+    else:
+        cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
+        if cached is not None and cached.key == (row.version, row.updated_at):
+            snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
+                                         cached.buttons, checked_at=now)
+        else:
+            # 2. Only after a Save somewhere: the row again, with its document. Version
+            #    and document come from one read, so they always belong together.
+            fresh = run(_DOCUMENT).first()
+            if fresh is None:
+                snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
+            else:
+                document = dict(fresh.document or {})
+                buttons = tuple(provider for provider, _ in enabled_providers(
+                    document, get_provider_registry(registry)))
+                snapshot = PublishedSnapshot(fresh.version, fresh.updated_at, document,
+                                             buttons, checked_at=now)
+    registry[CACHE_KEY] = snapshot
+    return snapshot
 
 
 def published_snapshot(request: Any) -> PublishedSnapshot:
     """This request's snapshot of the published settings (checked once per request).
 
     One statement when the process's cached snapshot is current (the version read),
-    two when it is not (the version read, then the row with its document).
+    two when it is not (the version read, then the row with its document), none when
+    ``cms_social_login.published_max_age`` allows reusing a recent check.
+
+    When the request's session has not started a transaction yet (the login page, the
+    start of a login, the callback: the check comes first), the read runs on a pooled
+    connection in autocommit mode: one round trip instead of BEGIN, SELECT and COMMIT,
+    and no session is made for an anonymous login page. It sees what the request's own
+    transaction would (the latest committed row). Once the session is in a transaction
+    (it may hold its own uncommitted Save), the read goes through the session.
     """
     snapshot = request.__dict__.get(_REQUEST_KEY)
     if snapshot is not None:
         return snapshot
-    dbsession = request.dbsession
     registry = request.registry
-    # 1. SELECT version, updated_at FROM social_login_settings WHERE stage = 'published'
-    #    (a primary-key lookup; no JSON is read or decoded).
-    row = dbsession.execute(
-        select(LoginSettings.version, LoginSettings.updated_at)
-        .where(LoginSettings.stage == PUBLISHED)).first()
+    max_age = _max_age(registry)
     cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
-    if row is None:
-        snapshot = EMPTY
-    elif cached is not None and cached.key == (row.version, row.updated_at):
+    # request.dbsession is reified: in the request's __dict__ once something used it.
+    dbsession = request.__dict__.get("dbsession")
+    if dbsession is None and "app.dbsession" in request.environ:
+        dbsession = request.dbsession
+    if dbsession is not None and dbsession.in_transaction():
+        snapshot = _refresh(registry, dbsession.execute)
+    elif max_age and cached is not None and time.monotonic() - cached.checked_at < max_age:
         snapshot = cached
     else:
-        # 2. Only after a Save somewhere: the row again, with its document. Version and
-        #    document come from one read, so they always belong together.
-        fresh = dbsession.execute(
-            select(LoginSettings.version, LoginSettings.updated_at, LoginSettings.document)
-            .where(LoginSettings.stage == PUBLISHED)).first()
-        if fresh is None:
-            snapshot = EMPTY
-        else:
-            snapshot = _snapshot(registry, fresh.version, fresh.updated_at, fresh.document)
-            registry[CACHE_KEY] = snapshot
+        engine = registry["cms_social_login.dbsession_factory"].kw["bind"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            snapshot = _refresh(registry, connection.execute)
     request.__dict__[_REQUEST_KEY] = snapshot
     return snapshot
 
 
 def load_published_document(request: Any) -> dict[str, Any]:
-    """The published document (empty before the first Save), for ``request.social_login_published``.
+    """The published document (empty before the first Save).
 
-    Shared with other requests of this process: read it, do not change it.
+    This is ``request.social_login_published``. Shared with other requests of this
+    process: read it, do not change it.
     """
     return published_snapshot(request).document
 

@@ -6,11 +6,12 @@ engine (``BEGIN`` / ``COMMIT`` are not cursor statements and are not counted).
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from ..conftest import callback_path, start_login
+from ..conftest import callback_path, start_login, submit_bitbucket
 
 
 @contextmanager
@@ -108,3 +109,30 @@ def test_callback_of_a_returning_user(app, published_bitbucket, visitor, make_br
     identity_lookup = statements[3]
     assert "social_login_identities.provider =" in identity_lookup
     assert "social_login_identities.provider_user_id =" in identity_lookup
+
+
+def test_a_stated_bound_spares_even_the_version_read(app_settings, app, published_bitbucket,
+                                                     monkeypatch):
+    import webtest
+
+    from cms_demo import main
+    from cms_social_login.services import published
+
+    # A second process of the same site, configured to trust a check for 30 seconds.
+    bounded = main({}, **{**app_settings, published.MAX_AGE_SETTING: "30"})
+    try:
+        other = webtest.TestApp(bounded, extra_environ={"HTTP_HOST": "localhost"})
+        assert "Log in with Bitbucket" in other.get("/login").text
+        with counting(bounded) as statements:
+            assert "Log in with Bitbucket" in other.get("/login").text
+        assert statements == []
+        # A Save on the first process shows on this one within the bound, not at once.
+        submit_bitbucket(published_bitbucket, "save", enabled=False).follow()
+        assert "Log in with Bitbucket" in other.get("/login").text
+        later = time.monotonic() + 31
+        monkeypatch.setattr(published.time, "monotonic", lambda: later)
+        with counting(bounded) as statements:
+            assert "Log in with Bitbucket" not in other.get("/login").text
+        assert shapes(statements) == ["SELECT social_login_settings"] * 2
+    finally:
+        bounded.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()

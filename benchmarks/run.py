@@ -1,0 +1,687 @@
+"""Benchmarks of the hot paths, each measured side by side with its baseline in one run.
+
+    python benchmarks/run.py            # about two to three minutes
+    python benchmarks/run.py --quick    # seconds: a smoke run with tiny sizes
+
+1. ``GET /login`` with Bitbucket published, on PostgreSQL, against a bare Pyramid +
+   Jinja2 view rendering the same HTML in the same process (target >= 0.8 of the bare
+   view's throughput). Both are called as WSGI applications, no network in between.
+2. A full SSO login through the site against the local Bitbucket emulator, against a
+   bare client making the same HTTP calls directly (target >= 0.7 of its rate).
+3. The callback's identity lookup with 1,000 and with 1,000,000 linked identities in
+   PostgreSQL (target: p50 ratio <= 1.5).
+4. Peak memory (VmHWM) of a ``pserve production.ini`` worker process serving the login
+   page.
+
+It starts its own PostgreSQL server (Debian's binaries, see
+``cms_social_login.testing.postgresql``) and Bitbucket emulator on 127.0.0.1; it needs
+the test extra (``pip install -e ".[test]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
+
+from cms_social_login.models import LinkedIdentity, get_session_factory  # noqa: E402
+from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator  # noqa: E402
+from cms_social_login.testing.postgresql import PostgreSQLServer, free_port  # noqa: E402
+
+SITE = "http://localhost"
+CLIENT_ID = "benchClientId0123456789"
+CLIENT_SECRET = "benchClientSecret-0123456789-abcdefghij"
+SECRET_KEY = "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+EDITOR = ("editor", "editor")
+
+TARGETS = {"login_page": 0.8, "sso_login": 0.7, "identity_lookup": 1.5}
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+# --------------------------------------------------------------------------- WSGI driver
+
+
+class WsgiBrowser:
+    """A minimal in-process browser: calls a WSGI app, keeps its cookies."""
+
+    def __init__(self, app: Callable, host: str = "localhost") -> None:
+        self.app = app
+        self.host = host
+        self.cookies: dict[str, str] = {}
+
+    def request(self, path: str, method: str = "GET", body: bytes = b"",
+                content_type: str = "") -> tuple[int, dict[str, str], bytes]:
+        """Send one request; (status, headers, body)."""
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path,
+            "QUERY_STRING": query, "SERVER_NAME": self.host, "SERVER_PORT": "80",
+            "HTTP_HOST": self.host, "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)) if body else "",
+            "CONTENT_TYPE": content_type,
+        }
+        if self.cookies:
+            environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> None:
+            answer[:] = [status, headers]
+
+        chunks = self.app(environ, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status, header_list = answer
+        headers: dict[str, str] = {}
+        for name, value in header_list:
+            if name.lower() == "set-cookie":
+                cookie = SimpleCookie()
+                cookie.load(value)
+                for key, morsel in cookie.items():
+                    if morsel["max-age"] == "0" or not morsel.value:
+                        self.cookies.pop(key, None)
+                    else:
+                        self.cookies[key] = morsel.value
+            headers[name.lower()] = value
+        return int(status.split()[0]), headers, data
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """GET ``path``."""
+        return self.request(path)
+
+    def post(self, path: str, fields: list[tuple[str, str]]
+             ) -> tuple[int, dict[str, str], bytes]:
+        """POST a form."""
+        return self.request(path, "POST", urlencode(fields).encode(),
+                            "application/x-www-form-urlencoded")
+
+
+def form_fields(html: str, form_id: str | None = None, action_end: str | None = None
+                ) -> list[tuple[str, str]]:
+    """The fields a browser submits from a form (no button pressed)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    if form_id:
+        form = soup.find("form", id=form_id)
+    else:
+        form = next(f for f in soup.find_all("form")
+                    if (f.get("action") or "").endswith(action_end or ""))
+    fields: list[tuple[str, str]] = []
+    for element in form.find_all(["input", "select", "textarea"]):
+        name = element.get("name")
+        if not name or element.has_attr("disabled"):
+            continue
+        if element.name == "input":
+            kind = (element.get("type") or "text").lower()
+            if kind in ("submit", "button", "image", "reset", "file"):
+                continue
+            if kind in ("checkbox", "radio") and not element.has_attr("checked"):
+                continue
+            fields.append((name, element.get("value", "on")))
+        elif element.name == "select":
+            chosen = element.find("option", selected=True) or element.find("option")
+            if chosen is not None:
+                fields.append((name, chosen.get("value", chosen.get_text())))
+        else:
+            fields.append((name, element.get_text()))
+    return fields
+
+
+# --------------------------------------------------------------------------- the site
+
+
+@contextmanager
+def running_site(database_url: str, emulator: BitbucketEmulator, publish: bool = True,
+                 **extra: str) -> Iterator[Any]:
+    """The demo site (migrated), by default with Bitbucket published, as a WSGI app."""
+    from cms_demo import main
+
+    app = main({}, **{
+        **extra,
+        "sqlalchemy.url": database_url,
+        "cms_social_login.secret_key": SECRET_KEY,
+        "cms_social_login.site_url": SITE,
+        "cms_social_login.http_timeout": "5",
+        "cms_social_login.bitbucket.authorize_url": emulator.authorize_url,
+        "cms_social_login.bitbucket.token_url": emulator.token_url,
+        "cms_social_login.bitbucket.api_url": emulator.api_url,
+        "cms_demo.setup_database": "true",
+        "retry.attempts": "3",
+    })
+    try:
+        if publish:
+            publish_bitbucket(app)
+        yield app
+    finally:
+        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+def publish_bitbucket(app: Any) -> None:
+    """Sign in as the demo editor and Save a working Bitbucket tab."""
+    editor = WsgiBrowser(app)
+    _, _, page = editor.get("/login")
+    fields = dict(form_fields(page.decode(), action_end="/login"))
+    fields.update(login=EDITOR[0], password=EDITOR[1])
+    status, _, _ = editor.post("/login", list(fields.items()))
+    assert status == 303, status
+    _, _, page = editor.get("/editor/system-pages/login/settings?tab=bitbucket")
+    fields = [(k, v) for k, v in form_fields(page.decode(), form_id="login-settings-form")
+              if k not in ("bitbucket.enabled", "bitbucket.client_id",
+                           "bitbucket.client_secret")]
+    fields += [("bitbucket.enabled", "on"), ("bitbucket.client_id", CLIENT_ID),
+               ("bitbucket.client_secret", CLIENT_SECRET), ("action", "save")]
+    status, _, body = editor.post("/editor/system-pages/login/settings", fields)
+    assert status == 303, body[:2000]
+
+
+def quiet_logging() -> None:
+    """Keep the site's warnings out of the figures' way."""
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("cms_social_login").setLevel(logging.ERROR)
+
+
+# --------------------------------------------------------------------------- 1. login page
+
+
+def bare_login_app(html: str, folder: Path) -> Any:
+    """A bare Pyramid + Jinja2 app whose ``/login`` view renders ``html`` (same bytes)."""
+    from markupsafe import escape
+    from pyramid.config import Configurator
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    source = html.replace("{", "{{ '{' }}")  # literal braces (inline CSS, JSON) stay
+    if token:
+        source = source.replace(token.group(1), "{{ csrf_token }}")
+    (folder / "bare_login.jinja2").write_text(source)
+    value = str(escape(token.group(1))) if token else ""
+
+    def view(request: Any) -> dict[str, str]:
+        return {"csrf_token": value}
+
+    with Configurator(settings={"pyramid.reload_templates": "false"}) as config:
+        config.include("pyramid_jinja2")
+        config.add_jinja2_search_path(str(folder), name=".jinja2")
+        config.add_route("login", "/login")
+        config.add_view(view, route_name="login", renderer="bare_login.jinja2")
+    return config.make_wsgi_app()
+
+
+def throughput(browser: WsgiBrowser, path: str, seconds: float) -> float:
+    """Requests per second of ``GET path`` for about ``seconds``."""
+    done, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(20):
+            status, _, _ = browser.get(path)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status}")
+        done += 20
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - start)
+
+
+def bench_login_page(site: Any, bounded_site: Any | None = None, rounds: int = 7,
+                     seconds: float = 1.5) -> dict[str, Any]:
+    """Benchmark 1: the site's ``GET /login`` vs the bare view, in interleaved rounds.
+
+    ``bounded_site`` is the same site with ``cms_social_login.published_max_age`` set
+    (no version read on most requests), measured alongside for comparison.
+    """
+    visitor = WsgiBrowser(site)
+    status, _, html = visitor.get("/login")  # the visitor now has its session cookie
+    assert status == 200 and b"Log in with Bitbucket" in html
+    sides = {"site": visitor}
+    if bounded_site is not None:
+        sides["bounded"] = WsgiBrowser(bounded_site)
+        assert b"Log in with Bitbucket" in sides["bounded"].get("/login")[2]
+    with tempfile.TemporaryDirectory() as folder:
+        sides["bare"] = WsgiBrowser(bare_login_app(html.decode(), Path(folder)))
+        status, _, bare_html = sides["bare"].get("/login")
+        assert status == 200 and len(bare_html) == len(html), (len(bare_html), len(html))
+        rates: dict[str, list[float]] = {name: [] for name in sides}
+        for browser in sides.values():  # warm up
+            throughput(browser, "/login", seconds / 3)
+        for _ in range(rounds):
+            for name, browser in sides.items():
+                rates[name].append(throughput(browser, "/login", seconds))
+    rate = {name: statistics.median(values) for name, values in rates.items()}
+    result = {"site_rps": rate["site"], "bare_rps": rate["bare"],
+              "ratio": rate["site"] / rate["bare"], "html_bytes": len(html),
+              "target": TARGETS["login_page"]}
+    if "bounded" in rate:
+        result["bounded_rps"] = rate["bounded"]
+        result["bounded_ratio"] = rate["bounded"] / rate["bare"]
+    return result
+
+
+# --------------------------------------------------------------------------- 2. SSO login
+
+
+def site_login(site: Any, emulator: BitbucketEmulator) -> None:
+    """One visitor's whole login through the site (fresh browser)."""
+    browser = WsgiBrowser(site)
+    status, headers, _ = browser.get("/login/bitbucket")
+    assert status == 302, status
+    back = emulator.approve(headers["location"])
+    parts = urlsplit(back)
+    status, _, body = browser.get(f"{parts.path}?{parts.query}")
+    assert status == 303, body[:500]
+
+
+class BareClient:
+    """The same HTTP calls as the site's login, made directly with one requests.Session."""
+
+    def __init__(self, emulator: BitbucketEmulator, calls: list[str]) -> None:
+        self.emulator = emulator
+        self.calls = calls
+        self.http = requests.Session()
+        self.http.headers["Accept"] = "application/json"
+
+    def login(self) -> None:
+        """Authorize, approve, exchange the code, read the API like the provider does."""
+        import secrets
+
+        redirect_uri = f"{SITE}/login/bitbucket/callback"
+        state = secrets.token_urlsafe(32)
+        authorize = self.emulator.authorize_url + "?" + urlencode({
+            "client_id": CLIENT_ID, "response_type": "code", "state": state,
+            "redirect_uri": redirect_uri})
+        back = self.emulator.approve(authorize)
+        query = dict(pair.split("=", 1) for pair in urlsplit(back).query.split("&"))
+        assert query.get("state") == state
+        token = self.http.post(self.emulator.token_url, data={
+            "grant_type": "authorization_code", "code": query["code"],
+            "redirect_uri": redirect_uri}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=5)
+        access = token.json()["access_token"]
+        bearer = {"Authorization": f"Bearer {access}"}
+        for endpoint in self.calls:
+            answer = self.http.get(f"{self.emulator.api_url}{endpoint}", headers=bearer,
+                                   timeout=5)
+            answer.json()
+
+
+def site_api_calls(site: Any, emulator: BitbucketEmulator) -> list[str]:
+    """The API paths the site's provider calls during one login (from the emulator log)."""
+    emulator.log.clear()
+    site_login(site, emulator)
+    prefix = urlsplit(emulator.api_url).path
+    return [urlsplit(entry.path).path[len(prefix):] + (
+        "?" + urlencode(entry.query) if entry.query else "")
+        for entry in emulator.log if entry.path.startswith(prefix)]
+
+
+def bench_sso_login(site: Any, emulator: BitbucketEmulator, rounds: int = 5,
+                    logins: int = 40) -> dict[str, Any]:
+    """Benchmark 2: logins per second through the site vs the bare client."""
+    calls = site_api_calls(site, emulator)
+    bare = BareClient(emulator, calls)
+    bare.login()
+    site_rates, bare_rates = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(logins):
+            site_login(site, emulator)
+        site_rates.append(logins / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for _ in range(logins):
+            bare.login()
+        bare_rates.append(logins / (time.perf_counter() - start))
+        emulator.log.clear()
+    site_rate, bare_rate = statistics.median(site_rates), statistics.median(bare_rates)
+    return {"site_logins_per_s": site_rate, "bare_logins_per_s": bare_rate,
+            "ratio": site_rate / bare_rate, "api_calls": ["token", *calls],
+            "target": TARGETS["sso_login"]}
+
+
+# --------------------------------------------------------------------------- 3. identity lookup
+
+
+def fill_identities(url: str, count: int) -> float:
+    """Migrate ``url`` and insert ``count`` linked identities with generate_series."""
+    from cms_social_login.migrations import upgrade
+
+    engine = create_engine(url)
+    started = time.perf_counter()
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO social_login_identities (provider, provider_user_id, userid, "
+                "display_name, email, created_at, last_login_at) "
+                "SELECT 'bitbucket', '{' || md5(i::text) || '}', 'user-' || i, "
+                "'User ' || i, 'user' || i || '@example.org', now(), now() "
+                "FROM generate_series(1, :count) AS i"), {"count": count})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE social_login_identities"))
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+def lookup_timings(url: str, count: int, samples: int) -> list[float]:
+    """Seconds per identity lookup (the callback's query, through the ORM session)."""
+    engine = create_engine(url)
+    factory = get_session_factory(engine)
+    rng = random.Random(count)
+    wanted = ["{" + hashlib.md5(str(rng.randint(1, count)).encode(),
+                                     usedforsecurity=False).hexdigest() + "}"
+              for _ in range(samples)]
+    timings = []
+    try:
+        with factory() as dbsession:
+            for provider_user_id in wanted:
+                start = time.perf_counter()
+                identity = dbsession.scalar(
+                    select(LinkedIdentity).where(
+                        LinkedIdentity.provider == "bitbucket",
+                        LinkedIdentity.provider_user_id == provider_user_id))
+                timings.append(time.perf_counter() - start)
+                assert identity is not None
+                dbsession.expunge_all()
+    finally:
+        engine.dispose()
+    return timings
+
+
+def explain(url: str) -> str:
+    """The plan PostgreSQL picks for the lookup."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "EXPLAIN SELECT * FROM social_login_identities "
+                "WHERE provider = 'bitbucket' AND provider_user_id = '{x}'")).scalars()
+            return " / ".join(row.strip() for row in rows)
+    finally:
+        engine.dispose()
+
+
+def bench_identity_lookup(server: PostgreSQLServer, small: int = 1_000,
+                          large: int = 1_000_000, samples: int = 2000,
+                          rounds: int = 5) -> dict[str, Any]:
+    """Benchmark 3: p50 of the lookup with ``small`` and with ``large`` identities."""
+    urls = {}
+    setup = {}
+    for name, count in (("small", small), ("large", large)):
+        urls[name] = server.create_database(f"bench_identities_{name}")
+        setup[name] = fill_identities(urls[name], count)
+    per_round = max(samples // rounds, 1)
+    timings: dict[str, list[float]] = {"small": [], "large": []}
+    for _ in range(rounds):  # interleaved, so drift hits both alike
+        timings["small"] += lookup_timings(urls["small"], small, per_round)
+        timings["large"] += lookup_timings(urls["large"], large, per_round)
+    p50 = {name: statistics.median(values) for name, values in timings.items()}
+    p99 = {name: sorted(values)[int(len(values) * 0.99) - 1] for name, values in
+           timings.items()}
+    plan = explain(urls["large"])
+    for name in urls:
+        server.drop_database(f"bench_identities_{name}")
+    return {"identities": {"small": small, "large": large},
+            "p50_ms": {k: v * 1000 for k, v in p50.items()},
+            "p99_ms": {k: v * 1000 for k, v in p99.items()},
+            "setup_s": setup, "ratio": p50["large"] / p50["small"], "plan": plan,
+            "target": TARGETS["identity_lookup"]}
+
+
+# --------------------------------------------------------------------------- 4. memory
+
+
+def vm_kib(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` figure in KiB (VmHWM: peak resident, VmRSS: now)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                        requests_count: int = 3000, clients: int = 8) -> dict[str, Any]:
+    """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``."""
+    url = server.create_database("bench_worker")
+    env = {**os.environ, "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
+           "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
+           "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
+           "CMS_SOCIAL_LOGIN_BITBUCKET_AUTHORIZE_URL": emulator.authorize_url,
+           "CMS_SOCIAL_LOGIN_BITBUCKET_TOKEN_URL": emulator.token_url,
+           "CMS_SOCIAL_LOGIN_BITBUCKET_API_URL": emulator.api_url}
+    port = free_port()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pyramid.scripts.pserve", str(ROOT / "production.ini"),
+         f"http_port={port}"], env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if worker.poll() is not None:
+                raise RuntimeError(worker.stderr.read().decode(errors="replace")[-2000:])
+            try:
+                if requests.get(base + "/login", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("worker did not start")
+            time.sleep(0.1)
+        # Publish Bitbucket through the worker's own editor page (no demo editor here).
+        from cms_demo.bootstrap import create_editor
+
+        engine = create_engine(url)
+        create_editor(get_session_factory(engine), "bench", "bench-password-1")
+        engine.dispose()
+        publish_over_http(base)
+        started_kib = vm_kib(worker.pid, "VmHWM")
+        errors: list[str] = []
+
+        def client(count: int) -> None:
+            with requests.Session() as http:
+                for _ in range(count):
+                    answer = http.get(base + "/login", timeout=10)
+                    if answer.status_code != 200 or b"Log in with Bitbucket" not in \
+                            answer.content:
+                        errors.append(str(answer.status_code))
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(requests_count // clients,))
+                   for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        if errors:
+            raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
+        return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
+                "rss_after_start_mib": started_kib / 1024,
+                "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
+                "requests": requests_count, "clients": clients,
+                "http_rps": requests_count / elapsed}
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        server.drop_database("bench_worker")
+
+
+def publish_over_http(base: str) -> None:
+    """Sign in on a running worker and Save the Bitbucket tab."""
+    http = requests.Session()
+    page = http.get(base + "/login", timeout=10).text
+    fields = dict(form_fields(page, action_end="/login"))
+    fields.update(login="bench", password="bench-password-1")
+    answer = http.post(base + "/login", data=fields, allow_redirects=False, timeout=10)
+    assert answer.status_code == 303, answer.status_code
+    page = http.get(base + "/editor/system-pages/login/settings?tab=bitbucket", timeout=10)
+    fields = [(k, v) for k, v in form_fields(page.text, form_id="login-settings-form")
+              if k not in ("bitbucket.enabled", "bitbucket.client_id",
+                           "bitbucket.client_secret")]
+    fields += [("bitbucket.enabled", "on"), ("bitbucket.client_id", CLIENT_ID),
+               ("bitbucket.client_secret", CLIENT_SECRET), ("action", "save")]
+    answer = http.post(base + "/editor/system-pages/login/settings", data=fields,
+                       allow_redirects=False, timeout=10)
+    assert answer.status_code == 303, answer.text[:2000]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
+    """Run the four benchmarks; the figures as a dict.
+
+    ``quick`` uses tiny sizes (a smoke run); ``server`` is a PostgreSQL server to use
+    (anything with ``create_database`` / ``drop_database``), else a private one starts.
+    """
+    sizes = dict(
+        login_rounds=1 if quick else 7, login_seconds=0.05 if quick else 1.5,
+        sso_rounds=1 if quick else 5, sso_logins=2 if quick else 40,
+        small=50 if quick else 1_000, large=500 if quick else 1_000_000,
+        samples=20 if quick else 4000, memory_requests=20 if quick else 3000)
+    results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    given = nullcontext(server) if server is not None else PostgreSQLServer()
+    with given as server, BitbucketEmulator() as emulator:
+        bin_dir = getattr(server, "bin_dir", None)
+        results["machine"]["postgresql"] = bin_dir.parent.name if bin_dir else "external"
+        emulator.add_client(CLIENT_ID, CLIENT_SECRET,
+                            callback_url=f"{SITE}/login/bitbucket/callback")
+        emulator.current_user = emulator.add_user(
+            "Ada Lovelace", nickname="ada",
+            emails=[{"email": "ada@example.org", "is_primary": True, "is_confirmed": True}])
+        url = server.create_database("bench_site")
+        with running_site(url, emulator) as site, running_site(
+                url, emulator, publish=False,
+                **{"cms_social_login.published_max_age": "1"}) as bounded_site:
+            results["login_page"] = bench_login_page(
+                site, bounded_site, rounds=sizes["login_rounds"],
+                seconds=sizes["login_seconds"])
+            report_one("login_page", results["login_page"])
+            results["sso_login"] = bench_sso_login(
+                site, emulator, rounds=sizes["sso_rounds"], logins=sizes["sso_logins"])
+            report_one("sso_login", results["sso_login"])
+        server.drop_database("bench_site")
+        results["identity_lookup"] = bench_identity_lookup(
+            server, small=sizes["small"], large=sizes["large"], samples=sizes["samples"])
+        report_one("identity_lookup", results["identity_lookup"])
+        results["worker_memory"] = bench_worker_memory(
+            server, emulator, requests_count=sizes["memory_requests"],
+            clients=2 if quick else 8)
+        report_one("worker_memory", results["worker_memory"])
+    return results
+
+
+def verdict(ratio: float, target: float, higher_is_better: bool = True) -> str:
+    held = ratio >= target if higher_is_better else ratio <= target
+    sign = ">=" if higher_is_better else "<="
+    return f"target {sign} {target}: {'holds' if held else 'MISSED'}"
+
+
+def report_one(name: str, figures: dict[str, Any]) -> None:
+    """Print one benchmark's lines as soon as it is done."""
+    if name == "login_page":
+        print(f"1. GET /login (Bitbucket published, PostgreSQL): "
+              f"{figures['site_rps']:.0f} req/s vs bare Pyramid+Jinja2 "
+              f"{figures['bare_rps']:.0f} req/s ({figures['html_bytes']} bytes) -> ratio "
+              f"{figures['ratio']:.2f} ({verdict(figures['ratio'], figures['target'])})",
+              flush=True)
+        if "bounded_rps" in figures:
+            print(f"   with published_max_age = 1 s (no version read on most requests): "
+                  f"{figures['bounded_rps']:.0f} req/s -> ratio "
+                  f"{figures['bounded_ratio']:.2f}", flush=True)
+    elif name == "sso_login":
+        print(f"2. SSO login via the site: {figures['site_logins_per_s']:.1f} logins/s vs "
+              f"bare client {figures['bare_logins_per_s']:.1f} logins/s "
+              f"(calls: authorize, consent, {', '.join(figures['api_calls'])}) -> ratio "
+              f"{figures['ratio']:.2f} ({verdict(figures['ratio'], figures['target'])})",
+              flush=True)
+    elif name == "identity_lookup":
+        n = figures["identities"]
+        print(f"3. identity lookup p50: {figures['p50_ms']['small']:.3f} ms with "
+              f"{n['small']:,} vs {figures['p50_ms']['large']:.3f} ms with {n['large']:,} "
+              f"identities (p99 {figures['p99_ms']['small']:.3f} / "
+              f"{figures['p99_ms']['large']:.3f} ms; setup {figures['setup_s']['large']:.1f}"
+              f" s) -> ratio {figures['ratio']:.2f} "
+              f"({verdict(figures['ratio'], figures['target'], higher_is_better=False)})",
+              flush=True)
+        print(f"   plan: {figures['plan']}", flush=True)
+    elif name == "worker_memory":
+        print(f"4. worker peak RSS (VmHWM) serving /login: {figures['peak_rss_mib']:.1f} MiB "
+              f"after {figures['requests']} requests from {figures['clients']} clients "
+              f"(after start {figures['rss_after_start_mib']:.1f} MiB; "
+              f"{figures['http_rps']:.0f} req/s over HTTP)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    info = machine()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: nproc={info['nproc']}, CPU {info['cpu']}, Python {info['python']}, "
+          f"load average {load:.2f} at start", flush=True)
+    quiet_logging()
+    started = time.perf_counter()
+    results = run(quick=args.quick)
+    results["seconds"] = time.perf_counter() - started
+    results["load_average"] = {"start": load, "end": os.getloadavg()[0]}
+    print(f"PostgreSQL {results['machine']['postgresql']}; total {results['seconds']:.0f} s; "
+          f"load average {os.getloadavg()[0]:.2f} at the end", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The benchmark script works (tiny sizes; the real run is `python benchmarks/run.py`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+
+
+def load_benchmarks():
+    spec = importlib.util.spec_from_file_location("cms_social_login_benchmarks", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
+    benchmarks = load_benchmarks()
+    results = benchmarks.run(quick=True, server=postgresql_server)
+    printed = capsys.readouterr().out
+    for number in ("1.", "2.", "3.", "4."):
+        assert f"\n{number} " in "\n" + printed
+    login = results["login_page"]
+    assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
+    assert login["bounded_rps"] > 0
+    sso = results["sso_login"]
+    assert sso["api_calls"][0] == "token" and sso["ratio"] > 0
+    lookup = results["identity_lookup"]
+    assert lookup["identities"] == {"small": 50, "large": 500}
+    assert "Index" in lookup["plan"]
+    memory = results["worker_memory"]
+    assert 10 < memory["peak_rss_mib"] < 2000
+    assert results["machine"]["nproc"] >= 1
