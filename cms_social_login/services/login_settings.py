@@ -128,6 +128,23 @@ def enabled_providers(document: Mapping[str, Any], providers: Iterable[Provider]
     return [(provider, config) for _position, _index, provider, config in chosen]
 
 
+@dataclass(frozen=True)
+class LoginButton:
+    """A "Log in with ..." button: the provider's name, the title the editor's values give
+    it (an OpenID Connect tab's "Button title", say), and its icon."""
+
+    name: str
+    title: str
+    icon: str
+
+
+def login_buttons(document: Mapping[str, Any], providers: Iterable[Provider]
+                  ) -> list[LoginButton]:
+    """The buttons ``document`` puts on the login page, in order."""
+    return [LoginButton(provider.name, provider.display_title(config.values), provider.icon)
+            for provider, config in enabled_providers(document, providers)]
+
+
 def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                         base: Mapping[str, Any], box: ISecretBox) -> SettingsForm:
     """Check the posted form against each provider's fields.

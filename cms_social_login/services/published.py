@@ -30,9 +30,8 @@ from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
 from ..models import PUBLISHED, LoginSettings
-from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
-from .login_settings import enabled_providers
+from .login_settings import LoginButton, login_buttons
 
 __all__ = [
     "CACHE_KEY",
@@ -72,7 +71,7 @@ class PublishedSnapshot:
     version: int
     updated_at: datetime | None
     document: dict[str, Any]
-    buttons: tuple[Provider, ...] = ()
+    buttons: tuple[LoginButton, ...] = ()
     checked_at: float = 0.0
 
     @property
@@ -119,8 +118,7 @@ def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
                 snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
             else:
                 document = dict(fresh.document or {})
-                buttons = tuple(provider for provider, _ in enabled_providers(
-                    document, get_provider_registry(registry)))
+                buttons = tuple(login_buttons(document, get_provider_registry(registry)))
                 snapshot = PublishedSnapshot(fresh.version, fresh.updated_at, document,
                                              buttons, checked_at=now)
     registry[CACHE_KEY] = snapshot
@@ -177,12 +175,12 @@ def published_document(request: Any) -> dict[str, Any]:
     return request.social_login_published
 
 
-def live_buttons(request: Any, document: dict[str, Any] | None = None) -> list[Any]:
-    """The providers a visitor may use, in button order, from ``document`` (default: live).
+def live_buttons(request: Any, document: dict[str, Any] | None = None) -> list[LoginButton]:
+    """The buttons a visitor may use, in order, from ``document`` (default: the live one).
 
     The live list is built once per published version and process.
     """
     if document is None:
         return list(published_snapshot(request).buttons)
     registry = get_provider_registry(request.registry)
-    return [provider for provider, _ in enabled_providers(document, registry)]
+    return login_buttons(document, registry)

@@ -196,3 +196,13 @@ def test_the_bounded_cache():
     stale = BoundedCache(size=2, ttl=0)
     stale.put("a", 1)
     assert stale.get("a") is None
+
+
+
+def test_the_button_title_names_the_button_on_the_login_page(social_login_editor,
+                                                             social_login_visitor, oidc):
+    fill_tab(social_login_editor, "oidc", tab(oidc, button_title="Staff sign-in"),
+             "save").follow()
+    page = social_login_visitor.get("/login")
+    assert "Log in with Staff sign-in" in page.text
+    assert "Log in with OpenID Connect" not in page.text
