@@ -23,6 +23,17 @@
 
   /* ------------------------------------------------------------------ tabs */
 
+  /* The tab list stands vertical on wide screens (see the stylesheet): say so to assistive
+     technology. All four arrow keys work either way. */
+  var wideScreen = window.matchMedia ? window.matchMedia("(min-width: 48rem)") : null;
+
+  function orientTablists() {
+    var vertical = !!(wideScreen && wideScreen.matches);
+    all('[role="tablist"]').forEach(function (list) {
+      list.setAttribute("aria-orientation", vertical ? "vertical" : "horizontal");
+    });
+  }
+
   function initTabs(form) {
     var tabs = all('[role="tab"]', form);
     var tabField = form.querySelector('input[name="tab"]');
@@ -43,6 +54,8 @@
           "?tab=" + encodeURIComponent(tab.getAttribute("data-tab")));
       }
     }
+
+    orientTablists();
 
     tabs.forEach(function (tab, index) {
       tab.addEventListener("click", function (event) {
@@ -234,5 +247,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document.getElementById("login-settings-form"));
+    if (wideScreen && wideScreen.addEventListener) {
+      wideScreen.addEventListener("change", orientTablists);
+    }
   });
 })();

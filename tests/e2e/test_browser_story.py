@@ -276,6 +276,12 @@ def test_the_tabs_work_with_the_keyboard_alone(make_site, new_context, shoot):
     assert_selected("Another Login")
     page.keyboard.press("Home")
     assert_selected("Bitbucket")
+    # On a wide screen the list stands vertical, and says so; Up and Down move too.
+    expect(page.get_by_role("tablist")).to_have_attribute("aria-orientation", "vertical")
+    page.keyboard.press("ArrowDown")
+    assert_selected(names[1])
+    page.keyboard.press("ArrowUp")
+    assert_selected("Bitbucket")
     page.keyboard.press("End")
     page.keyboard.press("ArrowLeft")
     assert_selected("Example ID")
