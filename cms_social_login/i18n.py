@@ -20,14 +20,21 @@ SHIPPED_LOCALES = ("en", "de")
 
 
 def translate(request: Any, message: Any, **mapping: Any) -> str:
-    """``message`` (a TranslationString, or a msgid of this domain) in the request's locale."""
+    """``message`` (a TranslationString, or a msgid of this domain) in the request's locale.
+
+    Mapping values that are TranslationStrings (a field's label inside an error) are
+    translated first.
+    """
     if message is None:
         return ""
     if not isinstance(message, TranslationString):
-        message = TranslationString(str(message), domain=DOMAIN, mapping=mapping or None)
-    elif mapping:
-        message = TranslationString(message, domain=message.domain or DOMAIN,
-                                    mapping={**(message.mapping or {}), **mapping})
+        message = TranslationString(str(message), domain=DOMAIN)
+    mapping = {**(message.mapping or {}), **mapping}
+    if mapping:
+        mapping = {key: translate(request, value) if isinstance(value, TranslationString)
+                   else value for key, value in mapping.items()}
+        message = TranslationString(str(message), domain=message.domain or DOMAIN,
+                                    default=message.default, mapping=mapping)
     return request.localizer.translate(message)
 
 

@@ -13,11 +13,14 @@ import os
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
 PREFIX = "cms_social_login."
+#: The entry point group of provider plugins.
+PROVIDER_GROUP = "cms_social_login.providers"
 ENV_PREFIX = "CMS_SOCIAL_LOGIN_"
 #: The key the demo ``development.ini`` ships with; refused outside demo mode.
 DEMO_SECRET_KEY = "demo-only-secret-key-change-me-before-production"
@@ -30,25 +33,38 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + name.replace(".", "_").upper()
 
 
+def _setting_for(variable: str, settings: Mapping[str, object]) -> str:
+    """The setting a ``CMS_SOCIAL_LOGIN_*`` variable names when the ini does not list it.
+
+    Underscores stay underscores (``SECRET_KEY`` -> ``secret_key``), except after a
+    provider's name, which becomes a dotted prefix (``BITBUCKET_API_URL`` ->
+    ``bitbucket.api_url``). Providers are the installed entry points plus the instances
+    named in ``cms_social_login.oidc.providers``.
+    """
+    rest = variable[len(ENV_PREFIX):].lower()
+    if rest == "sqlalchemy_url":
+        return "sqlalchemy.url"
+    names = {entry_point.name for entry_point in entry_points(group=PROVIDER_GROUP)}
+    names.update(aslist(str(settings.get(PREFIX + "oidc.providers") or "")))
+    for name in sorted(names, key=len, reverse=True):
+        if rest.startswith(name.replace("-", "_") + "_"):
+            return f"{PREFIX}{name}.{rest[len(name) + 1:]}"
+    return PREFIX + rest
+
+
 def apply_environment(settings: MutableMapping[str, object],
                       environ: Mapping[str, str] | None = None) -> None:
     """Override ``settings`` in place from ``CMS_SOCIAL_LOGIN_*`` variables.
 
-    Known keys are matched by their variable name; a variable naming a key that
-    is not in the ini yet is added under the ``cms_social_login.`` prefix (or as
-    ``sqlalchemy.url``).
+    Keys the ini lists are matched by their variable name; a variable for a key the ini
+    does not list is added under the name :func:`_setting_for` gives it.
     """
     environ = os.environ if environ is None else environ
     wanted = {env_name(key): key for key in settings
               if key.startswith(PREFIX) or key == "sqlalchemy.url"}
     for var, value in environ.items():
-        if not var.startswith(ENV_PREFIX):
-            continue
-        key = wanted.get(var)
-        if key is None:
-            rest = var[len(ENV_PREFIX):].lower()
-            key = "sqlalchemy.url" if rest == "sqlalchemy_url" else PREFIX + rest.replace("_", ".")
-        settings[key] = value
+        if var.startswith(ENV_PREFIX):
+            settings[wanted.get(var) or _setting_for(var, settings)] = value
 
 
 @dataclass(frozen=True)

@@ -172,3 +172,12 @@ def test_state_from_another_browser(app, published_bitbucket, visitor, make_brow
     back = attacker.get(callback_path(location), status=400)
     assert "This login link has expired or was already used" in back.text
     assert count(app, LinkedIdentity) == 0
+
+
+def test_the_pages_styles_and_script_are_served(visitor, editor):
+    page = visitor.get("/login")
+    css = page.html.find("link", rel="stylesheet")["href"]
+    assert visitor.get(css).content_type == "text/css"
+    settings = editor.get("/editor/system-pages/login/settings")
+    script = settings.html.find("script")["src"]
+    assert "tablist" in editor.get(script).text

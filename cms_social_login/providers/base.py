@@ -57,10 +57,10 @@ class Field:
         value = (raw or "").strip()
         if len(value) > self.max_length:
             raise FieldError(_("${label} must be at most ${max} characters.",
-                               mapping={"label": self.label, "max": self.max_length}))
+                               mapping={"label": _(self.label), "max": self.max_length}))
         if value and any(ord(ch) < 32 for ch in value):
             raise FieldError(_("${label} must not contain control characters.",
-                               mapping={"label": self.label}))
+                               mapping={"label": _(self.label)}))
         if value and self.pattern and not re.fullmatch(self.pattern, value):
             raise FieldError(self.pattern_message)
         return value
@@ -376,11 +376,11 @@ def url_field_error(value: str, label: str) -> str | None:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("https", "http") or not host:
         return _("${label} must be a full address starting with https://.",
-                 mapping={"label": label})
+                 mapping={"label": _(label)})
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS and f"[{host}]" not in LOOPBACK_HOSTS:
         return _("${label} must start with https:// (http:// only for this machine).",
-                 mapping={"label": label})
+                 mapping={"label": _(label)})
     if parts.query or parts.fragment or parts.username or parts.password:
         return _("${label} must not contain a query, a fragment or a password.",
-                 mapping={"label": label})
+                 mapping={"label": _(label)})
     return None

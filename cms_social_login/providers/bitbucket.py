@@ -96,7 +96,7 @@ class BitbucketProvider(OAuth2Provider):
         uuid = user.get("uuid")
         if not isinstance(uuid, str) or not uuid:
             raise ProviderError(
-                "Bitbucket sent a profile without an account id. Please try again.",
+                _("Bitbucket sent a profile without an account id. Please try again."),
                 "GET /user: no uuid in the answer",
             )
         allowed = parse_workspaces(values.get("allowed_workspaces"))
@@ -108,8 +108,8 @@ class BitbucketProvider(OAuth2Provider):
                          and isinstance(e.get("email"), str)), None)
         if verified is None:
             raise ProviderError(
-                "Your Bitbucket account has no confirmed primary email address. Confirm it "
-                "in Bitbucket's personal settings, then try again.",
+                _("Your Bitbucket account has no confirmed primary email address. Confirm it "
+                  "in Bitbucket's personal settings, then try again."),
                 "GET /user/emails: no primary confirmed address",
             )
         links = user.get("links") or {}
@@ -147,7 +147,7 @@ class BitbucketProvider(OAuth2Provider):
                 return emails
             if not isinstance(url, str) or urlparse(url)[:2] != api_origin:
                 raise ProviderError(
-                    "Bitbucket sent an answer we could not read. Please try again.",
+                    _("Bitbucket sent an answer we could not read. Please try again."),
                     "GET /user/emails: next link outside the API host",
                 )
         return emails
@@ -177,7 +177,7 @@ class BitbucketProvider(OAuth2Provider):
                 break
             if not isinstance(url, str) or urlparse(url)[:2] != api_origin:
                 raise ProviderError(
-                    "Bitbucket sent an answer we could not read. Please try again.",
+                    _("Bitbucket sent an answer we could not read. Please try again."),
                     "GET /user/workspaces: next link outside the API host",
                 )
         else:

@@ -11,10 +11,10 @@ from pyramid.path import DottedNameResolver
 from zope.interface import implementer
 
 from ..interfaces import IProviderRegistry
-from ..settings import SocialLoginSettings
+from ..settings import PROVIDER_GROUP, SocialLoginSettings
 from .base import Provider
 
-ENTRY_POINT_GROUP = "cms_social_login.providers"
+ENTRY_POINT_GROUP = PROVIDER_GROUP
 
 ProviderFactory = Callable[..., Provider]
 

@@ -60,6 +60,8 @@ def compare(left: Mapping[str, Any], right: Mapping[str, Any], providers: Iterab
         provider = installed.get(name)
         title = provider.title if provider else f"{name} (not installed)"
         a, b = ProviderConfig.from_document(left, name), ProviderConfig.from_document(right, name)
+        if a == b == ProviderConfig(name=name):
+            continue  # never set up on either side: nothing to compare
         for key, label in OPTION_LABELS:
             va, vb = _option(getattr(a, key)), _option(getattr(b, key))
             rows.append(Row(title, label, va, vb, va != vb))

@@ -192,7 +192,8 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                 try:
                     box.decrypt(token, ttl=PENDING_SECRET_TTL)
                 except SecretDecryptionError:
-                    errors[f.name] = _("Please type ${label} again.", mapping={"label": f.label})
+                    errors[f.name] = _("Please type ${label} again.",
+                                       mapping={"label": _(f.label)})
                 else:
                     secrets[f.name] = token
                     pending[f.name] = token
@@ -201,7 +202,7 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                 have = secrets.get(f.name) if f.secret else values.get(f.name)
                 if f.required and not have and f.name not in errors:
                     errors[f.name] = _("${label} is required to enable ${title}.",
-                                       mapping={"label": f.label, "title": provider.title})
+                                       mapping={"label": _(f.label), "title": provider.title})
         if not errors:
             errors.update(provider.validate(values))
         document[provider.name] = ProviderConfig(

@@ -42,6 +42,22 @@ import pytest
 
 from .steps import callback_url, make_browser, sign_in
 
+
+def _let_pyramid_serve_static_files_under_pytest() -> None:
+    """pytest loads this plugin's distribution (``cms_social_login``) through its
+    assertion-rewriting import hook, a loader ``pkg_resources`` does not know, so Pyramid's
+    static view (asset specs) would fail in every test run that has this plugin. The
+    modules are plain files: the default provider reads them."""
+    try:
+        import pkg_resources
+        from _pytest.assertion.rewrite import AssertionRewritingHook
+    except ImportError:  # pragma: no cover - newer setuptools or pytest
+        return
+    pkg_resources.register_loader_type(AssertionRewritingHook, pkg_resources.DefaultProvider)
+
+
+_let_pyramid_serve_static_files_under_pytest()
+
 #: The secret key of the test site.
 KIT_SECRET_KEY = "kit-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 #: The client registered at the kit's emulators.

@@ -43,19 +43,6 @@ UNSTICK = ".editor-bar, .dialog-buttons, .preview-banner { position: static !imp
 TIMEOUT_MS = 10_000
 
 
-def _let_pyramid_serve_static_files_under_pytest() -> None:
-    """The package's pytest11 plugin makes pytest load ``cms_social_login`` through its
-    assertion-rewriting import hook, a loader pkg_resources does not know: Pyramid's static
-    view then fails. The modules are plain files, so the default provider reads them."""
-    try:
-        import pkg_resources
-        from _pytest.assertion.rewrite import AssertionRewritingHook
-    except ImportError:  # pragma: no cover - newer setuptools or pytest
-        return
-    pkg_resources.register_loader_type(AssertionRewritingHook, pkg_resources.DefaultProvider)
-
-
-_let_pyramid_serve_static_files_under_pytest()
 
 
 def _unavailable(reason: str) -> None:
