@@ -63,3 +63,28 @@ def test_the_login_page_in_german(site, new_context, axe, shoot):
     expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
     check(axe, page, "the German login page")
     shoot(page, "german-01-login")
+
+
+def test_a_second_provider_is_published_and_the_buttons_follow_the_set_order(
+        site, editor_page, new_context, shoot):
+    page = editor_page
+    page.goto(site("/editor/system-pages/login/settings"))
+    fill_bitbucket_tab(page)
+    page.locator("#panel-bitbucket").get_by_label("Button order").fill("2")
+    github = page.get_by_role("tab", name="GitHub")
+    github.click()
+    expect(github).to_have_attribute("aria-selected", "true")
+    panel = page.locator("#panel-github")
+    panel.get_by_label('Enabled: show "Log in with GitHub" on the login page').check()
+    panel.get_by_label("GitHub Client ID").fill("Iv1.e2eGitHubClient")
+    panel.get_by_label("GitHub Client Secret").fill("e2e-github-secret-value")
+    panel.get_by_label("Button order").fill("1")
+    shoot(page, "second-provider-01-github-tab")
+    press(page, "Save")
+    expect(shown(page, "Published version 1")).to_be_visible()
+
+    visitor = new_context().new_page()
+    visitor.goto(site("/login"))
+    buttons = visitor.locator("a.provider-button")
+    expect(buttons).to_have_text(["Log in with GitHub", "Log in with Bitbucket"])
+    shoot(visitor, "second-provider-02-login-page")
