@@ -48,6 +48,7 @@ from ..interfaces import ISecretBox
 from ..models import DRAFT, PUBLISHED
 from ..providers.base import FieldError, Provider
 from ..providers.registry import get_provider_registry
+from ..services import audit
 from ..services.login_settings import (
     MAX_POSITION,
     LoginSettingsService,
@@ -316,11 +317,14 @@ def store_import(request: Any, plan: ImportPlan, userid: str = IMPORT_USER) -> i
     service = LoginSettingsService(request)
     form = SettingsForm(document=plan.document, values={}, pending={}, errors={})
     try:
-        return service.apply(form, plan.expected_version, userid).version
+        version = service.apply(form, plan.expected_version, userid).version
     except (VersionConflict, StaleDataError, IntegrityError) as exc:
         raise ImportConflict(
             "the draft was changed by someone else during the import; nothing was stored. "
             "Run the import again (it replaces the providers named in the file)") from exc
+    audit.record(request, audit.EDITOR, "import", actor=userid, detail={
+        "version": version, "imported": plan.imported, "skipped": plan.skipped})
+    return version
 
 
 # --------------------------------------------------------------------------- command

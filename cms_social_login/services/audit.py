@@ -22,7 +22,7 @@ EDITOR = "editor"
 SIGNIN = "signin"
 KINDS = (EDITOR, SIGNIN)
 ACTIONS = {
-    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify"),
+    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import"),
     SIGNIN: ("success", "denied", "error", "refused", "invalid-state"),
 }
 PAGE_SIZE = 50

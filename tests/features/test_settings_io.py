@@ -253,8 +253,11 @@ def test_staging_to_production_with_secrets(staged, staging_ini, production,
     visitor = browser_on(production)
     assert not bitbucket_buttons(visitor.get("/login"))
 
-    # The production editor reviews the draft, previews it and saves it.
+    # The production editor reviews the draft, previews it and saves it; the import is
+    # in the audit log.
     editor = editor_on(production)
+    audit = editor.get("/editor/system-pages/login/audit", {"action": "import"})
+    assert "bitbucket" in audit.html.select_one("tbody tr").get_text(" ")
     form = settings_form(editor)
     assert form["bitbucket.client_id"].value == CLIENT_ID
     assert form["bitbucket.allowed_workspaces"].value == "acme beta"
