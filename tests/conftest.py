@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import webtest
 
+from cms_social_login.testing import steps
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
+from cms_social_login.testing.steps import SITE, callback_path, query_of
 
-SITE = "http://localhost"
+__all__ = ["SITE", "callback_path", "query_of"]
+
 CALLBACK_URL = f"{SITE}/login/bitbucket/callback"
 CLIENT_ID = "bbKey1234567890abcd"
 CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
@@ -129,38 +130,29 @@ def app(app_settings):
     application.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
 
 
-def _testapp(app):
-    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
-
-
 @pytest.fixture
 def editor(app):
     """A browser signed in as the demo editor."""
-    browser = _testapp(app)
-    page = browser.get("/login")
-    form = page.forms[0]
-    form["login"] = "editor"
-    form["password"] = "editor"
-    form.submit().follow()
+    browser = steps.make_browser(app)
+    steps.sign_in(browser)
     return browser
 
 
 @pytest.fixture
 def visitor(app):
     """A fresh anonymous browser."""
-    return _testapp(app)
+    return steps.make_browser(app)
 
 
 @pytest.fixture
 def make_browser(app):
     """Another independent browser on the site."""
-    return lambda: _testapp(app)
+    return lambda: steps.make_browser(app)
 
 
 def settings_form(browser, tab: str = "bitbucket"):
     """Open the Login setting dialog and return its form."""
-    page = browser.get(f"/editor/system-pages/login/settings?tab={tab}")
-    return page.forms["login-settings-form"]
+    return steps.settings_form(browser, tab)
 
 
 def submit_bitbucket(browser, action: str, *, client_id: str = CLIENT_ID,
@@ -194,15 +186,3 @@ def bitbucket_buttons(page) -> list:
     """The "Log in with Bitbucket" buttons of a page."""
     return [a for a in page.html.select("a.provider-button")
             if "Log in with Bitbucket" in a.get_text()]
-
-
-def callback_path(location: str) -> str:
-    """The path and query of a redirect back to the site."""
-    parts = urlsplit(location)
-    assert f"{parts.scheme}://{parts.netloc}" == SITE, location
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
-def query_of(url: str) -> dict[str, str]:
-    """The query parameters of ``url`` (first value of each)."""
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
