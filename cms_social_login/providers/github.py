@@ -8,16 +8,25 @@ GitHub's token endpoint answers JSON only when asked with ``Accept: application/
 (our HTTP client always sends it), and reports a bad code or bad client credentials
 with HTTP **200** and an ``error`` field, which :meth:`GitHubProvider.read_token_response`
 turns into the usual plain-words errors.
+
+The editor may restrict sign-in to members of some organizations ("Allowed
+organizations"): the authorize request then also asks for ``read:org``, and the login
+reads ``/user/orgs`` page by page, refusing everyone else with
+:class:`~cms_social_login.http.AccessRestricted`. Pages are asked for by number
+(``page=``) on the API host until a short page, the same pages GitHub's ``Link: ...;
+rel="next"`` header names (our HTTP client gives the JSON body only). An organization
+that restricts OAuth App access is listed only once it has approved the app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..http import HttpResponse, ProviderError
+from ..http import AccessRestricted, HttpResponse, ProviderError
 from ..i18n import _
-from .base import OAuth2Provider
+from .base import Field, OAuth2Provider
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -39,6 +48,32 @@ TOKEN_ERRORS = {
 
 #: Addresses asked for at once; an account with more is not expected.
 EMAILS_PER_PAGE = 100
+#: Organizations asked for per page of ``/user/orgs`` (GitHub's largest ``per_page``).
+ORGS_PER_PAGE = 100
+#: Pages of ``/user/orgs`` read at most.
+MAX_ORG_PAGES = 10
+#: The scope that lets ``/user/orgs`` list the user's organizations.
+ORGS_SCOPE = "read:org"
+#: A GitHub login: letters, digits and single hyphens (not first nor last), 1-39 long.
+GITHUB_LOGIN = r"(?=[A-Za-z0-9-]{1,39}(?![A-Za-z0-9-]))[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+#: The "Allowed organizations" field: logins separated by spaces and/or commas.
+ORGANIZATION_LIST_PATTERN = rf"[ ,]*{GITHUB_LOGIN}(?:[ ,]+{GITHUB_LOGIN})*[ ,]*"
+#: What a visitor outside the allowed organizations reads.
+NOT_A_MEMBER_MESSAGE = _("Your GitHub account is not a member of an organization allowed "
+                         "on this site.")
+
+
+def parse_organizations(value: str | None) -> tuple[str, ...]:
+    """The organization logins of an "Allowed organizations" value, lowercased, in order,
+    without repeats (GitHub logins are case-insensitive).
+
+    Empty (or absent) means no restriction.
+    """
+    logins: list[str] = []
+    for login in re.split(r"[\s,]+", (value or "").lower()):
+        if login and login not in logins:
+            logins.append(login)
+    return tuple(logins)
 
 
 class GitHubProvider(OAuth2Provider):
@@ -60,6 +95,29 @@ class GitHubProvider(OAuth2Provider):
         "Paste the callback URL below as the Authorization callback URL, register the app, "
         "then copy its Client ID and generate a Client secret to paste here."
     )
+
+    def extra_fields(self) -> Sequence[Field]:
+        """The optional "Allowed organizations" restriction."""
+        return (
+            Field("allowed_organizations", _("Allowed organizations"), max_length=2000,
+                  help=_("Optional. Only members of these GitHub organizations may log in: "
+                         "their names as in github.com/<organization>, separated by spaces "
+                         "or commas. GitHub then asks visitors to also share their "
+                         "organization memberships (read:org). Leave empty to let every "
+                         "GitHub account log in."),
+                  pattern=ORGANIZATION_LIST_PATTERN,
+                  pattern_message=_("Type organization names (letters, digits and single "
+                                    "hyphens, at most 39 characters each) separated by "
+                                    "spaces or commas.")),
+        )
+
+    def authorize_params(self, values: Mapping[str, str], state: str, redirect_uri: str,
+                         code_verifier: str | None, nonce: str | None) -> dict[str, str]:
+        """The usual query, with ``read:org`` added when organizations are restricted."""
+        params = super().authorize_params(values, state, redirect_uri, code_verifier, nonce)
+        if parse_organizations(values.get("allowed_organizations")):
+            params["scope"] = " ".join((*self.scopes, ORGS_SCOPE))
+        return params
 
     def read_token_response(self, response: HttpResponse) -> dict[str, Any]:
         data = response.data
@@ -87,6 +145,9 @@ class GitHubProvider(OAuth2Provider):
                 _("GitHub sent a profile without an account id. Please try again."),
                 "GET /user: no numeric id in the answer",
             )
+        allowed = parse_organizations(values.get("allowed_organizations"))
+        if allowed:
+            self.check_organizations(access_token, allowed)
         emails = [e for e in self.api_get(f"{self.api_url}/user/emails?per_page="
                                           f"{EMAILS_PER_PAGE}", access_token, expect=list)
                   if isinstance(e, dict) and isinstance(e.get("email"), str)]
@@ -114,3 +175,51 @@ class GitHubProvider(OAuth2Provider):
         if isinstance(user.get("html_url"), str):
             profile["urls"] = [{"type": "profile", "value": user["html_url"]}]
         return profile
+
+    def check_organizations(self, access_token: str, allowed: Sequence[str]) -> str:
+        """The first organization of ``allowed`` (lowercase logins) that the token's user
+        belongs to, as ``/user/orgs`` spells it.
+
+        Reads ``/user/orgs`` page by page (``page=1, 2...`` on the API host, stopping at
+        the first match or a short page, at most :data:`MAX_ORG_PAGES`).
+        :class:`AccessRestricted` when the user belongs to none of them;
+        :class:`ProviderError` when GitHub does not answer properly.
+        """
+        wanted = {login.lower() for login in allowed}
+        seen = 0
+        for page_number in range(1, MAX_ORG_PAGES + 1):
+            page = self._organizations_page(page_number, access_token)
+            for org in page:
+                login = org.get("login") if isinstance(org, dict) else None
+                if isinstance(login, str):
+                    seen += 1
+                    if login.lower() in wanted:
+                        return login
+            if len(page) < ORGS_PER_PAGE:
+                raise AccessRestricted(
+                    NOT_A_MEMBER_MESSAGE,
+                    f"GET /user/orgs: member of {seen} organization(s), none of the "
+                    f"{len(wanted)} allowed",
+                )
+        raise AccessRestricted(
+            NOT_A_MEMBER_MESSAGE,
+            f"GET /user/orgs: none of {len(wanted)} allowed organization(s) in the first "
+            f"{seen} listed (stopped after {MAX_ORG_PAGES} pages)",
+        )
+
+    def _organizations_page(self, page_number: int, access_token: str) -> list[Any]:
+        url = f"{self.api_url}/user/orgs?per_page={ORGS_PER_PAGE}&page={page_number}"
+        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
+        if response.status == 200 and isinstance(response.data, list):
+            return response.data
+        if response.status == 403:
+            # The token lacks ``read:org`` (or an organization policy blocks the app).
+            raise ProviderError(
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
+                f"GET /user/orgs: HTTP 403 (was the {ORGS_SCOPE} scope granted?)",
+            )
+        raise ProviderError(
+            _("GitHub could not tell us your organizations. Please try again in a moment."),
+            f"GET /user/orgs: HTTP {response.status}",
+        )

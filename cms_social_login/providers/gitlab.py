@@ -5,15 +5,24 @@ empty means gitlab.com, whose endpoints the settings ``cms_social_login.gitlab.
 authorize_url`` / ``token_url`` / ``api_url`` may still move. The stable identity is the
 account's numeric ``id`` (as a string). ``/api/v4/user`` gives the primary ``email``
 with the ``read_user`` scope; it counts as verified only when ``confirmed_at`` is set.
+
+The editor may restrict sign-in to members of some groups ("Allowed groups", full paths
+such as ``acme`` or ``acme/platform``): the authorize request then also asks for
+``read_api`` (``read_user`` does not list groups), and the login reads
+``/api/v4/groups?min_access_level=10`` page by page (``page=`` numbers on the API host
+until a short page, the pages GitLab's ``X-Next-Page`` header names). A member of an
+allowed group or of one of its subgroups may log in; everyone else is refused with
+:class:`~cms_social_login.http.AccessRestricted`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..http import ProviderError
+from ..http import AccessRestricted, ProviderError
 from ..i18n import _
 from .base import Field, OAuth2Provider, url_field_error
 
@@ -25,6 +34,43 @@ GITLAB_ICON = (
     " 1.5 1.13a1 1 0 0 0 1.22 0l1.5-1.13 2.46-1.86 5.01-3.75.01-.01a6.07 6.07 0 0 0 2-7.01z\"/>"
     "</svg>"
 )
+
+#: Groups asked for per page of ``/groups`` (GitLab's largest ``per_page``).
+GROUPS_PER_PAGE = 100
+#: Pages of ``/groups`` read at most.
+MAX_GROUP_PAGES = 10
+#: The scope that lets ``/api/v4/groups`` list the user's groups.
+GROUPS_SCOPE = "read_api"
+#: ``min_access_level`` of the groups query: Guest (10), i.e. any membership.
+GUEST_ACCESS_LEVEL = 10
+#: A group's full path: ``/``-separated parts of letters, digits, ``_``, ``-`` and ``.``.
+GROUP_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
+#: The "Allowed groups" field: full paths separated by spaces and/or commas.
+GROUP_LIST_PATTERN = rf"[ ,]*{GROUP_PATH}(?:[ ,]+{GROUP_PATH})*[ ,]*"
+#: What a visitor outside the allowed groups reads.
+NOT_A_MEMBER_MESSAGE = _("Your GitLab account is not a member of a group allowed on this "
+                         "site.")
+
+
+def parse_groups(value: str | None) -> tuple[str, ...]:
+    """The group full paths of an "Allowed groups" value, lowercased, in order, without
+    repeats (GitLab paths are case-insensitive).
+
+    Empty (or absent) means no restriction.
+    """
+    paths: list[str] = []
+    for path in re.split(r"[\s,]+", (value or "").lower()):
+        if path and path not in paths:
+            paths.append(path)
+    return tuple(paths)
+
+
+def allowed_group(full_path: str, allowed: Sequence[str]) -> str | None:
+    """The entry of ``allowed`` (lowercase paths) that ``full_path`` is, or is a subgroup
+    of; None when there is none."""
+    path = full_path.lower()
+    return next((group for group in allowed
+                 if path == group or path.startswith(group + "/")), None)
 
 
 class GitLabProvider(OAuth2Provider):
@@ -53,7 +99,24 @@ class GitLabProvider(OAuth2Provider):
             Field("base_url", "GitLab URL", max_length=200,
                   help="Only for a self-hosted GitLab, e.g. https://gitlab.example.com; "
                        "leave empty for gitlab.com."),
+            Field("allowed_groups", _("Allowed groups"), max_length=2000,
+                  help=_("Optional. Only members of these GitLab groups (or of their "
+                         "subgroups) may log in: their full paths as in "
+                         "gitlab.com/<group>, e.g. acme or acme/platform, separated by "
+                         "spaces or commas. Tick the read_api scope of the application too. "
+                         "Leave empty to let every GitLab account log in."),
+                  pattern=GROUP_LIST_PATTERN,
+                  pattern_message=_("Type group paths (letters, digits, _, -, . and /) "
+                                    "separated by spaces or commas.")),
         )
+
+    def authorize_params(self, values: Mapping[str, str], state: str, redirect_uri: str,
+                         code_verifier: str | None, nonce: str | None) -> dict[str, str]:
+        """The usual query, with ``read_api`` added when groups are restricted."""
+        params = super().authorize_params(values, state, redirect_uri, code_verifier, nonce)
+        if parse_groups(values.get("allowed_groups")):
+            params["scope"] = " ".join((*self.scopes, GROUPS_SCOPE))
+        return params
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         base_url = values.get("base_url") or ""
@@ -86,6 +149,9 @@ class GitLabProvider(OAuth2Provider):
                 _("GitLab sent a profile without an account id. Please try again."),
                 "GET /api/v4/user: no numeric id in the answer",
             )
+        allowed = parse_groups(values.get("allowed_groups"))
+        if allowed:
+            self.check_groups(token["access_token"], allowed, values)
         username = user.get("username") if isinstance(user.get("username"), str) else None
         email = user.get("email") if isinstance(user.get("email"), str) else None
         verified = email if email and user.get("confirmed_at") else None
@@ -106,3 +172,55 @@ class GitLabProvider(OAuth2Provider):
         if isinstance(user.get("web_url"), str):
             profile["urls"] = [{"type": "profile", "value": user["web_url"]}]
         return profile
+
+    def check_groups(self, access_token: str, allowed: Sequence[str],
+                     values: Mapping[str, str]) -> str:
+        """The full path of the first group the token's user belongs to that is in
+        ``allowed`` (lowercase full paths) or a subgroup of one of them.
+
+        Reads ``/api/v4/groups?min_access_level=10`` page by page (``page=1, 2...`` on the
+        API of ``values``, stopping at the first match or a short page, at most
+        :data:`MAX_GROUP_PAGES`). :class:`AccessRestricted` when there is none;
+        :class:`ProviderError` when GitLab does not answer properly.
+        """
+        wanted = tuple(group.lower() for group in allowed)
+        seen = 0
+        for page_number in range(1, MAX_GROUP_PAGES + 1):
+            page = self._groups_page(page_number, access_token, values)
+            for group in page:
+                full_path = group.get("full_path") if isinstance(group, dict) else None
+                if isinstance(full_path, str):
+                    seen += 1
+                    if allowed_group(full_path, wanted):
+                        return full_path
+            if len(page) < GROUPS_PER_PAGE:
+                raise AccessRestricted(
+                    NOT_A_MEMBER_MESSAGE,
+                    f"GET /api/v4/groups: member of {seen} group(s), none of the "
+                    f"{len(wanted)} allowed nor their subgroups",
+                )
+        raise AccessRestricted(
+            NOT_A_MEMBER_MESSAGE,
+            f"GET /api/v4/groups: none of {len(wanted)} allowed group(s) in the first "
+            f"{seen} listed (stopped after {MAX_GROUP_PAGES} pages)",
+        )
+
+    def _groups_page(self, page_number: int, access_token: str,
+                     values: Mapping[str, str]) -> list[Any]:
+        url = (f"{self.api_endpoint(values)}/groups?min_access_level={GUEST_ACCESS_LEVEL}"
+               f"&per_page={GROUPS_PER_PAGE}&page={page_number}")
+        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
+        if response.status == 200 and isinstance(response.data, list):
+            return response.data
+        if response.status == 403:
+            # The token lacks ``read_api``: the application does not have the scope.
+            raise ProviderError(
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
+                f"GET /api/v4/groups: HTTP 403 (does the application have the "
+                f"{GROUPS_SCOPE} scope?)",
+            )
+        raise ProviderError(
+            _("GitLab could not tell us your groups. Please try again in a moment."),
+            f"GET /api/v4/groups: HTTP {response.status}",
+        )

@@ -1,7 +1,7 @@
 """A local emulator of GitHub's OAuth App endpoints and the REST API parts login needs.
 
 github.com's ``/login/oauth/authorize`` and ``/login/oauth/access_token`` and
-api.github.com's ``/user`` and ``/user/emails`` are served from one port: point the
+api.github.com's ``/user``, ``/user/emails`` and ``/user/orgs`` are served from one port: point the
 settings ``cms_social_login.github.authorize_url`` / ``token_url`` / ``api_url`` at
 :attr:`GitHubEmulator.authorize_url`, :attr:`~GitHubEmulator.token_url` and
 :attr:`~GitHubEmulator.api_url`.
@@ -17,7 +17,12 @@ error texts are not verified against github.com):
 - the token answer has no ``expires_in`` nor ``refresh_token`` (OAuth Apps);
 - API errors are ``{"message": ..., "documentation_url": ...}``; ``/user/emails`` is a
   JSON **array** of ``{"email", "primary", "verified", "visibility"}`` (``per_page``,
-  default 30, at most 100, with a ``Link`` header to the next page).
+  default 30, at most 100, with a ``Link`` header to the next page);
+- ``/user/orgs`` is a JSON **array** of the user's organizations (``{"login", "id",
+  ...}``), paginated the same way, and needs ``read:org`` (or ``write:org`` /
+  ``admin:org``): without it the answer is **403**;
+- OAuth Apps may request any scope: the client registered by default may request
+  ``read:org`` too (:attr:`GitHubEmulator.default_scopes`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ import webob
 from .oauth2_emulator import Abort, AccessToken, AuthorizationCode, OAuth2Emulator
 
 __all__ = ["GitHubEmail", "GitHubEmulator", "GitHubUser"]
+
+#: The scope ``/user/orgs`` needs.
+ORGS_SCOPE = "read:org"
 
 #: GitHub's token-endpoint error codes for the generic RFC 6749 ones.
 GITHUB_TOKEN_ERRORS = {
@@ -62,6 +70,8 @@ class GitHubUser:
     login: str
     name: str | None
     emails: list[GitHubEmail] = field(default_factory=list)
+    #: Logins of the organizations the account is a member of, in ``/user/orgs`` order.
+    orgs: list[str] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:
@@ -76,9 +86,12 @@ class GitHubEmulator(OAuth2Emulator):
     authorize_path: ClassVar[str] = "/login/oauth/authorize"
     token_path: ClassVar[str] = "/login/oauth/access_token"
     api_prefix: ClassVar[str] = "/api"
-    api_routes: ClassVar[dict[str, str]] = {"/api/user": "user", "/api/user/emails": "emails"}
-    default_scopes: ClassVar[str] = "read:user user:email"
-    implied_scopes: ClassVar[dict[str, tuple[str, ...]]] = {"user": ("read:user", "user:email")}
+    api_routes: ClassVar[dict[str, str]] = {"/api/user": "user", "/api/user/emails": "emails",
+                                            "/api/user/orgs": "orgs"}
+    default_scopes: ClassVar[str] = "read:user user:email read:org"
+    implied_scopes: ClassVar[dict[str, tuple[str, ...]]] = {
+        "user": ("read:user", "user:email"), "admin:org": ("write:org", "read:org"),
+        "write:org": ("read:org",)}
     scopes_requested: ClassVar[bool] = True
     scope_separator: ClassVar[str] = ","
     scope_field: str = "scope"
@@ -91,6 +104,9 @@ class GitHubEmulator(OAuth2Emulator):
     def __init__(self) -> None:
         super().__init__()
         self._github_ids = itertools.count(1001)
+        self._org_ids = itertools.count(9001)
+        #: Organization login (lowercase) -> its numeric id, made on first use.
+        self.org_ids: dict[str, int] = {}
 
     @property
     def authorize_url(self) -> str:
@@ -113,12 +129,13 @@ class GitHubEmulator(OAuth2Emulator):
         name: str | None = None,
         emails: Iterable[str | Mapping[str, Any]] | None = None,
         id: int | None = None,
+        orgs: Iterable[str] = (),
     ) -> GitHubUser:
         """Register a GitHub account and return it.
 
         ``emails``: plain strings (the first is the primary; all verified) and/or dicts
         ``{"email", "primary", "verified"}``; ``None`` gives one primary verified
-        ``<login>@example.com``.
+        ``<login>@example.com``. ``orgs``: logins of the organizations it belongs to.
         """
         items = [f"{login}@example.com"] if emails is None else list(emails)
         explicit = any(isinstance(i, Mapping) and i.get("primary") for i in items)
@@ -131,7 +148,7 @@ class GitHubEmulator(OAuth2Emulator):
                                         bool(item.get("verified", True)),
                                         item.get("visibility")))
         user = GitHubUser(id=id if id is not None else next(self._github_ids), login=login,
-                          name=name, emails=made)
+                          name=name, emails=made, orgs=list(orgs))
         return self._register_user(user)
 
     def user_id(self, user: Any) -> str:
@@ -210,6 +227,34 @@ class GitHubEmulator(OAuth2Emulator):
         user: GitHubUser = self.token_user(token)
         values = [{"email": e.email, "primary": e.primary, "verified": e.verified,
                    "visibility": e.visibility} for e in user.emails]
+        return self._paginated(request, values)
+
+    def handle_orgs(self, request: webob.Request) -> webob.Response:
+        """``GET /user/orgs`` (scope ``read:org``, else 403): an array, paginated."""
+        self._require_get(request)
+        token = self.require_token(request)
+        granted = token.scopes.split()
+        if ORGS_SCOPE not in self._expand_scopes(granted):
+            response = self.api_error(403, "Resource not accessible: the token needs the "
+                                           f"{ORGS_SCOPE} scope")
+            response.headers["X-OAuth-Scopes"] = ", ".join(granted)
+            response.headers["X-Accepted-OAuth-Scopes"] = ORGS_SCOPE
+            return response
+        user: GitHubUser = self.token_user(token)
+        site = request.host_url
+        values = []
+        for login in user.orgs:
+            with self._lock:
+                org_id = self.org_ids.setdefault(login.lower(), next(self._org_ids))
+            values.append({"login": login, "id": org_id, "node_id": f"O_{org_id:08d}",
+                           "url": f"{site}{self.api_prefix}/orgs/{login}",
+                           "avatar_url": f"{site}/avatars/o/{org_id}",
+                           "description": None})
+        return self._paginated(request, values)
+
+    def _paginated(self, request: webob.Request, values: list[Any]) -> webob.Response:
+        """One page of ``values`` (``per_page``, default 30, at most 100; ``page``), with
+        GitHub's ``Link: <...>; rel="next"`` header when more follow."""
         try:
             per_page = min(max(int(request.GET.get("per_page", 30)), 1), 100)
             page = max(int(request.GET.get("page", 1)), 1)

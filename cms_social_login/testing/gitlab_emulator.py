@@ -1,4 +1,5 @@
-"""A local emulator of GitLab's OAuth 2.0 provider (Doorkeeper) and ``/api/v4/user``.
+"""A local emulator of GitLab's OAuth 2.0 provider (Doorkeeper), ``/api/v4/user`` and
+``/api/v4/groups``.
 
 Everything is served under one base URL, like a self-hosted GitLab: give
 :attr:`GitLabEmulator.base_url` as the tab's *GitLab URL*, or point the settings
@@ -17,20 +18,28 @@ error texts are Doorkeeper's as far as known, not verified against gitlab.com):
 - the token answer is ``{"access_token", "token_type": "Bearer", "expires_in": 7200,
   "refresh_token", "scope", "created_at"}``; a bad client is ``401 invalid_client``;
 - ``/api/v4/user`` needs ``read_user`` (or ``api`` / ``read_api``); errors are
-  ``{"message": "401 Unauthorized"}`` and ``403 insufficient_scope``.
+  ``{"message": "401 Unauthorized"}`` and ``403 insufficient_scope``;
+- ``/api/v4/groups`` needs ``read_api`` (or ``api``) and lists the groups the user is a
+  member of, directly or through a parent group (every known subgroup of a group they
+  belong to), ``min_access_level`` filtering by the access level; it is paginated
+  (``per_page``, default 20, at most 100; ``page``) with ``X-Page``, ``X-Per-Page``,
+  ``X-Total``, ``X-Next-Page`` (empty on the last page) and a ``Link`` header. The
+  application registered by default does not have ``read_api``: register it with
+  ``add_client(..., scopes="read_user read_api")`` to let the site request it.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import webob
 
-from .oauth2_emulator import AccessToken, AuthorizationCode, OAuth2Emulator
+from .oauth2_emulator import Abort, AccessToken, AuthorizationCode, OAuth2Emulator
 
 __all__ = ["GitLabEmulator", "GitLabUser"]
 
@@ -45,6 +54,8 @@ class GitLabUser:
     email: str | None
     confirmed: bool = True
     state: str = "active"
+    #: Full path -> access level (10 Guest ... 50 Owner) of the groups it is a member of.
+    groups: dict[str, int] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -59,7 +70,8 @@ class GitLabEmulator(OAuth2Emulator):
     authorize_path: ClassVar[str] = "/oauth/authorize"
     token_path: ClassVar[str] = "/oauth/token"
     api_prefix: ClassVar[str] = "/api/v4"
-    api_routes: ClassVar[dict[str, str]] = {"/api/v4/user": "user"}
+    api_routes: ClassVar[dict[str, str]] = {"/api/v4/user": "user",
+                                            "/api/v4/groups": "groups"}
     default_scopes: ClassVar[str] = "read_user openid profile email"
     implied_scopes: ClassVar[dict[str, tuple[str, ...]]] = {
         "api": ("read_user", "read_api"), "read_api": ("read_user",)}
@@ -76,6 +88,9 @@ class GitLabEmulator(OAuth2Emulator):
     def __init__(self) -> None:
         super().__init__()
         self._gitlab_ids = itertools.count(7001)
+        self._group_ids = itertools.count(3001)
+        #: Known groups: lowercase full path -> ``{"id", "full_path", ...}``.
+        self.groups: dict[str, dict[str, Any]] = {}
 
     @property
     def authorize_url(self) -> str:
@@ -99,15 +114,54 @@ class GitLabEmulator(OAuth2Emulator):
         email: str | None = "",
         confirmed: bool = True,
         id: int | None = None,
+        groups: Iterable[str] | Mapping[str, int] = (),
     ) -> GitLabUser:
         """Register a GitLab account and return it (``email=""``: ``<username>@example.com``,
-        ``None``: no address)."""
+        ``None``: no address). ``groups``: full paths of the groups it is a member of
+        (as Developer, 30), or a mapping full path -> access level."""
         username = username or name.lower().replace(" ", "_")
         user = GitLabUser(id=id if id is not None else next(self._gitlab_ids),
                           username=username, name=name,
                           email=f"{username}@example.com" if email == "" else email,
-                          confirmed=confirmed)
+                          confirmed=confirmed,
+                          groups=dict(groups) if isinstance(groups, Mapping)
+                          else dict.fromkeys(groups, 30))
+        for path in user.groups:
+            self.add_group(path)
         return self._register_user(user)
+
+    def add_group(self, full_path: str) -> dict[str, Any]:
+        """Register the group ``full_path`` (and its parents) if unknown; return it."""
+        with self._lock:
+            parent = full_path.rpartition("/")[0]
+            if parent:
+                self.add_group(parent)
+            known = self.groups.get(full_path.lower())
+            if known is None:
+                group_id = next(self._group_ids)
+                name = full_path.rpartition("/")[2]
+                known = self.groups[full_path.lower()] = {
+                    "id": group_id, "name": name, "path": name, "full_name":
+                    " / ".join(full_path.split("/")), "full_path": full_path,
+                    "parent_id": self.groups[parent.lower()]["id"] if parent else None,
+                    "visibility": "private"}
+            return known
+
+    def member_groups(self, user: GitLabUser, min_access_level: int = 0
+                      ) -> list[dict[str, Any]]:
+        """The known groups ``user`` may see at ``min_access_level`` or more: those of
+        its memberships and their subgroups (inherited membership), sorted by path."""
+        levels: dict[str, int] = {}
+        with self._lock:
+            known = list(self.groups.values())
+        for group in known:
+            path = group["full_path"].lower()
+            for member, level in user.groups.items():
+                member = member.lower()
+                if path == member or path.startswith(member + "/"):
+                    levels[path] = max(levels.get(path, 0), level)
+        return sorted((g for g in known if levels.get(g["full_path"].lower(), -1)
+                       >= min_access_level), key=lambda g: g["full_path"].lower())
 
     def user_id(self, user: Any) -> str:
         return str(user["id"] if isinstance(user, Mapping) else user.id)
@@ -156,3 +210,33 @@ class GitLabEmulator(OAuth2Emulator):
             "confirmed_at": "2024-01-02T03:04:05.000Z" if user.confirmed else None,
             "created_at": "2024-01-02T03:04:05.000Z",
         })
+
+    def handle_groups(self, request: webob.Request) -> webob.Response:
+        """``GET /api/v4/groups`` (scope ``read_api``): the user's groups, paginated."""
+        if request.method not in ("GET", "HEAD"):
+            return self._method_not_allowed("GET")
+        token = self.require_token(request, scopes=("read_api",))
+        user: GitLabUser = self.token_user(token)
+        try:
+            min_level = int(request.GET.get("min_access_level", 0))
+            per_page = min(max(int(request.GET.get("per_page", 20)), 1), 100)
+            page = max(int(request.GET.get("page", 1)), 1)
+        except ValueError:
+            raise Abort(self.api_error(400, "400 Bad request - invalid parameter")) from None
+        site = request.host_url
+        values = [{**group, "web_url": f"{site}/groups/{group['full_path']}",
+                   "avatar_url": None}
+                  for group in self.member_groups(user, min_level)]
+        start = (page - 1) * per_page
+        response = self.json_response(values[start:start + per_page])
+        more = start + per_page < len(values)
+        query = {k: v for k, v in request.GET.items() if k != "page"}
+        response.headers["X-Page"] = str(page)
+        response.headers["X-Per-Page"] = str(per_page)
+        response.headers["X-Total"] = str(len(values))
+        response.headers["X-Next-Page"] = str(page + 1) if more else ""
+        if more:
+            next_url = (f"{site}{request.path_info}?"
+                        f"{urlencode({**query, 'page': page + 1})}")
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
