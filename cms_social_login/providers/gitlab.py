@@ -91,7 +91,8 @@ class GitLabProvider(OAuth2Provider):
         "In GitLab, open your avatar's Edit profile, then Applications, Add new application "
         "(on a self-hosted GitLab an administrator may use Admin Area, Applications). Paste "
         "the callback URL below as the Redirect URI, keep it Confidential, tick the read_user "
-        "scope, save, then copy the Application ID and the Secret here."
+        "scope (and read_api if you fill in Allowed groups), save, then copy the Application "
+        "ID and the Secret here."
     )
 
     def extra_fields(self) -> Sequence[Field]:
