@@ -102,7 +102,8 @@ def includeme(config: Configurator) -> None:
     config.add_subscriber("cms_social_login.services.tokens.store_login_tokens",
                           "cms_social_login.events.SocialLoginSucceeded")
     config.add_request_method("cms_social_login.services.tokens.social_token", "social_token")
-    # An absolute path: editable installs' import hooks are unknown to pkg_resources.
+    # An absolute path: the package may be loaded by an import hook pkg_resources does
+    # not know (pytest's assertion rewriting, for the kit's pytest11 plugin).
     config.add_translation_dirs(os.path.join(os.path.dirname(__file__), "locale"))
     config.set_locale_negotiator(negotiate_locale)
     config.add_subscriber(add_template_globals, BeforeRender)
