@@ -128,23 +128,6 @@ class BitbucketEmulator(OAuth2Emulator):
         super().__init__()
         self.workspaces: dict[str, BitbucketWorkspace] = {}
 
-    # ------------------------------------------------------------------ settings
-
-    @property
-    def authorize_url(self) -> str:
-        """``https://bitbucket.org/site/oauth2/authorize`` of the emulator."""
-        return self.base_url + self.authorize_path
-
-    @property
-    def token_url(self) -> str:
-        """``https://bitbucket.org/site/oauth2/access_token`` of the emulator."""
-        return self.base_url + self.token_path
-
-    @property
-    def api_url(self) -> str:
-        """``https://api.bitbucket.org/2.0`` of the emulator."""
-        return self.base_url + self.api_prefix
-
     # ------------------------------------------------------------------ users
 
     def add_user(  # type: ignore[override]

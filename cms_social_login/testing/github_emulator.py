@@ -108,21 +108,6 @@ class GitHubEmulator(OAuth2Emulator):
         #: Organization login (lowercase) -> its numeric id, made on first use.
         self.org_ids: dict[str, int] = {}
 
-    @property
-    def authorize_url(self) -> str:
-        """``https://github.com/login/oauth/authorize`` of the emulator."""
-        return self.base_url + self.authorize_path
-
-    @property
-    def token_url(self) -> str:
-        """``https://github.com/login/oauth/access_token`` of the emulator."""
-        return self.base_url + self.token_path
-
-    @property
-    def api_url(self) -> str:
-        """``https://api.github.com`` of the emulator."""
-        return self.base_url + self.api_prefix
-
     def add_user(  # type: ignore[override]
         self,
         login: str,

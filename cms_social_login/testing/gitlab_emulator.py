@@ -92,21 +92,6 @@ class GitLabEmulator(OAuth2Emulator):
         #: Known groups: lowercase full path -> ``{"id", "full_path", ...}``.
         self.groups: dict[str, dict[str, Any]] = {}
 
-    @property
-    def authorize_url(self) -> str:
-        """``https://gitlab.com/oauth/authorize`` of the emulator."""
-        return self.base_url + self.authorize_path
-
-    @property
-    def token_url(self) -> str:
-        """``https://gitlab.com/oauth/token`` of the emulator."""
-        return self.base_url + self.token_path
-
-    @property
-    def api_url(self) -> str:
-        """``https://gitlab.com/api/v4`` of the emulator."""
-        return self.base_url + self.api_prefix
-
     def add_user(  # type: ignore[override]
         self,
         name: str,

@@ -211,6 +211,8 @@ class OAuth2Emulator:
     authorize_path: ClassVar[str] = "/oauth/authorize"
     #: Path of the token endpoint (POST only).
     token_path: ClassVar[str] = "/oauth/token"
+    #: Where the API lives below :attr:`base_url` (Bitbucket: ``/2.0``).
+    api_prefix: ClassVar[str] = ""
     #: Extra ``path -> endpoint name`` routes; ``handle_<name>`` serves each one.
     api_routes: ClassVar[dict[str, str]] = {}
     #: Scopes a client gets when :meth:`add_client` is given none.
@@ -996,6 +998,21 @@ class OAuth2Emulator:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` of the running server."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def authorize_url(self) -> str:
+        """The authorize endpoint's absolute URL, for the site's settings."""
+        return self.base_url + self.authorize_path
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint's absolute URL, for the site's settings."""
+        return self.base_url + self.token_path
+
+    @property
+    def api_url(self) -> str:
+        """Where the API lives (``base_url`` + :attr:`api_prefix`), for the site's settings."""
+        return self.base_url + self.api_prefix
 
     def __enter__(self) -> OAuth2Emulator:
         return self.start()
