@@ -36,7 +36,8 @@ def test_refused_credentials(app, editor, bitbucket):
 
 
 def test_unreachable_bitbucket(app, editor, bitbucket):
-    bitbucket.fail("token", status=None, delay=2.5)
+    timeout = app.registry.social_login_settings.http_timeout
+    bitbucket.fail("token", status=None, delay=timeout + 0.5)
     message, _ = verify(editor)
     assert message.startswith("Could not reach Bitbucket")
 
