@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -13,7 +13,13 @@ from urllib.parse import urlencode, urlsplit
 from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
-from ..http import HttpClient, HttpResponse, ProviderError, RefreshTokenRejected
+from ..http import (
+    AccessRestricted,
+    HttpClient,
+    HttpResponse,
+    ProviderError,
+    RefreshTokenRejected,
+)
 from ..i18n import _, english
 from ..interfaces import IProvider
 from ..settings import SocialLoginSettings
@@ -360,6 +366,33 @@ class OAuth2Provider(Provider):
                       ) -> dict[str, Any]:
         """The Portable Contacts profile of the token's user."""
         raise NotImplementedError
+
+
+def first_listed_member(fetch_page: Callable[[int], list[Any]], key: str,
+                        matches: Callable[[str], bool], *, per_page: int, max_pages: int,
+                        refusal: str, what: str, noun: str, allowed: int) -> str:
+    """The first ``item[key]`` of a numbered, paginated list that ``matches``.
+
+    ``fetch_page(n)`` returns page ``n`` (1, 2, ...); a page shorter than ``per_page`` is
+    the last, and at most ``max_pages`` are read. None matching raises
+    :class:`~cms_social_login.http.AccessRestricted` with ``refusal`` for the visitor and,
+    for the log, ``what`` was read: how many ``noun`` it listed against ``allowed``.
+    Used by membership restrictions (GitHub organizations, GitLab groups).
+    """
+    seen = 0
+    for page_number in range(1, max_pages + 1):
+        page = fetch_page(page_number)
+        for item in page:
+            value = item.get(key) if isinstance(item, dict) else None
+            if isinstance(value, str):
+                seen += 1
+                if matches(value):
+                    return value
+        if len(page) < per_page:
+            raise AccessRestricted(refusal, f"{what}: member of {seen} {noun}, none of the "
+                                            f"{allowed} allowed")
+    raise AccessRestricted(refusal, f"{what}: none of {allowed} allowed {noun} in the first "
+                                    f"{seen} listed (stopped after {max_pages} pages)")
 
 
 #: Hosts where plain ``http://`` is accepted in a URL field (local development, tests).

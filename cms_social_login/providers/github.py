@@ -24,9 +24,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..http import AccessRestricted, HttpResponse, ProviderError
+from ..http import HttpResponse, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider
+from .base import Field, OAuth2Provider, first_listed_member
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -186,26 +186,11 @@ class GitHubProvider(OAuth2Provider):
         :class:`ProviderError` when GitHub does not answer properly.
         """
         wanted = {login.lower() for login in allowed}
-        seen = 0
-        for page_number in range(1, MAX_ORG_PAGES + 1):
-            page = self._organizations_page(page_number, access_token)
-            for org in page:
-                login = org.get("login") if isinstance(org, dict) else None
-                if isinstance(login, str):
-                    seen += 1
-                    if login.lower() in wanted:
-                        return login
-            if len(page) < ORGS_PER_PAGE:
-                raise AccessRestricted(
-                    NOT_A_MEMBER_MESSAGE,
-                    f"GET /user/orgs: member of {seen} organization(s), none of the "
-                    f"{len(wanted)} allowed",
-                )
-        raise AccessRestricted(
-            NOT_A_MEMBER_MESSAGE,
-            f"GET /user/orgs: none of {len(wanted)} allowed organization(s) in the first "
-            f"{seen} listed (stopped after {MAX_ORG_PAGES} pages)",
-        )
+        return first_listed_member(
+            lambda number: self._organizations_page(number, access_token), "login",
+            lambda login: login.lower() in wanted, per_page=ORGS_PER_PAGE,
+            max_pages=MAX_ORG_PAGES, refusal=NOT_A_MEMBER_MESSAGE,
+            what="GET /user/orgs", noun="organization(s)", allowed=len(wanted))
 
     def _organizations_page(self, page_number: int, access_token: str) -> list[Any]:
         url = f"{self.api_url}/user/orgs?per_page={ORGS_PER_PAGE}&page={page_number}"

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..http import AccessRestricted, ProviderError
+from ..http import ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, url_field_error
+from .base import Field, OAuth2Provider, first_listed_member, url_field_error
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -185,26 +185,11 @@ class GitLabProvider(OAuth2Provider):
         :class:`ProviderError` when GitLab does not answer properly.
         """
         wanted = tuple(group.lower() for group in allowed)
-        seen = 0
-        for page_number in range(1, MAX_GROUP_PAGES + 1):
-            page = self._groups_page(page_number, access_token, values)
-            for group in page:
-                full_path = group.get("full_path") if isinstance(group, dict) else None
-                if isinstance(full_path, str):
-                    seen += 1
-                    if allowed_group(full_path, wanted):
-                        return full_path
-            if len(page) < GROUPS_PER_PAGE:
-                raise AccessRestricted(
-                    NOT_A_MEMBER_MESSAGE,
-                    f"GET /api/v4/groups: member of {seen} group(s), none of the "
-                    f"{len(wanted)} allowed nor their subgroups",
-                )
-        raise AccessRestricted(
-            NOT_A_MEMBER_MESSAGE,
-            f"GET /api/v4/groups: none of {len(wanted)} allowed group(s) in the first "
-            f"{seen} listed (stopped after {MAX_GROUP_PAGES} pages)",
-        )
+        return first_listed_member(
+            lambda number: self._groups_page(number, access_token, values), "full_path",
+            lambda full_path: allowed_group(full_path, wanted), per_page=GROUPS_PER_PAGE,
+            max_pages=MAX_GROUP_PAGES, refusal=NOT_A_MEMBER_MESSAGE,
+            what="GET /api/v4/groups", noun="group(s) (with subgroups)", allowed=len(wanted))
 
     def _groups_page(self, page_number: int, access_token: str,
                      values: Mapping[str, str]) -> list[Any]:
