@@ -174,12 +174,7 @@ def published_bitbucket(editor):
 
 def start_login(browser, came_from: str | None = None) -> str:
     """Click "Log in with Bitbucket" on /login; return the authorize URL."""
-    page = browser.get("/login" + (f"?came_from={came_from}" if came_from else ""))
-    links = bitbucket_buttons(page)
-    assert links, "no Bitbucket button on the login page"
-    response = browser.get(links[0]["href"])
-    assert response.status_int == 302
-    return response.location
+    return steps.start_login(browser, "bitbucket", came_from)
 
 
 def bitbucket_buttons(page) -> list:

@@ -20,21 +20,9 @@ class AcmeIDEmulator(OAuth2Emulator):
     default_scopes: ClassVar[str] = "profile email"
     scopes_requested: ClassVar[bool] = True
     scope_field: str = "scope"
-
-    @property
-    def authorize_url(self) -> str:
-        """Where ``cms_social_login.acme.authorize_url`` should point."""
-        return self.base_url + self.authorize_path
-
-    @property
-    def token_url(self) -> str:
-        """Where ``cms_social_login.acme.token_url`` should point."""
-        return self.base_url + self.token_path
-
-    @property
-    def api_url(self) -> str:
-        """Where ``cms_social_login.acme.api_url`` should point."""
-        return self.base_url + "/v1"
+    #: ``authorize_url``, ``token_url`` and ``api_url`` (the base class builds them from
+    #: these paths) are what ``cms_social_login.acme.*`` settings point at.
+    api_prefix: ClassVar[str] = "/v1"
 
     def add_user(self, full_name: str, email: str | None = None,  # type: ignore[override]
                  email_verified: bool = True, username: str | None = None) -> dict[str, Any]:
