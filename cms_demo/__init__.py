@@ -15,6 +15,9 @@ def main(global_config: dict, **settings: str) -> Router:
     """The demo site's WSGI application."""
     with Configurator(settings=settings) as config:
         config.include("cms_social_login")
+        # The demo keeps its accounts in the add-on's database and transaction.
+        config.add_request_method(lambda request: request.social_login_dbsession,
+                                  "dbsession", reify=True)
         config.include(".security")
         config.set_social_login_user_adapter(".users.DemoUserAdapter")
         config.include(".views")

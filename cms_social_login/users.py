@@ -37,7 +37,7 @@ class IdentityUserAdapter:
         provider, _, provider_user_id = userid.partition(":")
         if not provider_user_id:
             return None
-        identity = request.dbsession.scalar(
+        identity = request.social_login_dbsession.scalar(
             select(LinkedIdentity).where(LinkedIdentity.provider == provider,
                                          LinkedIdentity.provider_user_id == provider_user_id))
         if identity is None:

@@ -81,9 +81,9 @@ def get_tm_session(session_factory: sessionmaker,
 
 
 def includeme(config: Configurator) -> None:
-    """Add ``request.dbsession`` backed by the ``sqlalchemy.url`` setting.
+    """Add ``request.social_login_dbsession`` backed by the ``sqlalchemy.url`` setting.
 
-    A host that already has its own ``request.dbsession`` (in the same database) keeps
+    A host that already has its own ``request.social_login_dbsession`` (in the same database) keeps
     it: the includer's configuration wins the conflict.
     """
     settings = config.get_settings()
@@ -102,4 +102,4 @@ def includeme(config: Configurator) -> None:
             dbsession = get_tm_session(session_factory, request.tm, request=request)
         return dbsession
 
-    config.add_request_method(dbsession, "dbsession", reify=True)
+    config.add_request_method(dbsession, "social_login_dbsession", reify=True)

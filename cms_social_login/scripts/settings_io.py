@@ -123,7 +123,7 @@ def export_settings(request: Any, stage: str = PUBLISHED, target_key: str | None
     """
     if stage not in STAGES:
         raise BadExport(f"unknown stage {stage!r}: use published or draft")
-    record = read_stage(request.dbsession, stage)
+    record = read_stage(request.social_login_dbsession, stage)
     if record is None:
         raise SiteStateError(f"this site has no {stage} login settings yet; nothing to export")
     box: ISecretBox = request.registry.getUtility(ISecretBox)

@@ -40,7 +40,7 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     event = AuditEvent(kind=kind, action=action, provider=provider,
                        actor=actor if actor is not None else request.authenticated_userid,
                        detail=dict(detail or {}), at=utcnow())
-    request.dbsession.add(event)
+    request.social_login_dbsession.add(event)
     audit_log.info(json.dumps({
         "event": "cms_social_login.audit", "kind": kind, "action": action,
         "provider": provider, "actor": event.actor, "detail": event.detail,

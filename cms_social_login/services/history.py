@@ -114,7 +114,7 @@ class HistoryService:
 
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """The latest Saves, newest first, each with what it changed."""
-        records = list(self.request.dbsession.scalars(
+        records = list(self.request.social_login_dbsession.scalars(
             select(PublishRecord).order_by(PublishRecord.id.desc()).limit(limit + 1)))
         entries = []
         for index, record in enumerate(records[:limit]):
@@ -127,7 +127,7 @@ class HistoryService:
 
     def get(self, version: int) -> PublishRecord:
         """The Save of ``version``; UnknownVersion if there is none."""
-        record = self.request.dbsession.scalar(
+        record = self.request.social_login_dbsession.scalar(
             select(PublishRecord).where(PublishRecord.version == version)
             .order_by(PublishRecord.id.desc()).limit(1))
         if record is None:

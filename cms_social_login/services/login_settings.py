@@ -222,7 +222,7 @@ class LoginSettingsService:
 
     def __init__(self, request: Any) -> None:
         self.request = request
-        self.dbsession: Session = request.dbsession
+        self.dbsession: Session = request.social_login_dbsession
         self.providers = list(get_provider_registry(request.registry))
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 

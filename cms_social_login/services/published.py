@@ -145,10 +145,10 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     registry = request.registry
     max_age = _max_age(registry)
     cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
-    # request.dbsession is reified: in the request's __dict__ once something used it.
-    dbsession = request.__dict__.get("dbsession")
+    # request.social_login_dbsession is reified: in the request's __dict__ once something used it.
+    dbsession = request.__dict__.get("social_login_dbsession")
     if dbsession is None and "app.dbsession" in request.environ:
-        dbsession = request.dbsession
+        dbsession = request.social_login_dbsession
     if dbsession is not None and dbsession.in_transaction():
         snapshot = _refresh(registry, dbsession.execute)
     elif max_age and cached is not None and time.monotonic() - cached.checked_at < max_age:

@@ -78,7 +78,7 @@ class SocialLoginService:
 
     def __init__(self, request: Any) -> None:
         self.request = request
-        self.dbsession = request.dbsession
+        self.dbsession = request.social_login_dbsession
         self.settings = request.registry.social_login_settings
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 

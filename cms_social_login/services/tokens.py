@@ -117,7 +117,7 @@ def store_login_tokens(event: SocialLoginSucceeded) -> None:
     access_token = credentials.get("oauthAccessToken")
     if not isinstance(access_token, str) or not access_token:
         return
-    dbsession: Session = request.dbsession
+    dbsession: Session = request.social_login_dbsession
     identity_id = getattr(event, "identity_id", None) or _identity_id(
         dbsession, event.provider_name, event.result)
     if identity_id is None:
@@ -149,7 +149,7 @@ class TokenKeeper:
     """Hands out a user's stored access token for a provider, refreshing it when needed.
 
     ``request`` supplies the registry (settings, secret box, providers), the published
-    settings (the client id and secret used to refresh) and ``request.dbsession`` for
+    settings (the client id and secret used to refresh) and ``request.social_login_dbsession`` for
     reading; refreshes write through their own sessions of the site's session factory.
     """
 
@@ -167,7 +167,7 @@ class TokenKeeper:
         None when there is none, it cannot be refreshed (refused refresh token: the stored
         token is deleted), or the provider cannot be reached right now (logged).
         """
-        row = self.request.dbsession.execute(
+        row = self.request.social_login_dbsession.execute(
             select(StoredToken.identity_id, StoredToken.access_token, StoredToken.expires_at,
                    StoredToken.version)
             .join(LinkedIdentity, LinkedIdentity.id == StoredToken.identity_id)

@@ -27,7 +27,7 @@ def connections_page(request: Any, *, error: str | None = None) -> Any:
     user = current_user(request)
     if user is None:
         return _login_redirect(request)
-    identities = list(request.dbsession.scalars(
+    identities = list(request.social_login_dbsession.scalars(
         select(LinkedIdentity).where(LinkedIdentity.userid == user.userid)
         .order_by(LinkedIdentity.provider)))
     registry = get_provider_registry(request.registry)
@@ -51,12 +51,12 @@ def disconnect(request: Any):
     raw = request.POST.get("identity", "")
     if not raw.isdigit():
         raise HTTPBadRequest("Unknown connection.")
-    identity = request.dbsession.get(LinkedIdentity, int(raw))
+    identity = request.social_login_dbsession.get(LinkedIdentity, int(raw))
     if identity is None or identity.userid != user.userid:
         raise HTTPBadRequest("Unknown connection.")
     adapter = request.registry.getUtility(IUserAdapter)
     has_password = getattr(adapter, "has_password", lambda request, userid: False)
-    others = request.dbsession.scalar(
+    others = request.social_login_dbsession.scalar(
         select(func.count()).select_from(LinkedIdentity)
         .where(LinkedIdentity.userid == user.userid, LinkedIdentity.id != identity.id))
     if not others and not has_password(request, user.userid):
@@ -66,7 +66,7 @@ def disconnect(request: Any):
             "another provider (or set a password) first.")))
     provider = get_provider_registry(request.registry).get(identity.provider)
     title = provider.title if provider else identity.provider
-    request.dbsession.execute(delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
+    request.social_login_dbsession.execute(delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
     request.session.flash(translate(request, _("${title} is disconnected from your account.",
                                                mapping={"title": title})))
     return HTTPSeeOther(request.route_url("cms_social_login.connections"))

@@ -109,7 +109,7 @@ def restore(request: Any):
 def audit_page(request: Any) -> dict[str, Any]:
     """GET .../login/audit: editor actions and sign-ins, filtered."""
     wanted = audit.AuditFilter.from_params(request.GET)
-    events, more = audit.query_events(request.dbsession, wanted)
+    events, more = audit.query_events(request.social_login_dbsession, wanted)
     values = editor_shell(request, "audit")
     values.update({
         "events": events, "more": more, "wanted": wanted, "kinds": audit.KINDS,
