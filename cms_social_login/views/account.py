@@ -66,7 +66,8 @@ def disconnect(request: Any):
             "another provider (or set a password) first.")))
     provider = get_provider_registry(request.registry).get(identity.provider)
     title = provider.title if provider else identity.provider
-    request.social_login_dbsession.execute(delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
+    request.social_login_dbsession.execute(
+        delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
     request.session.flash(translate(request, _("${title} is disconnected from your account.",
                                                mapping={"title": title})))
     return HTTPSeeOther(request.route_url("cms_social_login.connections"))
