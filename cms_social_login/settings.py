@@ -87,6 +87,8 @@ class SocialLoginSettings:
     #: Store each login's access and refresh tokens (encrypted) for
     #: ``request.social_token(provider)``; off by default.
     store_tokens: bool = False
+    #: Days the audit log keeps a row (0 keeps them forever); see services/audit.py.
+    audit_retention_days: int = 365
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -121,6 +123,10 @@ class SocialLoginSettings:
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        retention = str(settings.get(PREFIX + "audit_retention_days", "365")).strip()
+        if not retention.isdigit() or int(retention) > 36500:
+            raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
+                                     f"days from 0 (keep forever) to 36500, got {retention!r}")
         site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
         if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
             raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
@@ -138,5 +144,6 @@ class SocialLoginSettings:
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
+            audit_retention_days=int(retention),
             raw=dict(settings),
         )
