@@ -67,6 +67,16 @@ def apply_environment(settings: MutableMapping[str, object],
             settings[wanted.get(var) or _setting_for(var, settings)] = value
 
 
+def audit_retention_days(settings: Mapping[str, object]) -> int:
+    """``cms_social_login.audit_retention_days`` (default 365; 0 keeps the audit log)."""
+    raw = settings.get(PREFIX + "audit_retention_days")
+    value = "365" if raw in (None, "") else str(raw).strip()
+    if not value.isdigit() or int(value) > 36500:
+        raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
+                                 f"days from 0 (keep forever) to 36500, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class SocialLoginSettings:
     """The add-on's settings, converted and checked."""
@@ -123,10 +133,6 @@ class SocialLoginSettings:
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
-        retention = str(settings.get(PREFIX + "audit_retention_days", "365")).strip()
-        if not retention.isdigit() or int(retention) > 36500:
-            raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
-                                     f"days from 0 (keep forever) to 36500, got {retention!r}")
         site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
         if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
             raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
@@ -144,6 +150,6 @@ class SocialLoginSettings:
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
-            audit_retention_days=int(retention),
+            audit_retention_days=audit_retention_days(settings),
             raw=dict(settings),
         )
