@@ -256,31 +256,28 @@ def export_events(dbsession: Session, wanted: AuditFilter) -> list[AuditEvent]:
 
 @dataclass
 class ProviderCount:
-    """How many sign-ins, failed sign-ins and editor actions one provider has."""
+    """How many sign-ins and failed sign-ins one provider has."""
 
     provider: str
     signed_in: int = 0
     failed: int = 0
-    editor: int = 0
 
 
 def provider_counts(dbsession: Session, wanted: AuditFilter) -> list[ProviderCount]:
-    """Per provider, the events matching ``wanted`` but for its provider filter.
+    """Per provider, the sign-ins matching ``wanted`` but for its provider filter.
 
     A row that counts repeated failures counts as often as it happened.
     """
     times = func.coalesce(AuditEvent.detail["count"].as_integer(), 1)
     query = wanted.where(
-        select(AuditEvent.provider, AuditEvent.kind, AuditEvent.action, func.sum(times))
-        .where(AuditEvent.provider.is_not(None))
-        .group_by(AuditEvent.provider, AuditEvent.kind, AuditEvent.action),
+        select(AuditEvent.provider, AuditEvent.action, func.sum(times))
+        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.is_not(None))
+        .group_by(AuditEvent.provider, AuditEvent.action),
         with_provider=False)
     counts: dict[str, ProviderCount] = {}
-    for provider, kind, action, number in dbsession.execute(query):
+    for provider, action, number in dbsession.execute(query):
         entry = counts.setdefault(provider, ProviderCount(provider))
-        if kind == EDITOR:
-            entry.editor += int(number)
-        elif action == "success":
+        if action == "success":
             entry.signed_in += int(number)
         else:
             entry.failed += int(number)
