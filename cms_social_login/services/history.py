@@ -78,6 +78,12 @@ def _option(value: object) -> Any:
     return str(value)
 
 
+def _set_up(config: ProviderConfig) -> bool:
+    """Whether an editor ever touched this provider (a switch, a value, a secret)."""
+    return (config.enabled or config.link_by_email or any(config.values.values())
+            or any(config.secrets.values()))
+
+
 def compare(documents: Sequence[Mapping[str, Any]], providers: Iterable[Provider],
             box: ISecretBox) -> list[Row]:
     """Every setting of ``documents[0]`` beside the same setting in the others.
@@ -93,7 +99,7 @@ def compare(documents: Sequence[Mapping[str, Any]], providers: Iterable[Provider
         title = provider.title if provider else _("${name} (not installed)",
                                                    mapping={"name": name})
         configs = [ProviderConfig.from_document(document, name) for document in documents]
-        if all(config == ProviderConfig(name=name) for config in configs):
+        if not any(_set_up(config) for config in configs):
             continue  # never set up anywhere: nothing to compare
         first, others = configs[0], configs[1:]
         for key, label in OPTION_LABELS:
@@ -101,7 +107,7 @@ def compare(documents: Sequence[Mapping[str, Any]], providers: Iterable[Provider
             rows.append(Row(title, label, tuple(cells),
                             tuple(cell != cells[0] for cell in cells[1:])))
         fields = provider.fields if provider else ()
-        labels = {f.name: f.label for f in fields}
+        labels = {f.name: _(f.label) for f in fields}
         secret_names = {f.name for f in fields if f.secret}.union(
             *(set(config.secrets) for config in configs))
         value_names = [f.name for f in fields if not f.secret] + sorted(
