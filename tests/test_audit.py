@@ -9,7 +9,10 @@ import csv
 import io
 import json
 import logging
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pyramid.exceptions import ConfigurationError
@@ -283,3 +286,33 @@ def test_a_bad_retention_setting_stops_the_start(value):
     with pytest.raises(ConfigurationError, match="audit_retention_days"):
         SocialLoginSettings.from_settings({"cms_social_login.secret_key": SECRET_KEY,
                                            "cms_social_login.audit_retention_days": value})
+
+
+def test_the_sweep_command(app, app_settings, tmp_path):
+    from .features.test_settings_io import write_ini
+
+    script = Path(sys.executable).with_name("cms-social-login-db")
+    if not script.exists():
+        pytest.skip("cms-social-login-db is not installed: pip install -e .")
+    ini = write_ini(tmp_path / "site.ini", {**app_settings,
+                                            "cms_social_login.audit_retention_days": "30"})
+    age_rows(app, 40, 2)
+    age_rows(app, 20, 1)
+    done = subprocess.run([str(script), ini, "sweep-audit"], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0, "Audit log: deleted 2 row(s) older than 30 days.\n", "")
+    assert count(app, AuditEvent) == 1
+    kept = subprocess.run([str(script), ini, "sweep-audit", "--days", "10"],
+                          capture_output=True, text=True, timeout=120)
+    assert kept.stdout == "Audit log: deleted 1 row(s) older than 10 days.\n"
+    # Only -v logs as the ini file says (there: INFO lines of Alembic and the add-on).
+    quiet = subprocess.run([str(script), ini, "current"], capture_output=True, text=True,
+                           timeout=120)
+    loud = subprocess.run([str(script), ini, "-v", "current"], capture_output=True,
+                          text=True, timeout=120)
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr == "" and "INFO" in loud.stderr
+    bad = subprocess.run([str(script), ini, "sweep-audit", "--days", "soon"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "invalid int value" in bad.stderr
