@@ -195,12 +195,12 @@ def test_control_characters_of_causes_are_escaped_in_the_log(app, editor, make_b
     submit_bitbucket(editor, "save").follow()
     visitor = make_browser()
     location = start_login(visitor)
-    bitbucket.fail("token", status=400, body={"error": "invalid_grant",
-                                              "error_description": "bad\nFAKE LINE\u2028"})
+    bitbucket.fail("token", status=400, body={"error": "bad\nFAKE LINE\u2028"})
     state = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))["state"]
     visitor.get(f"/login/bitbucket/callback?code=abc&state={state}")
     [line] = [r.getMessage() for r in caplog.records if "social login failed" in r.getMessage()]
     assert "\n" not in line and "\u2028" not in line
+    assert "bad\\x0aFAKE LINE\\u2028" in line
 
 
 # --------------------------------------------------------------------------- CSV
@@ -316,3 +316,14 @@ def test_the_sweep_command(app, app_settings, tmp_path):
     bad = subprocess.run([str(script), ini, "sweep-audit", "--days", "soon"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid int value" in bad.stderr
+
+
+def test_loggable_escapes_what_could_forge_or_hide_a_line():
+    from cms_social_login.logs import loggable
+
+    assert loggable("bitbucket") == "bitbucket"
+    assert loggable("x\nINFO forged\r") == "x\\x0aINFO forged\\x0d"
+    assert loggable("a\u2028b\u202ec\x00") == "a\\u2028b\\u202ec\\x00"
+    assert loggable("C:\\x0a") == "C:\\\\x0a"  # a typed backslash cannot fake an escape
+    assert loggable(None) == "-" and loggable("é ü 日本") == "é ü 日本"
+    assert loggable("y" * 600) == "y" * 500 + "..."

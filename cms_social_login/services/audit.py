@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..events import SocialLoginFailed, SocialLoginSucceeded
-from ..i18n import _
+from ..i18n import DOMAIN, _
 from ..models import AuditEvent
 from ..models.records import utcnow
 
@@ -306,7 +306,7 @@ def _stored_message(stored: Mapping[str, Any]) -> TranslationString | None:
     if not isinstance(msgid, str) or not msgid:
         return None
     mapping = stored.get("mapping")
-    return TranslationString(msgid, domain=stored.get("domain") or None,
+    return TranslationString(msgid, domain=stored.get("domain") or DOMAIN,
                              mapping=dict(mapping) if isinstance(mapping, dict) else None)
 
 

@@ -145,11 +145,11 @@ def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any],
     return [change.english() for change in changes(before, after, providers, box)]
 
 
-def change_in_words(stored: str) -> Any:
+def change_in_words(stored: object) -> Any:
     """A change as :func:`changed_settings` stored it, as a message to translate."""
-    head, colon, label = stored.partition(": ")
+    head, colon, label = str(stored).partition(": ")
     if not colon:
-        return stored
+        return str(stored)
     suffix = " (changed)"
     changed = label.endswith(suffix)
     label = label[:-len(suffix)] if changed else label
