@@ -63,16 +63,19 @@ SWEEP_BATCH = 1000
 SWEPT_AT_KEY = "cms_social_login.audit_swept_at"
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive UTC datetimes; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (SQLite returns naive UTC datetimes; PostgreSQL aware ones in the
+    connection's time zone)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def _log_line(event: AuditEvent) -> None:
     audit_log.info(json.dumps({
         "event": "cms_social_login.audit", "kind": event.kind, "action": event.action,
         "provider": event.provider, "actor": event.actor, "detail": event.detail,
-        "at": _aware(event.at).isoformat()}, sort_keys=True, default=str))
+        "at": as_utc(event.at).isoformat()}, sort_keys=True, default=str))
 
 
 def record(request: Any, kind: str, action: str, *, provider: str | None = None,
@@ -117,7 +120,7 @@ def _repeat_of(dbsession: Session, action: str, provider: str | None, reason: st
     for row in candidates:
         first = row.detail.get("first_at")
         try:
-            started = _aware(datetime.fromisoformat(first)) if isinstance(first, str) else None
+            started = as_utc(datetime.fromisoformat(first)) if isinstance(first, str) else None
         except ValueError:
             started = None
         if row.detail.get("reason") == reason and started is not None and started >= since:
@@ -332,7 +335,12 @@ def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
         words.details.append(str(detail["reason"]))
     count = detail.get("count")
     if isinstance(count, int) and count > 1:
-        words.details.append(_("${count} times in a row", mapping={"count": count}))
+        try:
+            first = as_utc(datetime.fromisoformat(str(detail.get("first_at"))))
+        except ValueError:
+            first = as_utc(event.at)
+        words.details.append(_("${count} times since ${first} (UTC)", mapping={
+            "count": count, "first": first.strftime("%Y-%m-%d %H:%M")}))
     for key, value in detail.items():
         if key in ("message", "reason", "count", "first_at"):
             continue

@@ -1,4 +1,5 @@
-"""Editor pages: publish history, a version beside the live one, restore; the audit log."""
+"""Editor pages: publish history, a version beside the draft and the live settings, restore;
+the audit log and its CSV export."""
 
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def _audit_rows(request: Any, events: list) -> list[dict[str, Any]]:
         words = audit.in_words(event, change_in_words)
         rows.append({
             "event": event,
-            "when": event.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "when": audit.as_utc(event.at).strftime("%Y-%m-%d %H:%M:%S"),
             "kind": _say(request, words.kind),
             "action": _say(request, words.action),
             "provider": titles.get(event.provider, event.provider or ""),
@@ -202,7 +203,7 @@ def audit_csv(request: Any) -> Response:
     header = [translate(request, text) for text in (
         _("When (UTC)"), _("Kind"), _("Action or outcome"), _("Provider"), _("Who"),
         _("Detail"))]
-    body = [[row["event"].at.strftime("%Y-%m-%d %H:%M:%S"), row["kind"], row["action"],
+    body = [[row["when"], row["kind"], row["action"],
              row["provider"], row["who"], "; ".join(row["details"])]
             for row in _audit_rows(request, events)]
     buffer = io.StringIO()
