@@ -294,7 +294,6 @@ def provider_counts(dbsession: Session, wanted: AuditFilter) -> list[ProviderCou
 class EventInWords:
     """An audit row as people read it: every part a message or plain text."""
 
-    event: AuditEvent
     kind: Any
     action: Any
     details: list[Any] = field(default_factory=list)
@@ -325,7 +324,7 @@ def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
     ``change_words`` turns one stored change (``"Bitbucket: Enabled"``) into a message;
     by default it stays as stored.
     """
-    words = EventInWords(event=event, kind=KIND_LABELS.get(event.kind, _humane(event.kind)),
+    words = EventInWords(kind=KIND_LABELS.get(event.kind, _humane(event.kind)),
                          action=ACTION_LABELS.get(event.action, _humane(event.action)))
     detail = event.detail if isinstance(event.detail, dict) else {}
     message = detail.get("message")
