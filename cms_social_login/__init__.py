@@ -6,6 +6,14 @@ Turn it on with ``config.include("cms_social_login")``.
 from __future__ import annotations
 
 import os
+import warnings
+
+# Pyramid 2 imports setuptools' deprecated pkg_resources. The warning is Pyramid's, not
+# the site's, and would open the output of every command (cms-social-login-db, ...); so
+# it is silenced before Pyramid is imported (hence the imports below this statement).
+# ruff: noqa: E402
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated as an API",
+                        category=UserWarning)
 
 from pyramid.config import Configurator
 from pyramid.events import BeforeRender

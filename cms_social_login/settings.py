@@ -67,6 +67,16 @@ def apply_environment(settings: MutableMapping[str, object],
             settings[wanted.get(var) or _setting_for(var, settings)] = value
 
 
+def audit_retention_days(settings: Mapping[str, object]) -> int:
+    """``cms_social_login.audit_retention_days`` (default 365; 0 keeps the audit log)."""
+    raw = settings.get(PREFIX + "audit_retention_days")
+    value = "365" if raw in (None, "") else str(raw).strip()
+    if not value.isdigit() or int(value) > 36500:
+        raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
+                                 f"days from 0 (keep forever) to 36500, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class SocialLoginSettings:
     """The add-on's settings, converted and checked."""
@@ -87,6 +97,8 @@ class SocialLoginSettings:
     #: Store each login's access and refresh tokens (encrypted) for
     #: ``request.social_token(provider)``; off by default.
     store_tokens: bool = False
+    #: Days the audit log keeps a row (0 keeps them forever); see services/audit.py.
+    audit_retention_days: int = 365
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -138,5 +150,6 @@ class SocialLoginSettings:
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
+            audit_retention_days=audit_retention_days(settings),
             raw=dict(settings),
         )

@@ -27,15 +27,55 @@ def test_every_save_is_listed_with_what_changed(editor):
     assert CLIENT_SECRET not in page.text and "another-secret-value" not in page.text
 
 
-def test_a_version_beside_the_live_one(editor):
+def diff_rows(page) -> list[list[str]]:
+    """The comparison table's rows: provider, setting, then one cell per document."""
+    return [[td.get_text(" ", strip=True) for td in row.find_all("td")]
+            for row in page.html.select("table.diff-table tbody tr")]
+
+
+def test_a_version_beside_the_live_one_shows_only_what_differs(editor):
     publish_two_versions(editor)
     page = editor.get(f"{HISTORY}/1")
-    differing = {tuple(td.get_text(strip=True) for td in row.find_all("td")[1:3])
-                 for row in page.html.select("tr.differs")}
-    assert ("Bitbucket Client ID", "first-key-1234") in differing
-    assert ("Bitbucket Client Secret", "set") in differing
-    assert any("changed" in row.get_text() for row in page.html.select("tr.differs"))
-    assert CLIENT_SECRET not in page.text
+    headers = [th.get_text(strip=True) for th in page.html.select("table.diff-table th")]
+    assert headers == ["Provider", "Setting", "Version 1", "Live now"]  # no draft changes
+    rows = diff_rows(page)
+    assert [row[1] for row in rows] == ["Bitbucket Client ID", "Bitbucket Client Secret"]
+    assert rows[0][2:] == ["first-key-1234", "second-key-5678 differs"]
+    assert rows[1][2:] == ["set", "changed differs"]
+    assert CLIENT_SECRET not in page.text and "another-secret-value" not in page.text
+    # Providers nobody ever set up are not listed at all.
+    assert "GitHub" not in page.html.select_one("table.diff-table").get_text()
+
+
+def test_show_all_settings_is_a_plain_link(editor):
+    publish_two_versions(editor)
+    link = editor.get(f"{HISTORY}/1").html.find("a", string="Show all settings")
+    every = editor.get(link["href"])
+    labels = [row[1] for row in diff_rows(every)]
+    assert labels[:3] == ["Enabled", "Button order", "Link by confirmed email"]
+    assert {"Bitbucket Client ID", "Bitbucket Client Secret"} <= set(labels)
+    assert ["yes", "yes"] == diff_rows(every)[0][2:]
+    assert every.html.find("a", string="Show only the differences")
+
+
+def test_a_version_beside_the_draft_and_the_live_settings(editor):
+    publish_two_versions(editor)
+    submit_bitbucket(editor, "apply", client_id="draft-key-9999", enabled=False).follow()
+    page = editor.get(f"{HISTORY}/2")
+    headers = [th.get_text(strip=True) for th in page.html.select("table.diff-table th")]
+    assert headers == ["Provider", "Setting", "Version 2", "Draft", "Live now"]
+    rows = {row[1]: row[2:] for row in diff_rows(page)}
+    assert rows == {"Enabled": ["yes", "no differs", "yes"],
+                    "Bitbucket Client ID": ["second-key-5678", "draft-key-9999 differs",
+                                            "second-key-5678"],
+                    "Bitbucket Client Secret": ["set", "changed differs", "set"]}
+
+
+def test_a_version_equal_to_everything_says_so(editor):
+    publish_two_versions(editor)
+    page = editor.get(f"{HISTORY}/2")
+    assert diff_rows(page) == []
+    assert "the same settings as the draft and the live login page" in page.text
 
 
 def test_restore_into_the_draft_leaves_the_live_site_alone(editor, visitor):
@@ -49,17 +89,24 @@ def test_restore_into_the_draft_leaves_the_live_site_alone(editor, visitor):
 def test_publish_an_old_version_in_one_step(editor, visitor):
     publish_two_versions(editor)
     page = editor.get(f"{HISTORY}/1").forms[0].submit("action", value="publish-version")
-    assert "Version 1 is live again" in page.follow().text
+    assert "Published version 1 again." in page.follow().text
     assert "client_id=first-key-1234" in visitor.get("/login/bitbucket").location
-    # The old secret came back with it.
-    assert editor.get(HISTORY).html.select("tbody tr")[0].find("td").get_text(strip=True) \
-        == "3Live"
+    # The old secret came back with it; the history says what happened in words.
+    newest = editor.get(HISTORY).html.select("tbody tr")[0]
+    assert newest.find("td").get_text(strip=True) == "3Live"
+    assert newest.select_one(".republished").get_text(strip=True) \
+        == "Published version 1 again"
 
 
 def test_restoring_over_an_unpublished_draft_needs_a_confirmation(editor):
     publish_two_versions(editor)
     submit_bitbucket(editor, "apply", client_id="unpublished-draft-key").follow()
-    form = editor.get(f"{HISTORY}/1").forms[0]
+    page = editor.get(f"{HISTORY}/1")
+    # The confirmation sits with the two buttons it guards.
+    buttons = page.html.select_one(".restore-buttons")
+    assert buttons.find(id="confirm-replace-draft") is not None
+    assert {b["value"] for b in buttons.find_all("button")} == {"restore", "publish-version"}
+    form = page.forms[0]
     refused = form.submit("action", value="restore", status=409)
     assert "The draft has changes that are not published" in refused.text
     assert settings_form(editor)["bitbucket.client_id"].value == "unpublished-draft-key"
@@ -99,4 +146,4 @@ def test_restoring_a_version_whose_provider_is_gone(app, editor, visitor):
     done = page.forms[0].submit("action", value="publish-version").follow()
     assert "Settings for retired were kept but stay inactive" in done.text
     assert bitbucket_buttons(visitor.get("/login"))
-    assert visitor.get("/login/retired", status=400)
+    assert "not available" in visitor.get("/login/retired", status=404).text

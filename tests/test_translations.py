@@ -66,3 +66,63 @@ def test_a_provider_failure_in_the_visitors_language(editor, make_browser, bitbu
     assert text in page.text
     assert 'Mit Bitbucket anmelden' in page.text if locale == "de" else \
         "Log in with Bitbucket" in page.text
+
+
+def english_left_on(page) -> list[str]:
+    """Messages of the catalog that ``page`` shows in English although German exists.
+
+    A message is looked for as a whole phrase (for one with ``${placeholders}``, its
+    longest fixed part); messages whose words are also German (``OK``, ``Bitbucket``)
+    and words that German translations contain themselves are not counted.
+    """
+    import re
+
+    from cms_social_login.scripts.catalogs import LOCALE, _read
+
+    catalog = _read(LOCALE / "de" / "LC_MESSAGES" / "cms_social_login.po", "de")
+    german = [m.string for m in catalog if m.id and m.string]
+    text = " ".join(page.html.select_one("main").get_text(" ", strip=True).split())
+    left = []
+    for message in catalog:
+        if not message.id or not message.string or message.string == message.id:
+            continue
+        phrase = max(re.split(r"\$\{\w+\}", message.id), key=len).strip(" .:,()")
+        if len(phrase) < 3 or any(phrase in translation for translation in german):
+            continue
+        if re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text):
+            left.append(message.id)
+    return left
+
+
+def test_history_and_audit_pages_are_german_through_and_through(editor, make_browser,
+                                                                 bitbucket, bitbucket_user):
+    submit_bitbucket(editor, "save", client_id="first-key-1234").follow()
+    submit_bitbucket(editor, "save").follow()
+    visitor = make_browser()
+    visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
+    denied = make_browser()
+    denied.get(callback_path(bitbucket.deny(start_login(denied))))
+    make_browser().get("/login/bitbucket/callback?state=" + "x" * 20, status=400)
+    submit_bitbucket(editor, "apply", client_id="draft-key-9999", enabled=False,
+                     client_secret="another-secret-value-123").follow()
+    history = "/editor/system-pages/login/history"
+    pages = {
+        "history": editor.get(history, {"_LOCALE_": "de"}),
+        "version": editor.get(f"{history}/1", {"_LOCALE_": "de"}),
+        "all settings": editor.get(f"{history}/1", {"_LOCALE_": "de", "all": "1"}),
+        "audit": editor.get("/editor/system-pages/login/audit", {"_LOCALE_": "de"}),
+        "audit filtered": editor.get("/editor/system-pages/login/audit",
+                                     {"_LOCALE_": "de", "kind": "signin"}),
+    }
+    assert {name: english_left_on(page) for name, page in pages.items()} \
+        == {name: [] for name in pages}
+    version = pages["all settings"].html.select_one("table.diff-table").get_text(" ")
+    for word in ("Eingeschaltet", "Entwurf", "ja", "nein", "gesetzt", "geändert"):
+        assert word in version
+    audit = pages["audit"].html.select_one("main").get_text(" ")
+    for words in ("Beim Anbieter abgebrochen", "Angemeldet", "Neues Konto angelegt",
+                  "Veröffentlicht (Speichern)", "Nicht angemeldet", "Je Anbieter",
+                  "Die Anmeldung mit Bitbucket wurde abgebrochen"):
+        assert words in audit
+    options = [o.get_text(strip=True) for o in pages["audit"].html.select("select option")]
+    assert "Abgelaufener, wiederverwendeter oder unbekannter Anmeldelink" in options

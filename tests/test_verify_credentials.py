@@ -58,7 +58,8 @@ def test_missing_values(app, editor, bitbucket):
 def test_verifying_is_audited(editor, bitbucket):
     verify(editor)
     rows = editor.get("/editor/system-pages/login/audit").html.select("tbody tr")
-    assert "verify" in rows[0].get_text() and "works" in rows[0].get_text()
+    assert "Credentials checked" in rows[0].get_text()
+    assert "The provider accepted the credentials" in rows[0].get_text()
 
 
 def test_unknown_provider_cannot_be_verified(editor):

@@ -8,10 +8,12 @@ Usage::
     cms-social-login-db production.ini downgrade 0001
     cms-social-login-db production.ini stamp 0001        # mark, run nothing
     cms-social-login-db production.ini upgrade --sql     # print the SQL only
+    cms-social-login-db production.ini sweep-audit       # drop audit rows past retention
 
 The database URL is the ``sqlalchemy.url`` of the ini file's ``[app:main]`` section,
 overridden by ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` like the application's own setting.
 Developers of the add-on make a new revision with ``revision -m "what" --autogenerate``.
+The console shows the command's result and warnings only; ``-v`` logs as the ini says.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import sys
 from collections.abc import Sequence
 
 from alembic import command
-from pyramid.paster import get_appsettings, setup_logging
+from pyramid.exceptions import ConfigurationError
+from pyramid.paster import get_appsettings
+from sqlalchemy.orm import Session
 
 from ..models import get_engine
-from ..settings import apply_environment
+from ..scripts.console import configure_logging
+from ..services.audit import sweep
+from ..settings import apply_environment, audit_retention_days
 from . import alembic_config, current_revision, head_revision, upgrade
 
 __all__ = ["main"]
@@ -36,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Create or upgrade the cms_social_login tables (Alembic migrations).")
     parser.add_argument("config_uri", help="the ini file, e.g. production.ini")
     parser.add_argument("--app", default="main", help="the [app:NAME] section (main)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log as the ini file configures (default: warnings only)")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("upgrade", help="upgrade to REVISION (default: head)")
     up.add_argument("revision", nargs="?", default="head")
@@ -48,21 +56,45 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("current", help="show the database's revision")
     commands.add_parser("history", help="list the revisions")
     commands.add_parser("check", help="fail if the models differ from the migrations")
+    swept = commands.add_parser(
+        "sweep-audit", help="delete audit log rows older than "
+                            "cms_social_login.audit_retention_days")
+    swept.add_argument("--days", type=int, metavar="N",
+                       help="keep N days instead of the setting (0 keeps everything)")
     revision = commands.add_parser("revision", help="write a new revision file")
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument("--autogenerate", action="store_true")
     return parser
 
 
+def _sweep_audit(settings: dict, days: int) -> int:
+    """Delete the audit rows older than ``days`` days in one transaction."""
+    engine = get_engine(settings)
+    try:
+        with Session(engine) as dbsession, dbsession.begin():
+            deleted = sweep(dbsession, days)
+    finally:
+        engine.dispose()
+    if days <= 0:
+        print("Audit log: kept everything (retention 0 days).")
+    else:
+        print(f"Audit log: deleted {deleted} row(s) older than {days} days.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; the exit status (0 on success)."""
-    args = _parser().parse_args(argv)
-    try:
-        setup_logging(args.config_uri)
-    except Exception:  # noqa: BLE001 - an ini without logging sections is fine
-        pass
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.config_uri, args.verbose)
     settings = dict(get_appsettings(args.config_uri, name=args.app))
     apply_environment(settings)
+    if args.command == "sweep-audit":
+        try:
+            days = audit_retention_days(settings) if args.days is None else args.days
+        except ConfigurationError as exc:
+            parser.error(str(exc))
+        return _sweep_audit(settings, days)
     config = alembic_config(settings=settings)
     if args.command == "upgrade" and not args.sql:
         engine = get_engine(settings)

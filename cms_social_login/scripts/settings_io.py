@@ -21,6 +21,9 @@ this site does not have are reported and skipped; providers the file does not na
 their draft as it is. The draft is written in one transaction and refused, with nothing
 stored, when an editor changed it meanwhile.
 
+The console shows the command's result and warnings only (``-v`` logs as the ini file
+says). A ``--with-secrets-for-key-env`` key shorter than a secret key may be is refused.
+
 Exit status: 0 done; 1 the site's state prevents it (no such stage yet, a concurrent
 change, a stored secret that cannot be decrypted); 2 bad input (usage, unreadable or
 invalid file, wrong format version, unknown stage, invalid values, wrong key).
@@ -57,6 +60,8 @@ from ..services.login_settings import (
     VersionConflict,
     read_stage,
 )
+from ..settings import MIN_SECRET_KEY_LENGTH
+from .console import configure_logging
 
 __all__ = [
     "EXPORT_PURPOSE",
@@ -347,20 +352,23 @@ def _parser() -> argparse.ArgumentParser:
                         help="write to FILE (created readable by its owner only) "
                              "instead of standard output")
     export.add_argument("--app", default="main", help="the [app:NAME] section (main)")
+    export.add_argument("-v", "--verbose", action="store_true",
+                        help="log as the ini file configures (default: warnings only)")
     imp = commands.add_parser("import", help="store a JSON export as the draft")
     imp.add_argument("config_uri", help="the site's ini file, e.g. production.ini")
     imp.add_argument("file", help="the export file (- for standard input)")
     imp.add_argument("--app", default="main", help="the [app:NAME] section (main)")
+    imp.add_argument("-v", "--verbose", action="store_true",
+                     help="log as the ini file configures (default: warnings only)")
     return parser
 
 
 @contextlib.contextmanager
-def _site(config_uri: str, app: str):
+def _site(config_uri: str, app: str, verbose: bool = False):
     """The site of ``config_uri`` (its start-up output on stderr); yields a request."""
-    from pyramid.paster import bootstrap, setup_logging
+    from pyramid.paster import bootstrap
 
-    with contextlib.suppress(Exception):  # an ini without logging sections is fine
-        setup_logging(config_uri)
+    configure_logging(config_uri, verbose)
     uri = config_uri if "#" in config_uri else f"{config_uri}#{app}"
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the JSON
         env = bootstrap(uri)
@@ -406,7 +414,12 @@ def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if not target_key:
             raise BadExport(f"the environment variable {args.key_env} is not set or empty: "
                             "it must hold the target site's cms_social_login.secret_key")
-    with _site(args.config_uri, args.app) as request, request.tm:
+        if len(target_key) < MIN_SECRET_KEY_LENGTH:
+            raise BadExport(f"the key in {args.key_env} has {len(target_key)} characters; a "
+                            f"site's cms_social_login.secret_key has at least "
+                            f"{MIN_SECRET_KEY_LENGTH}, so it cannot be the target site's key. "
+                            "Nothing was exported")
+    with _site(args.config_uri, args.app, args.verbose) as request, request.tm:
         document = export_settings(request, args.stage, target_key)
     _write_output(args.output, json.dumps(document, indent=2, sort_keys=True) + "\n", stdout)
     omitted = [f"{name}.{key}" for name, part in document["providers"].items()
@@ -424,7 +437,7 @@ def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _import(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     data = parse_export(_read_input(args.file, stdin))
     try:
-        with _site(args.config_uri, args.app) as request, request.tm:
+        with _site(args.config_uri, args.app, args.verbose) as request, request.tm:
             plan = plan_import(request, data)
             version = store_import(request, plan)
     except (StaleDataError, IntegrityError) as exc:  # at the commit

@@ -1,17 +1,26 @@
-"""The audit log: editor actions and sign-in outcomes, in the database and as log lines."""
+"""The audit log: editor actions and sign-in outcomes, in the database and as log lines.
+
+Rows are kept for ``cms_social_login.audit_retention_days`` (see :func:`sweep`); failed
+sign-ins of visitors who are not signed in are counted in one row per provider, outcome
+and cause per :data:`REPEAT_WINDOW`, so a flood of bad callbacks cannot bury real events.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from pyramid.i18n import TranslationString
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from ..events import SocialLoginFailed, SocialLoginSucceeded
+from ..i18n import DOMAIN, _
 from ..models import AuditEvent
 from ..models.records import utcnow
 
@@ -25,7 +34,48 @@ ACTIONS = {
     EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import"),
     SIGNIN: ("success", "denied", "error", "refused", "invalid-state"),
 }
+#: What the audit page calls each kind and action (a new action adds its words here).
+KIND_LABELS = {EDITOR: _("Editor action"), SIGNIN: _("Sign-in")}
+ACTION_LABELS = {
+    "apply": _("Draft stored (Apply)"),
+    "save": _("Published (Save)"),
+    "preview": _("Draft stored for Preview"),
+    "restore": _("Old version restored into the draft"),
+    "publish-version": _("Old version published again"),
+    "verify": _("Credentials checked"),
+    "import": _("Settings imported as the draft"),
+    "success": _("Signed in"),
+    "denied": _("Cancelled at the provider"),
+    "error": _("Sign-in failed"),
+    "refused": _("Refused by this site's rules"),
+    "invalid-state": _("Expired, reused or unknown login link"),
+}
 PAGE_SIZE = 50
+#: A CSV export holds at most this many rows (the newest).
+CSV_MAX_ROWS = 20_000
+#: Repeats of one anonymous failure within this time share one row (with a count).
+REPEAT_WINDOW = timedelta(hours=1)
+#: A process sweeps old rows from a write path at most this often (seconds).
+SWEEP_INTERVAL = 600
+#: Rows one request deletes at most; the command and :func:`sweep` delete them all.
+SWEEP_BATCH = 1000
+#: Registry key of the process's last sweep (``time.monotonic()``).
+SWEPT_AT_KEY = "cms_social_login.audit_swept_at"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (SQLite returns naive UTC datetimes; PostgreSQL aware ones in the
+    connection's time zone)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _log_line(event: AuditEvent) -> None:
+    audit_log.info(json.dumps({
+        "event": "cms_social_login.audit", "kind": event.kind, "action": event.action,
+        "provider": event.provider, "actor": event.actor, "detail": event.detail,
+        "at": as_utc(event.at).isoformat()}, sort_keys=True, default=str))
 
 
 def record(request: Any, kind: str, action: str, *, provider: str | None = None,
@@ -33,7 +83,8 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     """Add an event to this request's transaction and write its log line.
 
     ``detail`` must hold no secret and no token: callers pass field names, versions,
-    counts and plain reasons only.
+    counts and plain reasons only. Old rows are swept now and then (see
+    :func:`sweep_if_due`).
     """
     # PostgreSQL text cannot hold NUL: a provider name from the URL may (a 500 otherwise).
     provider = provider.replace("\x00", "\ufffd") if provider is not None else None
@@ -41,11 +92,40 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
                        actor=actor if actor is not None else request.authenticated_userid,
                        detail=dict(detail or {}), at=utcnow())
     request.social_login_dbsession.add(event)
-    audit_log.info(json.dumps({
-        "event": "cms_social_login.audit", "kind": kind, "action": action,
-        "provider": provider, "actor": event.actor, "detail": event.detail,
-        "at": event.at.isoformat()}, sort_keys=True, default=str))
+    _log_line(event)
+    sweep_if_due(request)
     return event
+
+
+def _message_detail(message: object) -> dict[str, Any]:
+    """A visitor's message, stored so the audit page can show it in the editor's language."""
+    if not isinstance(message, TranslationString):
+        return {"msgid": str(message)}
+    stored: dict[str, Any] = {"msgid": str(message), "domain": message.domain}
+    if message.mapping:
+        stored["mapping"] = {key: str(value) for key, value in message.mapping.items()}
+    return stored
+
+
+def _repeat_of(dbsession: Session, action: str, provider: str | None, reason: str,
+               now: datetime) -> AuditEvent | None:
+    """The row of the same anonymous failure in the current window, locked for the count."""
+    since = now - REPEAT_WINDOW
+    candidates = dbsession.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.kind == SIGNIN, AuditEvent.action == action,
+               AuditEvent.provider == provider, AuditEvent.actor.is_(None),
+               AuditEvent.at >= since)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20).with_for_update())
+    for row in candidates:
+        first = row.detail.get("first_at")
+        try:
+            started = as_utc(datetime.fromisoformat(first)) if isinstance(first, str) else None
+        except ValueError:
+            started = None
+        if row.detail.get("reason") == reason and started is not None and started >= since:
+            return row
+    return None
 
 
 def on_login_succeeded(event: SocialLoginSucceeded) -> None:
@@ -55,9 +135,66 @@ def on_login_succeeded(event: SocialLoginSucceeded) -> None:
 
 
 def on_login_failed(event: SocialLoginFailed) -> None:
-    """Subscriber: a sign-in through a provider failed (the reason, never a token)."""
-    record(event.request, SIGNIN, event.outcome, provider=event.provider_name[:64],
-           detail={"reason": event.cause[:500]})
+    """Subscriber: a sign-in through a provider failed (the reason, never a token).
+
+    A visitor who is not signed in adds to the row of the same failure (provider, outcome,
+    cause) of the last :data:`REPEAT_WINDOW` instead of writing a new one.
+    """
+    request = event.request
+    provider = event.provider_name[:64].replace("\x00", "\ufffd")
+    reason = event.cause[:500]
+    detail = {"reason": reason, "message": _message_detail(event.reason)}
+    if request.authenticated_userid is not None:
+        record(request, SIGNIN, event.outcome, provider=provider, detail=detail)
+        return
+    now = utcnow()
+    repeat = _repeat_of(request.social_login_dbsession, event.outcome, provider, reason, now)
+    if repeat is None:
+        record(request, SIGNIN, event.outcome, provider=provider,
+               detail={**detail, "count": 1, "first_at": now.isoformat()})
+        return
+    repeat.detail = {**repeat.detail, "count": int(repeat.detail.get("count", 1)) + 1}
+    repeat.at = now
+    _log_line(repeat)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def sweep(dbsession: Session, retention_days: int, *, batch: int | None = None,
+          now: datetime | None = None) -> int:
+    """Delete the rows older than ``retention_days`` (all of them, or one ``batch``).
+
+    0 days keeps everything. Runs in the caller's transaction; the number of rows deleted.
+    A host may call it from its own scheduler; ``cms-social-login-db INI sweep-audit``
+    runs it from the command line.
+    """
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    old = select(AuditEvent.id).where(AuditEvent.at < cutoff)
+    deleted = 0
+    while True:
+        ids = list(dbsession.scalars(old.order_by(AuditEvent.id).limit(batch or SWEEP_BATCH)))
+        if ids:
+            dbsession.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+            deleted += len(ids)
+        if batch is not None or len(ids) < SWEEP_BATCH:
+            return deleted
+
+
+def sweep_if_due(request: Any) -> int:
+    """One batch of :func:`sweep` when this process has not swept for SWEEP_INTERVAL."""
+    registry = request.registry
+    last = registry.get(SWEPT_AT_KEY)
+    if last is not None and time.monotonic() - last < SWEEP_INTERVAL:
+        return 0
+    registry[SWEPT_AT_KEY] = time.monotonic()
+    days = registry.social_login_settings.audit_retention_days
+    return sweep(request.social_login_dbsession, days, batch=SWEEP_BATCH)
+
+
+# --------------------------------------------------------------------------- reading
 
 
 @dataclass(frozen=True)
@@ -69,6 +206,7 @@ class AuditFilter:
     provider: str | None = None
     since: datetime | None = None
     page: int = 1
+    days: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AuditFilter:
@@ -76,26 +214,178 @@ class AuditFilter:
         kind = params.get("kind") if params.get("kind") in KINDS else None
         actions = {a for group in ACTIONS.values() for a in group}
         action = params.get("action") if params.get("action") in actions else None
-        provider = (params.get("provider") or "").strip()[:64] or None
-        days = params.get("days", "")
-        since = utcnow() - timedelta(days=int(days)) if days.isdigit() and \
-            0 < int(days) <= 3650 else None
-        page = params.get("page", "1")
-        return cls(kind=kind, action=action, provider=provider, since=since,
+        provider = str(params.get("provider") or "").strip().lower()[:64] or None
+        raw_days = str(params.get("days", ""))
+        days = int(raw_days) if raw_days.isdigit() and 0 < int(raw_days) <= 3650 else None
+        page = str(params.get("page", "1"))
+        return cls(kind=kind, action=action, provider=provider, days=days,
+                   since=utcnow() - timedelta(days=days) if days else None,
                    page=max(1, min(int(page), 10_000)) if page.isdigit() else 1)
 
+    def query(self) -> dict[str, str]:
+        """The filters as query parameters (for links, the CSV export and the pager)."""
+        values = {"kind": self.kind, "action": self.action, "provider": self.provider,
+                  "days": str(self.days) if self.days else None}
+        return {key: value for key, value in values.items() if value}
 
-def query_events(dbsession: Any, wanted: AuditFilter) -> tuple[list[AuditEvent], bool]:
+    def where(self, query: Any, *, with_provider: bool = True) -> Any:
+        """``query`` narrowed to the filters (the provider ignoring case)."""
+        if self.kind:
+            query = query.where(AuditEvent.kind == self.kind)
+        if self.action:
+            query = query.where(AuditEvent.action == self.action)
+        if self.provider and with_provider:
+            query = query.where(func.lower(AuditEvent.provider) == self.provider)
+        if self.since:
+            query = query.where(AuditEvent.at >= self.since)
+        return query
+
+
+def query_events(dbsession: Session, wanted: AuditFilter) -> tuple[list[AuditEvent], bool]:
     """The events matching ``wanted``, newest first, one page; and whether more follow."""
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    if wanted.kind:
-        query = query.where(AuditEvent.kind == wanted.kind)
-    if wanted.action:
-        query = query.where(AuditEvent.action == wanted.action)
-    if wanted.provider:
-        query = query.where(AuditEvent.provider == wanted.provider)
-    if wanted.since:
-        query = query.where(AuditEvent.at >= wanted.since)
+    query = wanted.where(select(AuditEvent)).order_by(AuditEvent.at.desc(),
+                                                      AuditEvent.id.desc())
     rows = list(dbsession.scalars(
         query.offset((wanted.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def export_events(dbsession: Session, wanted: AuditFilter) -> list[AuditEvent]:
+    """Every event matching ``wanted`` (the newest CSV_MAX_ROWS), newest first."""
+    query = wanted.where(select(AuditEvent)).order_by(AuditEvent.at.desc(),
+                                                      AuditEvent.id.desc())
+    return list(dbsession.scalars(query.limit(CSV_MAX_ROWS)))
+
+
+@dataclass
+class ProviderCount:
+    """How many sign-ins and failed sign-ins one provider has."""
+
+    provider: str
+    signed_in: int = 0
+    failed: int = 0
+
+
+def provider_counts(dbsession: Session, wanted: AuditFilter) -> list[ProviderCount]:
+    """Per provider, the sign-ins matching ``wanted`` but for its provider filter.
+
+    A row that counts repeated failures counts as often as it happened.
+    """
+    times = func.coalesce(AuditEvent.detail["count"].as_integer(), 1)
+    query = wanted.where(
+        select(AuditEvent.provider, AuditEvent.action, func.sum(times))
+        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.is_not(None))
+        .group_by(AuditEvent.provider, AuditEvent.action),
+        with_provider=False)
+    counts: dict[str, ProviderCount] = {}
+    for provider, action, number in dbsession.execute(query):
+        entry = counts.setdefault(provider, ProviderCount(provider))
+        if action == "success":
+            entry.signed_in += int(number)
+        else:
+            entry.failed += int(number)
+    return sorted(counts.values(), key=lambda entry: entry.provider)
+
+
+# --------------------------------------------------------------------------- in words
+
+
+@dataclass
+class EventInWords:
+    """An audit row as people read it: every part a message or plain text."""
+
+    kind: Any
+    action: Any
+    details: list[Any] = field(default_factory=list)
+
+
+def _humane(key: str) -> str:
+    return key.replace("_", " ").replace("-", " ").capitalize()
+
+
+def _stored_message(stored: Mapping[str, Any]) -> TranslationString | None:
+    msgid = stored.get("msgid")
+    if not isinstance(msgid, str) or not msgid:
+        return None
+    mapping = stored.get("mapping")
+    return TranslationString(msgid, domain=stored.get("domain") or DOMAIN,
+                             mapping=dict(mapping) if isinstance(mapping, dict) else None)
+
+
+def _names(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
+    """``event`` in words: its kind, action and details as messages to translate.
+
+    ``change_words`` turns one stored change (``"Bitbucket: Enabled"``) into a message;
+    by default it stays as stored.
+    """
+    words = EventInWords(kind=KIND_LABELS.get(event.kind, _humane(event.kind)),
+                         action=ACTION_LABELS.get(event.action, _humane(event.action)))
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    message = detail.get("message")
+    if isinstance(message, dict) and _stored_message(message) is not None:
+        words.details.append(_stored_message(message))
+    elif detail.get("reason"):  # rows written before messages were stored
+        words.details.append(str(detail["reason"]))
+    count = detail.get("count")
+    if isinstance(count, int) and count > 1:
+        try:
+            first = as_utc(datetime.fromisoformat(str(detail.get("first_at"))))
+        except ValueError:
+            first = as_utc(event.at)
+        words.details.append(_("${count} times since ${first} (UTC)", mapping={
+            "count": count, "first": first.strftime("%Y-%m-%d %H:%M")}))
+    for key, value in detail.items():
+        if key in ("message", "reason", "count", "first_at"):
+            continue
+        if key == "version":
+            words.details.append(_("Version ${version}", mapping={"version": value}))
+        elif key == "changed":
+            if value:
+                changes = [change_words(item) if change_words else item for item in value]
+                words.details.append(_("Changed:"))
+                words.details.extend(changes)
+            else:
+                words.details.append(_("Nothing changed"))
+        elif key == "new_account":
+            words.details.append(_("New account created") if value
+                                 else _("Existing account"))
+        elif key == "result":
+            words.details.append({
+                "works": _("The provider accepted the credentials"),
+                "refused": _("The provider refused the credentials"),
+            }.get(value, _("The provider could not be asked")))
+        elif key == "missing_providers":
+            if value:
+                words.details.append(_("Kept but inactive (not installed): ${providers}",
+                                       mapping={"providers": _names(value)}))
+        elif key == "imported":
+            words.details.append(_("Imported: ${providers}",
+                                   mapping={"providers": _names(value) or "—"}))
+        elif key == "skipped":
+            if value:
+                words.details.append(_("Skipped (not installed): ${providers}",
+                                       mapping={"providers": _names(value)}))
+        else:
+            words.details.append(f"{_humane(key)}: {_names(value)}")
+    return words
+
+
+def csv_cell(value: object) -> str:
+    """``value`` as a CSV cell a spreadsheet will not run as a formula.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading apostrophe (OWASP, "CSV Injection").
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_rows(rows: Iterable[Iterable[object]]) -> list[list[str]]:
+    """Every cell of ``rows`` through :func:`csv_cell`."""
+    return [[csv_cell(value) for value in row] for row in rows]

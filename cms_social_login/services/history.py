@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from ..crypto import SecretDecryptionError
+from ..i18n import _, english
 from ..interfaces import ISecretBox
 from ..models import PublishRecord
 from ..providers.base import Provider
 from .login_settings import LoginSettingsService, ProviderConfig, SettingsForm
 
-OPTION_LABELS = (("enabled", "Enabled"), ("position", "Button order"),
-                 ("link_by_email", "Link by confirmed email"))
+OPTION_LABELS = (("enabled", _("Enabled")), ("position", _("Button order")),
+                 ("link_by_email", _("Link by confirmed email")))
+YES, NO = _("yes"), _("no")
+SET, NOT_SET, CHANGED = _("set"), _("not set"), _("changed")
 
 
 class UnknownVersion(LookupError):
@@ -29,13 +32,35 @@ class DraftWouldBeLost(Exception):
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a side-by-side comparison (secrets only as set / not set / changed)."""
+    """One setting across documents (secrets only as set / not set / changed).
 
-    provider: str
-    label: str
-    left: str
-    right: str
-    differs: bool
+    ``cells`` hold plain values or messages (``yes``, ``set`` ...); ``differs`` says, per
+    cell after the first, whether it differs from the first.
+    """
+
+    provider: Any
+    label: Any
+    cells: tuple[Any, ...]
+    differs: tuple[bool, ...]
+
+    @property
+    def any_differs(self) -> bool:
+        """Whether any document differs from the first in this setting."""
+        return any(self.differs)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting a Save changed (``secret_changed``: a secret set before and after)."""
+
+    provider: Any
+    label: Any
+    secret_changed: bool = False
+
+    def english(self) -> str:
+        """``"Bitbucket: Bitbucket Client Secret (changed)"``, as the audit log stores it."""
+        return f"{english(self.provider)}: {english(self.label)}" + (
+            " (changed)" if self.secret_changed else "")
 
 
 def _secret_text(box: ISecretBox, token: str | None) -> str | None:
@@ -47,61 +72,102 @@ def _secret_text(box: ISecretBox, token: str | None) -> str | None:
         return "\0undecryptable:" + token
 
 
-def compare(left: Mapping[str, Any], right: Mapping[str, Any], providers: Iterable[Provider],
-            box: ISecretBox) -> list[Row]:
-    """Every setting of ``left`` beside ``right``; secrets compared, never shown.
+def _option(value: object) -> Any:
+    if isinstance(value, bool):
+        return YES if value else NO
+    return str(value)
 
-    Providers named in a document but no longer installed are listed under their name.
+
+def _set_up(config: ProviderConfig) -> bool:
+    """Whether an editor ever touched this provider (a switch, a value, a secret)."""
+    return (config.enabled or config.link_by_email or any(config.values.values())
+            or any(config.secrets.values()))
+
+
+def compare(documents: Sequence[Mapping[str, Any]], providers: Iterable[Provider],
+            box: ISecretBox) -> list[Row]:
+    """Every setting of ``documents[0]`` beside the same setting in the others.
+
+    Secrets are compared, never shown. Providers never set up in any document are left
+    out; providers named in a document but no longer installed are listed under their name.
     """
     installed = {p.name: p for p in providers}
-    names = list(installed) + sorted((set(left) | set(right)) - set(installed))
+    named = set().union(*(set(document) for document in documents))
     rows: list[Row] = []
-    for name in names:
+    for name in list(installed) + sorted(named - set(installed)):
         provider = installed.get(name)
-        title = provider.title if provider else f"{name} (not installed)"
-        a, b = ProviderConfig.from_document(left, name), ProviderConfig.from_document(right, name)
-        if a == b == ProviderConfig(name=name):
-            continue  # never set up on either side: nothing to compare
+        title = provider.title if provider else _("${name} (not installed)",
+                                                   mapping={"name": name})
+        configs = [ProviderConfig.from_document(document, name) for document in documents]
+        if not any(_set_up(config) for config in configs):
+            continue  # never set up anywhere: nothing to compare
+        first, others = configs[0], configs[1:]
         for key, label in OPTION_LABELS:
-            va, vb = _option(getattr(a, key)), _option(getattr(b, key))
-            rows.append(Row(title, label, va, vb, va != vb))
+            cells = [_option(getattr(config, key)) for config in configs]
+            rows.append(Row(title, label, tuple(cells),
+                            tuple(cell != cells[0] for cell in cells[1:])))
         fields = provider.fields if provider else ()
-        labels = {f.name: f.label for f in fields}
-        secret_names = {f.name for f in fields if f.secret} | set(a.secrets) | set(b.secrets)
+        labels = {f.name: _(f.label) for f in fields}
+        secret_names = {f.name for f in fields if f.secret}.union(
+            *(set(config.secrets) for config in configs))
         value_names = [f.name for f in fields if not f.secret] + sorted(
-            (set(a.values) | set(b.values)) - {f.name for f in fields})
-        for field in value_names:
-            va, vb = a.values.get(field, ""), b.values.get(field, "")
-            rows.append(Row(title, labels.get(field, field), va, vb, va != vb))
-        for field in sorted(secret_names):
-            sa, sb = a.secrets.get(field), b.secrets.get(field)
-            differs = _secret_text(box, sa) != _secret_text(box, sb)
-            rows.append(Row(title, labels.get(field, field), "set" if sa else "not set",
-                            ("changed" if differs and sa and sb else "set") if sb else "not set",
-                            differs))
+            set().union(*(set(config.values) for config in configs))
+            - {f.name for f in fields})
+        for key in value_names:
+            cells = [config.values.get(key, "") for config in configs]
+            rows.append(Row(title, labels.get(key, key), tuple(cells),
+                            tuple(cell != cells[0] for cell in cells[1:])))
+        for key in sorted(secret_names):
+            first_token = first.secrets.get(key)
+            plain = _secret_text(box, first_token)
+            cells: list[Any] = [SET if first_token else NOT_SET]
+            differs = []
+            for config in others:
+                token = config.secrets.get(key)
+                differs.append(_secret_text(box, token) != plain)
+                cells.append((CHANGED if differs[-1] and first_token else SET) if token
+                             else NOT_SET)
+            rows.append(Row(title, labels.get(key, key), tuple(cells), tuple(differs)))
     return rows
 
 
-def _option(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+def changes(before: Mapping[str, Any], after: Mapping[str, Any],
+            providers: Iterable[Provider], box: ISecretBox) -> list[Change]:
+    """The settings that differ between ``before`` and ``after``."""
+    return [Change(row.provider, row.label, row.cells[1] is CHANGED)
+            for row in compare([before, after], providers, box) if row.any_differs]
 
 
 def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any],
                      providers: Iterable[Provider], box: ISecretBox) -> list[str]:
-    """Short names of what differs, e.g. ``"Bitbucket: Bitbucket Client Secret (changed)"``."""
-    return [f"{row.provider}: {row.label}" + (" (changed)" if row.right == "changed" else "")
-            for row in compare(before, after, providers, box) if row.differs]
+    """Short English names of what differs, e.g.
+    ``"Bitbucket: Bitbucket Client Secret (changed)"`` (what the audit log stores)."""
+    return [change.english() for change in changes(before, after, providers, box)]
+
+
+def change_in_words(stored: object) -> Any:
+    """A change as :func:`changed_settings` stored it, as a message to translate."""
+    head, colon, label = str(stored).partition(": ")
+    if not colon:
+        return str(stored)
+    suffix = " (changed)"
+    changed = label.endswith(suffix)
+    label = label[:-len(suffix)] if changed else label
+    mapping = {"provider": head, "setting": _(label)}
+    if changed:
+        return _("${provider}: ${setting} (changed)", mapping=mapping)
+    return _("${provider}: ${setting}", mapping=mapping)
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """A Save as the history page lists it."""
+    """A Save as the history page lists it (``again``: the older version it published
+    again, when its settings are exactly those of an older Save)."""
 
     record: PublishRecord
-    changes: list[str]
+    changes: list[Change]
     live: bool
+    again: int | None = None
 
 
 class HistoryService:
@@ -119,10 +185,13 @@ class HistoryService:
         entries = []
         for index, record in enumerate(records[:limit]):
             before = records[index + 1].document if index + 1 < len(records) else {}
+            again = None
+            if index + 1 < len(records) and before != record.document:
+                again = next((older.version for older in records[index + 2:]
+                              if older.document == record.document), None)
             entries.append(HistoryEntry(
-                record=record, live=index == 0,
-                changes=changed_settings(before, record.document, self.settings.providers,
-                                         self.box)))
+                record=record, live=index == 0, again=again,
+                changes=changes(before, record.document, self.settings.providers, self.box)))
         return entries
 
     def get(self, version: int) -> PublishRecord:
@@ -134,11 +203,17 @@ class HistoryService:
             raise UnknownVersion(version)
         return record
 
-    def compare_with_live(self, record: PublishRecord) -> list[Row]:
-        """``record`` beside the live settings."""
-        published = self.settings.published()
-        return compare(record.document, published.document if published else {},
-                       self.settings.providers, self.box)
+    def compare_with_current(self, record: PublishRecord) -> tuple[list[Row], bool]:
+        """``record`` beside the draft (when it differs from the live settings) and the
+        live settings; and whether the draft column is there."""
+        published, draft = self.settings.published(), self.settings.draft()
+        live = published.document if published else {}
+        documents = [record.document]
+        with_draft = draft is not None and draft.document != live
+        if with_draft:
+            documents.append(draft.document)
+        documents.append(live)
+        return compare(documents, self.settings.providers, self.box), with_draft
 
     def missing_providers(self, record: PublishRecord) -> list[str]:
         """Providers configured in ``record`` that this site no longer offers."""

@@ -19,6 +19,7 @@ from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..http import ProviderError
 from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
+from ..logs import loggable
 from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
 from ..providers.base import Provider
@@ -88,13 +89,13 @@ class SocialLoginService:
         LoginFailure when it is not installed, not enabled or not fully set up.
         """
         provider = get_provider_registry(self.request.registry).get(name)
-        if provider is None:
+        if provider is None:  # notify_failure logs it and writes no audit row
             raise LoginFailure(_("This login option is not available."),
-                               f"unknown provider {name[:64]!r}", status=400)
+                               "no such provider is installed", status=404)
         config = ProviderConfig.from_document(published_document(self.request), name)
         if not (config.enabled and config.is_complete(provider)):
             raise LoginFailure(_("This login option is not available."),
-                               f"provider {name!r} is not published", status=404)
+                               f"provider {name} is not published", status=404)
         try:
             return provider, config, config.plain_values(provider, self.box)
         except SecretDecryptionError as exc:
@@ -247,8 +248,15 @@ class SocialLoginService:
 
 
 def notify_failure(request: Any, provider_name: str, failure: LoginFailure) -> None:
-    """Log a failed login for the operator and tell subscribers."""
-    log.warning("social login failed: provider=%s cause=%s", provider_name[:64], failure.cause)
+    """Log a failed login for the operator and tell subscribers (the audit log).
+
+    A provider name that no installed provider has (any path a visitor types) is only
+    logged: subscribers hear of logins through providers of this site.
+    """
+    log.warning("social login failed: provider=%s cause=%s", loggable(provider_name, 64),
+                loggable(failure.cause))
+    if get_provider_registry(request.registry).get(provider_name) is None:
+        return
     request.registry.notify(SocialLoginFailed(
         request=request, provider_name=provider_name, reason=failure.message,
         cause=failure.cause, result=failure.result, outcome=failure.outcome))

@@ -44,6 +44,7 @@ from ..crypto import SecretDecryptionError
 from ..events import SocialLoginSucceeded
 from ..http import ProviderError, RefreshTokenRejected
 from ..interfaces import ISecretBox
+from ..logs import loggable
 from ..models import LinkedIdentity, StoredToken
 from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
@@ -122,7 +123,7 @@ def store_login_tokens(event: SocialLoginSucceeded) -> None:
         dbsession, event.provider_name, event.result)
     if identity_id is None:
         log.warning("token not stored: no linked identity found for provider=%s",
-                    event.provider_name[:64])
+                    loggable(event.provider_name, 64))
         return
     box: ISecretBox = request.registry.getUtility(ISecretBox)
     row = dbsession.get(StoredToken, identity_id)
@@ -230,12 +231,12 @@ class TokenKeeper:
             answer = provider.refresh(values, refresh_token)
         except RefreshTokenRejected as exc:
             log.info("stored token deleted: provider=%s identity=%s: %s", provider.name,
-                     identity_id, exc.cause)
+                     identity_id, loggable(exc.cause))
             db.delete(row)
             return None
         except ProviderError as exc:
             log.warning("token refresh failed: provider=%s identity=%s: %s", provider.name,
-                        identity_id, exc.cause)
+                        identity_id, loggable(exc.cause))
             return None
         access_token = answer["access_token"]
         _fill(row, self.box, access_token, answer.get("refresh_token"),
@@ -262,18 +263,19 @@ class TokenKeeper:
         provider = get_provider_registry(self.registry).get(provider_name)
         if provider is None or not callable(getattr(provider, "refresh", None)):
             log.warning("token refresh impossible: provider=%s is not installed or cannot "
-                        "refresh", provider_name[:64])
+                        "refresh", loggable(provider_name, 64))
             return None
         config = ProviderConfig.from_document(published_document(self.request), provider_name)
         if not config.is_complete(provider):
             log.warning("token refresh impossible: provider=%s has no published client id "
-                        "and secret", provider_name[:64])
+                        "and secret", loggable(provider_name, 64))
             return None
         try:
             return config.plain_values(provider, self.box)
         except SecretDecryptionError:
             log.warning("token refresh impossible: the published secret of provider=%s "
-                        "cannot be decrypted with the current secret key", provider_name[:64])
+                        "cannot be decrypted with the current secret key",
+                        loggable(provider_name, 64))
             return None
 
     def _decrypt(self, identity_id: int, token: str) -> str | None:

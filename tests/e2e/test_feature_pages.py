@@ -35,8 +35,17 @@ def test_history_and_audit_pages(site, editor_page, axe, shoot):
     shoot(page, "history-02-version")
     page.get_by_role("button", name="Restore into draft").click()
     expect(shown(page, "Version 1 restored into the draft")).to_be_visible()
+    # Version 2 (live) beside the draft (now version 1's settings): only what differs.
+    page.goto(site("/editor/system-pages/login/history/2"))
+    expect(page.get_by_role("columnheader", name="Draft")).to_be_visible()
+    expect(page.get_by_role("cell", name="Button order")).to_be_visible()
+    check(axe, page, "a version beside the draft and the live settings")
+    shoot(page, "history-03-version-beside-draft")
+    page.get_by_role("link", name="Show all settings").click()
+    expect(page.get_by_role("cell", name="Bitbucket Client ID")).to_be_visible()
     page.goto(site("/editor/system-pages/login/audit"))
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.get_by_role("link", name="Download as CSV")).to_be_visible()
     check(axe, page, "the audit log")
     shoot(page, "audit-01")
 

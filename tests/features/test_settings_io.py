@@ -43,11 +43,16 @@ PRODUCTION_KEY = "production-secret-key-9876543210-zyxwvutsrqponmlkjih"
 OTHER_KEY = "some-other-site-secret-key-0000000000-aaaaaaaaaaaaaaa"
 
 
+#: The logging sections of development.ini (INFO and up on the console, like a site).
+DEVELOPMENT_LOGGING = (Path(__file__).resolve().parents[2] / "development.ini").read_text(
+    encoding="utf-8").split("# logging configuration", 1)[1]
+
+
 def write_ini(path: Path, settings: dict[str, str]) -> str:
-    """An ini file like development.ini for a site with ``settings``."""
+    """An ini file like development.ini (its logging too) for a site with ``settings``."""
     lines = ["[app:main]", "use = egg:cms_social_login"]
     lines += [f"{key} = {str(value).replace('%', '%%')}" for key, value in settings.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n\n#" + DEVELOPMENT_LOGGING, encoding="utf-8")
     return str(path)
 
 
@@ -200,6 +205,15 @@ def test_export_needs_the_key_variable_to_be_set(staged, staging_ini, monkeypatc
                                  "--with-secrets-for-key-env", "NO_SUCH_KEY_VARIABLE")
     assert status == 2 and stdout == ""
     assert "NO_SUCH_KEY_VARIABLE is not set" in stderr
+
+
+def test_a_target_key_shorter_than_a_secret_key_is_refused(staged, staging_ini, monkeypatch):
+    monkeypatch.setenv("TARGET_SECRET_KEY", "too-short-for-a-site")
+    status, stdout, stderr = run("export", staging_ini,
+                                 "--with-secrets-for-key-env", "TARGET_SECRET_KEY")
+    assert status == 2 and stdout == ""
+    assert "the key in TARGET_SECRET_KEY has 20 characters" in stderr
+    assert "at least 32" in stderr and "Traceback" not in stderr
 
 
 def test_export_of_a_stage_never_stored(editor, staging_ini):
@@ -432,5 +446,20 @@ def test_the_installed_console_script(staged, staging_ini, production, productio
     bad = subprocess.run([script, "import", production_ini, str(staging_ini)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "the file is not JSON" in bad.stderr
+    # The console shows the command's words only: no warnings of the libraries, no log
+    # lines of the site's start (Alembic) and no JSON audit lines (the import wrote one).
+    for done in (exported, imported, bad):
+        console = done.stdout + done.stderr
+        for noise in ("DeprecationWarning", "UserWarning", "pkg_resources", "INFO"):
+            assert noise not in console, console
+        assert not [line for line in console.splitlines() if line.lstrip().startswith("{")]
+    short = subprocess.run([script, "export", staging_ini, "--with-secrets-for-key-env",
+                            "SHORT_KEY"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "SHORT_KEY": "short"})
+    assert short.returncode == 2 and short.stdout == ""
+    assert short.stderr == (
+        "cms-social-login-settings: error: the key in SHORT_KEY has 5 characters; a site's "
+        "cms_social_login.secret_key has at least 32, so it cannot be the target site's "
+        "key. Nothing was exported\n")
     assert stage_of(production, DRAFT).document["bitbucket"]["values"]["client_id"] \
         == CLIENT_ID

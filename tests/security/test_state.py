@@ -54,7 +54,7 @@ def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
 def test_state_for_another_provider_is_refused(app, published_bitbucket, visitor, bitbucket):
     location = bitbucket.approve(start_login(visitor))
     path = callback_path(location).replace("/login/bitbucket/", "/login/nosuch/")
-    page = visitor.get(path, status=400)
+    page = visitor.get(path, status=404)
     assert "not available" in page.text
 
 
