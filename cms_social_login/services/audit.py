@@ -22,7 +22,8 @@ EDITOR = "editor"
 SIGNIN = "signin"
 KINDS = (EDITOR, SIGNIN)
 ACTIONS = {
-    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import"),
+    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import",
+             "test-login"),
     SIGNIN: ("success", "denied", "error", "refused", "invalid-state"),
 }
 PAGE_SIZE = 50
