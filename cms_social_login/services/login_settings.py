@@ -27,8 +27,9 @@ FORM_CONTROL_KEYS = frozenset({"csrf_token", "action", "draft_version", "tab"})
 
 #: Per-provider options every tab has, besides the provider's own fields.
 #: ``enabled_shown`` is the state the dialog drew the switch in: a switch posted in
-#: another state is the editor's explicit choice.
-OPTION_KEYS = ("enabled", "enabled_shown", "position", "link_by_email")
+#: another state is the editor's explicit choice; ``enabled_choice`` carries a choice
+#: made before OK (not stored yet) to the next button.
+OPTION_KEYS = ("enabled", "enabled_shown", "enabled_choice", "position", "link_by_email")
 #: The editor's explicit choice of a provider's switch (absent: never touched).
 CHOICE_ON = "on"
 CHOICE_OFF = "off"
@@ -189,7 +190,8 @@ def _switch_choice(post: Mapping[str, str], name: str, stored: ProviderConfig,
         return CHOICE_OFF if has_values else stored.choice
     if posted_on != (shown == "on"):
         return CHOICE_ON if posted_on else CHOICE_OFF
-    return stored.choice
+    carried = post.get(f"{name}.enabled_choice")
+    return carried if carried in (CHOICE_ON, CHOICE_OFF) else stored.choice
 
 
 def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
@@ -268,6 +270,7 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
         document[provider.name] = config.to_document()
         form.values[provider.name] = {
             **values, "enabled": "on" if config.switch_shown_on(provider) else "",
+            "enabled_choice": choice or "",
             "link_by_email": "on" if link_by_email else "",
             "position": post.get(f"{provider.name}.position", str(position))[:8]}
         form.pending[provider.name] = pending

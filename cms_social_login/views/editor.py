@@ -118,6 +118,7 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
         else:
             values = {**config.values,
                       "enabled": "on" if config.switch_shown_on(provider) else "",
+                      "enabled_choice": config.choice or "",
                       "link_by_email": "on" if config.link_by_email else "",
                       "position": str(config.position)}
             errors, pending = {}, {}
@@ -182,6 +183,7 @@ def _switched_on(post: Any, name: str) -> Any:
     fields = post.copy()
     fields[f"{name}.enabled"] = "on"
     fields[f"{name}.enabled_shown"] = ""
+    fields[f"{name}.enabled_choice"] = ""
     return fields
 
 
