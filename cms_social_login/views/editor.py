@@ -136,8 +136,6 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "setup_steps": [translate(request, step, callback_url=address)
                             for step in provider.setup_steps],
             "can_verify": can_verify(provider),
-            "verify_note": None if can_verify(provider)
-            else translate(request, provider.verify_credentials({}).message),
             "hidden": current.set_up_but_hidden(provider),
             "status": statuses[provider.name],
         })

@@ -244,3 +244,15 @@ def test_focus_never_hides_under_the_sticky_bars(site, new_context):
         if page.evaluate("!!document.activeElement.closest('.dialog-buttons')"):
             break
     assert not covered, f"focused under a sticky bar: {covered}"
+
+
+def test_a_test_login_without_javascript(site, new_context, bitbucket):
+    page = new_context(java_script_enabled=False).new_page()
+    sign_in_as_editor(page, site)
+    open_login_setting(page, site)
+    page.get_by_label("Bitbucket Client ID").fill(CLIENT_ID)
+    page.get_by_label("Bitbucket Client Secret").fill(CLIENT_SECRET)
+    page.get_by_role("tabpanel").get_by_role("button", name="Test login").click()
+    page.get_by_role("button", name="Grant access").click()
+    page.wait_for_url(site("/editor/system-pages/login/test-login"))
+    expect(page.get_by_test_id("test-name")).to_have_text("Ada Lovelace")
