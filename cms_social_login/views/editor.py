@@ -107,7 +107,7 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
     if active not in names and names:
         active = names[0]
     shown = form.document if form is not None else document
-    statuses = _statuses(service, shown)
+    statuses = _statuses(service, document)  # what is stored; the notices follow the form
     for provider in service.providers:
         config = ProviderConfig.from_document(document, provider.name)
         current = ProviderConfig.from_document(shown, provider.name)
