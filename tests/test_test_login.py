@@ -36,8 +36,13 @@ def shown(page, key):
     return element.get_text(" ", strip=True) if element is not None else None
 
 
+def csrf_token(editor) -> str:
+    return settings_form(editor)["csrf_token"].value
+
+
 def test_the_result_shows_the_profile_and_nothing_is_kept(app, editor, bitbucket,
                                                         bitbucket_user):
+    token_before = csrf_token(editor)
     page = run_test(editor, bitbucket)
     assert shown(page, "outcome") == ("The test login with Bitbucket worked: this is what "
                                       "Bitbucket sent.")
@@ -54,8 +59,10 @@ def test_the_result_shows_the_profile_and_nothing_is_kept(app, editor, bitbucket
         event = db.query(AuditEvent).one()
     assert (event.kind, event.action, event.provider) == ("editor", "test-login", "bitbucket")
     assert event.detail == {"result": "works", "from": "tab"}
-    # The editor is still signed in, and the result stays on its clean URL.
+    # The editor is still signed in, in the same session (an invalidated or renewed
+    # session would have a new CSRF token), and the result stays on its clean URL.
     assert "Demo Editor" in editor.get("/editor").text
+    assert csrf_token(editor) == token_before
     assert shown(editor.get(RESULT), "name") == "Ada Lovelace"
 
 
