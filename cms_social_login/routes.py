@@ -16,6 +16,10 @@ def includeme(config: Configurator) -> None:
     config.add_route("cms_social_login.editor_login_page", "/editor/system-pages/login")
     config.add_route("cms_social_login.editor_settings", "/editor/system-pages/login/settings")
     config.add_route("cms_social_login.editor_preview", "/editor/system-pages/login/preview")
+    config.add_route("cms_social_login.editor_test_login",
+                     "/editor/system-pages/login/test-login")
+    config.add_route("cms_social_login.editor_test_start",
+                     "/editor/system-pages/login/test-login/{provider}")
     config.add_route("cms_social_login.editor_history", "/editor/system-pages/login/history")
     config.add_route("cms_social_login.editor_history_version",
                      "/editor/system-pages/login/history/{version}")

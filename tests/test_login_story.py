@@ -36,7 +36,7 @@ def test_editor_reaches_the_login_setting_through_the_editor(editor):
     dialog = login_page.click(href="/editor/system-pages/login/settings")
     assert "Login setting" in dialog.text
     tab = dialog.html.select_one('[role="tab"]')
-    assert tab.get_text(strip=True) == "Bitbucket"
+    assert tab.select_one(".tab-title").get_text(strip=True) == "Bitbucket"
     for label in ("Bitbucket Client ID", "Bitbucket Client Secret"):
         element = next(tag for tag in dialog.html.find_all("label") if label in tag.get_text())
         assert dialog.html.find(id=element["for"]) is not None

@@ -47,7 +47,7 @@ def test_the_login_setting_in_german(editor):
     buttons = {b.get_text(strip=True) for b in page.html.select(".button-row button")}
     assert buttons == {"OK", "Übernehmen", "Vorschau", "Speichern"}
     form = settings_form(editor)
-    form["bitbucket.enabled"] = True
+    form["bitbucket.client_secret"] = "a-secret-without-its-client-id"  # half filled
     error = form.submit("action", value="apply", status=400, extra_environ=GERMAN)
     assert "Bitbucket-Client-ID wird benötigt, um Bitbucket einzuschalten." in error.text
 

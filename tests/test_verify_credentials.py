@@ -4,6 +4,8 @@ plain words, and stores nothing."""
 from __future__ import annotations
 
 from cms_social_login.models import LoginSettings
+from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
+from cms_social_login.testing.steps import fill_tab
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, settings_form, submit_bitbucket
 from .security.helpers import count
@@ -65,3 +67,61 @@ def test_verifying_is_audited(editor, bitbucket):
 def test_unknown_provider_cannot_be_verified(editor):
     fields = settings_form(editor).submit_fields() + [("action", "verify-nosuch")]
     editor.post("/editor/system-pages/login/settings", fields, status=400)
+
+
+# ---------------------------------------------------------------------- every tab
+
+
+def verify_tab(editor, name, values, status=200):
+    page = fill_tab(editor, name, values, f"verify-{name}", status=status)
+    return page.html.find(id=f"{name}-verification").get_text(strip=True)
+
+
+def test_openid_connect_reads_discovery_and_keys_then_asks_the_token_endpoint(
+        app, editor, oidc_emulator):
+    good = {"issuer": oidc_emulator.issuer, "client_id": KIT_CLIENT_ID,
+            "client_secret": KIT_CLIENT_SECRET}
+    assert verify_tab(editor, "oidc", good) == (
+        "These credentials work: OpenID Connect accepted the Client ID and Client Secret.")
+    assert oidc_emulator.requests_to("discovery") and oidc_emulator.requests_to("jwks")
+    token_call = oidc_emulator.requests_to("token")[-1]
+    assert token_call.form["grant_type"] == "authorization_code"
+    assert verify_tab(editor, "oidc", {**good, "client_secret": "wrong-secret"}) == (
+        "OpenID Connect refused this Client ID and Client Secret.")
+    assert count(app, LoginSettings) == 0
+
+
+def test_openid_connect_without_a_discovery_document(editor, oidc_emulator):
+    values = {"issuer": oidc_emulator.base_url + "/no-such-realm",
+              "client_id": KIT_CLIENT_ID, "client_secret": KIT_CLIENT_SECRET}
+    assert verify_tab(editor, "oidc", values).startswith(
+        "No usable OpenID Connect discovery document at")
+
+
+def test_gitlab_asks_its_token_endpoint(editor, gitlab_emulator):
+    good = {"base_url": gitlab_emulator.base_url, "client_id": KIT_CLIENT_ID,
+            "client_secret": KIT_CLIENT_SECRET}
+    assert verify_tab(editor, "gitlab", good).startswith("These credentials work: GitLab")
+    assert verify_tab(editor, "gitlab", {**good, "client_secret": "wrong-secret"}) == (
+        "GitLab refused this Client ID and Client Secret.")
+
+
+def test_github_says_only_a_test_login_can_check(editor):
+    page = settings_form(editor, "github").submit("action", value="tab-github")
+    panel = page.html.find(id="panel-github")
+    assert panel.find("button", string="Verify credentials") is None
+    assert "GitHub cannot check these credentials without a user: use Test login." in \
+        panel.get_text(" ", strip=True)
+    assert panel.find("button", string="Test login") is not None
+    fields = settings_form(editor).submit_fields() + [("action", "verify-github")]
+    editor.post("/editor/system-pages/login/settings", fields, status=400)
+
+
+def test_the_ability_is_declared_on_the_provider_base(app):
+    from cms_social_login.providers import Provider, Verification, get_provider_registry
+
+    assert Provider.can_verify_credentials is False
+    github = get_provider_registry(app.registry).get("github")
+    assert type(github).verify_credentials is Provider.verify_credentials  # the default
+    answer = github.verify_credentials({})
+    assert isinstance(answer, Verification) and answer.ok is None

@@ -72,6 +72,16 @@ class Field:
         return value
 
 
+@dataclass(frozen=True)
+class Verification:
+    """The answer of :meth:`Provider.verify_credentials`, shown in the tab: ``ok`` True
+    (the provider accepted the credentials), False (it refused them) or None (it could
+    not tell); ``message`` says so in words for the editor."""
+
+    ok: bool | None
+    message: str
+
+
 @implementer(IProvider)
 class Provider:
     """A login provider plugin.
@@ -94,6 +104,12 @@ class Provider:
     uses_nonce: ClassVar[bool] = False
     #: Plain-words help shown at the top of the tab (how to get the credentials).
     setup_help: ClassVar[str] = ""
+    #: The tab's numbered setup guide, one step per entry (shown instead of
+    #: ``setup_help``); ``${callback_url}`` in a step becomes the address to register.
+    setup_steps: ClassVar[Sequence[str]] = ()
+    #: Whether :meth:`verify_credentials` can check the tab's credentials without a
+    #: user. False: the tab says that only a Test login can check them.
+    can_verify_credentials: ClassVar[bool] = False
 
     fields: Sequence[Field] = ()
 
@@ -132,6 +148,23 @@ class Provider:
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         """Cross-field checks on cleaned values; return ``{field: message}``."""
         return {}
+
+    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
+        """Ask the provider, without any user, whether the tab's ``values`` work.
+
+        The default cannot: providers that can set :attr:`can_verify_credentials` and
+        override this.
+        """
+        return Verification(None, _("${title} cannot check these credentials without a "
+                                    "user: use Test login.", mapping={"title": self.title}))
+
+    def access_rule(self, values: Mapping[str, str]) -> str | None:
+        """The tab's rule on who may log in, in words (None: every account may).
+
+        A Test login shows it with its outcome: :meth:`complete` raises
+        :class:`~cms_social_login.http.AccessRestricted` for an account the rule refuses.
+        """
+        return None
 
     def authorize_redirect(self, request: Any, values: Mapping[str, str], state: str,
                            redirect_uri: str, code_verifier: str | None,
@@ -179,6 +212,11 @@ class OAuth2Provider(Provider):
     client_auth: ClassVar[str] = "basic"
     #: The ``domain`` of the profile's account entry.
     domain: ClassVar[str] = ""
+    #: Help of the client id and secret fields (``${title}``: the provider's title).
+    client_id_help: ClassVar[str] = _("The client ID of the application you registered "
+                                      "at ${title}.")
+    client_secret_help: ClassVar[str] = _("The client secret of the application you "
+                                          "registered at ${title}.")
 
     def __init__(self, settings: SocialLoginSettings, name: str | None = None,
                  title: str | None = None) -> None:
@@ -192,14 +230,12 @@ class OAuth2Provider(Provider):
         self.http = HttpClient(self.title, settings.http_timeout)
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
-                  help=_("The key of your ${title} OAuth consumer.",
-                         mapping={"title": self.title}),
+                  help=_(self.client_id_help, mapping={"title": self.title}),
                   pattern=CLIENT_ID_PATTERN,
                   pattern_message=_("Paste the key exactly as shown: letters, digits, "
                                     "and . _ ~ - only.")),
             Field("client_secret", f"{self.title} Client Secret", required=True, secret=True,
-                  help=_("The secret of your ${title} OAuth consumer.",
-                         mapping={"title": self.title}),
+                  help=_(self.client_secret_help, mapping={"title": self.title}),
                   pattern=r"[\x21-\x7e]{4,255}",
                   pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             *self.extra_fields(),
@@ -337,6 +373,59 @@ class OAuth2Provider(Provider):
                     "client_secret": values["client_secret"]}
         return self.http.request_json("POST", self.token_endpoint(values), data=form,
                                       auth=auth)
+
+    def verify_by_client_credentials(self, values: Mapping[str, str]) -> Verification:
+        """:meth:`verify_credentials` for providers that grant client-credentials tokens
+        (RFC 6749 4.4): a token proves the client id and secret without any user."""
+        title = {"title": self.title}
+        try:
+            response = self.token_request(values, {"grant_type": "client_credentials"})
+        except ProviderError:
+            return Verification(None, _("Could not reach ${title}. Check the network and try "
+                                        "again; nothing was stored.", mapping=title))
+        data = response.data if isinstance(response.data, dict) else {}
+        if response.status == 200 and isinstance(data.get("access_token"), str):
+            return Verification(True, _("These credentials work: ${title} accepted the key "
+                                        "and secret.", mapping=title))
+        error = data.get("error")
+        if response.status in (400, 401, 403) and error in (
+                "unauthorized_client", "invalid_client", "access_denied"):
+            return Verification(False, _("${title} refused this key and secret.",
+                                         mapping=title))
+        if error == "unsupported_grant_type":
+            return Verification(None, _("${title} does not let this consumer be checked "
+                                        "without a user (only private consumers can be); "
+                                        "use Test login.", mapping=title))
+        return Verification(None, _("${title} answered with an error (HTTP ${status}); try "
+                                    "again in a moment.",
+                                    mapping={**title, "status": response.status}))
+
+    def verify_by_token_endpoint(self, values: Mapping[str, str]) -> Verification:
+        """:meth:`verify_credentials` through the token endpoint alone: a made-up code is
+        sent with the client's credentials. RFC 6749 5.2 has the server authenticate the
+        client first, so ``invalid_client`` (``unauthorized_client``) means the client id
+        or secret is wrong, and ``invalid_grant`` means they were accepted and only the
+        code was refused. Nothing is granted either way."""
+        title = {"title": self.title}
+        form = {"grant_type": "authorization_code",
+                "code": "cms-social-login-credentials-check"}
+        try:
+            response = self.token_request(values, form)
+        except ProviderError:
+            return Verification(None, _("Could not reach ${title}. Check the address and the "
+                                        "network, then try again; nothing was stored.",
+                                        mapping=title))
+        data = response.data if isinstance(response.data, dict) else {}
+        error = data.get("error")
+        if error in ("invalid_client", "unauthorized_client"):
+            return Verification(False, _("${title} refused this Client ID and Client "
+                                         "Secret.", mapping=title))
+        if error == "invalid_grant":
+            return Verification(True, _("These credentials work: ${title} accepted the "
+                                        "Client ID and Client Secret.", mapping=title))
+        return Verification(None, _("${title} answered with an error (HTTP ${status}); try "
+                                    "again in a moment.",
+                                    mapping={**title, "status": response.status}))
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         """The headers of an API call: the token in ``Authorization: Bearer``."""

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from ..http import AccessRestricted, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider
+from .base import Field, OAuth2Provider, Verification
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10
@@ -69,13 +69,28 @@ class BitbucketProvider(OAuth2Provider):
     send_scopes = False
     client_auth = "basic"
     #: Private consumers get client-credentials tokens: "Verify credentials" uses that.
-    supports_client_credentials = True
+    can_verify_credentials = True
     uses_pkce = False
-    setup_help = _(
-        "In Bitbucket, open your workspace's Settings, then Apps and features, OAuth "
-        "consumers, Add consumer. Paste the callback URL below, tick the Account: Read and "
-        "Email permissions, save, then copy the consumer's Key and Secret here."
+    client_id_help = _("The Key of your Bitbucket OAuth consumer.")
+    client_secret_help = _("The Secret of your Bitbucket OAuth consumer.")
+    setup_steps = (
+        _("In Bitbucket, open your workspace's Settings, then Apps and features, OAuth "
+          "consumers, and choose Add consumer."),
+        _("Give the consumer a name and paste ${callback_url} as its Callback URL."),
+        _("Under Permissions tick Account: Read and Email. Tick \"This is a private "
+          "consumer\" too if you want Verify credentials to check it."),
+        _("Save, then copy the consumer's Key into Bitbucket Client ID and its Secret into "
+          "Bitbucket Client Secret below."),
     )
+
+    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
+        """A client-credentials token (granted to private consumers) proves the pair."""
+        return self.verify_by_client_credentials(values)
+
+    def access_rule(self, values: Mapping[str, str]) -> str | None:
+        allowed = parse_workspaces(values.get("allowed_workspaces"))
+        return _("Members of the workspaces: ${names}",
+                 mapping={"names": ", ".join(allowed)}) if allowed else None
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed workspaces" restriction."""

@@ -90,11 +90,25 @@ class GitHubProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = False
-    setup_help = _(
-        "In GitHub, open Settings, then Developer settings, OAuth Apps, New OAuth App. "
-        "Paste the callback URL below as the Authorization callback URL, register the app, "
-        "then copy its Client ID and generate a Client secret to paste here."
+    # GitHub offers no reliable check of an OAuth App's client id and secret without a
+    # user, so the base class's verify_credentials ("use Test login") stands.
+    setup_steps = (
+        _("In GitHub, open Settings, then Developer settings, OAuth Apps, and choose New "
+          "OAuth App (for an organization: the organization's Settings, Developer "
+          "settings)."),
+        _("Fill in the application name and homepage URL, paste ${callback_url} as the "
+          "Authorization callback URL, and choose Register application."),
+        _("Copy the Client ID into GitHub Client ID, choose Generate a new client secret "
+          "and paste it into GitHub Client Secret below."),
+        _("There are no permissions to tick at GitHub: visitors are asked to share their "
+          "profile and email addresses (read:user, user:email), and their organizations "
+          "(read:org) when you fill in Allowed organizations."),
     )
+
+    def access_rule(self, values: Mapping[str, str]) -> str | None:
+        allowed = parse_organizations(values.get("allowed_organizations"))
+        return _("Members of the organizations: ${names}",
+                 mapping={"names": ", ".join(allowed)}) if allowed else None
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed organizations" restriction."""

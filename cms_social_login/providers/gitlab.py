@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from ..http import ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member, url_field_error
+from .base import Field, OAuth2Provider, Verification, first_listed_member, url_field_error
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -87,13 +87,27 @@ class GitLabProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = True
-    setup_help = _(
-        "In GitLab, open your avatar's Edit profile, then Applications, Add new application "
-        "(on a self-hosted GitLab an administrator may use Admin Area, Applications). Paste "
-        "the callback URL below as the Redirect URI, keep it Confidential, tick the read_user "
-        "scope (and read_api if you fill in Allowed groups), save, then copy the Application "
-        "ID and the Secret here."
+    #: GitLab authenticates the client before it looks at the code (RFC 6749 5.2).
+    can_verify_credentials = True
+    setup_steps = (
+        _("In GitLab, open your avatar's Edit profile, then Applications, and choose Add "
+          "new application (on a self-hosted GitLab an administrator may use Admin Area, "
+          "Applications)."),
+        _("Paste ${callback_url} as the Redirect URI and keep Confidential ticked."),
+        _("Tick the read_user scope (and read_api too if you fill in Allowed groups), then "
+          "choose Save application."),
+        _("Copy the Application ID into GitLab Client ID and the Secret into GitLab Client "
+          "Secret below; for a self-hosted GitLab fill in GitLab URL as well."),
     )
+
+    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
+        """A made-up code at the token endpoint: invalid_client or invalid_grant."""
+        return self.verify_by_token_endpoint(values)
+
+    def access_rule(self, values: Mapping[str, str]) -> str | None:
+        allowed = parse_groups(values.get("allowed_groups"))
+        return _("Members of the groups (or their subgroups): ${names}",
+                 mapping={"names": ", ".join(allowed)}) if allowed else None
 
     def extra_fields(self) -> Sequence[Field]:
         return (

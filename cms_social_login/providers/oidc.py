@@ -37,7 +37,7 @@ from pyramid.settings import aslist
 from ..http import HttpResponse, ProviderError
 from ..i18n import _
 from ..settings import PREFIX, SocialLoginSettings
-from .base import Field, OAuth2Provider, url_field_error
+from .base import Field, OAuth2Provider, Verification, url_field_error
 
 OIDC_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -118,11 +118,17 @@ class OIDCProvider(OAuth2Provider):
     send_scopes = True
     uses_pkce = True
     uses_nonce = True
-    setup_help = _(
-        "At your identity provider (Google Cloud console, Microsoft Entra admin center, "
-        "Keycloak, Okta, Auth0, ...) create an OpenID Connect web application client. Paste "
-        "the callback URL below as its redirect URI, then copy the issuer URL, the client ID "
-        "and the client secret here."
+    #: Discovery, the signing keys and a client-authenticated token request need no user.
+    can_verify_credentials = True
+    setup_steps = (
+        _("At your identity provider (Google Cloud console, Microsoft Entra admin center, "
+          "Keycloak, Okta, Auth0, ...) create an OpenID Connect client of the web "
+          "application kind, with a client secret."),
+        _("Paste ${callback_url} as its redirect URI."),
+        _("Allow the openid, email and profile scopes (most providers allow them by "
+          "default)."),
+        _("Copy the provider's issuer URL into Issuer URL, and the client ID and client "
+          "secret into the two fields after it."),
     )
 
     def __init__(self, settings: SocialLoginSettings, name: str | None = None,
@@ -167,6 +173,24 @@ class OIDCProvider(OAuth2Provider):
         issuer = values.get("issuer") or ""
         error = url_field_error(issuer, "Issuer URL") if issuer else None
         return {"issuer": error} if error else {}
+
+    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
+        """Read the discovery document and the signing keys, then send a made-up code to
+        the token endpoint with the client's credentials (see
+        :meth:`~cms_social_login.providers.base.OAuth2Provider.verify_by_token_endpoint`)."""
+        issuer = {"issuer": values.get("issuer", "")}
+        try:
+            metadata = self.metadata(values)
+        except ProviderError:
+            return Verification(False, _("No usable OpenID Connect discovery document at "
+                                         "${issuer}: check the Issuer URL.", mapping=issuer))
+        try:
+            self.key_set(metadata)
+        except ProviderError:
+            return Verification(False, _("The issuer ${issuer} publishes no usable signing "
+                                         "key, so its logins could not be checked.",
+                                         mapping=issuer))
+        return self.verify_by_token_endpoint(values)
 
     # ------------------------------------------------------------------ discovery
 

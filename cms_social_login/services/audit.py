@@ -31,7 +31,8 @@ EDITOR = "editor"
 SIGNIN = "signin"
 KINDS = (EDITOR, SIGNIN)
 ACTIONS = {
-    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import"),
+    EDITOR: ("apply", "save", "preview", "restore", "publish-version", "verify", "import",
+             "test-login"),
     SIGNIN: ("success", "denied", "error", "refused", "invalid-state"),
 }
 #: What the audit page calls each kind and action (a new action adds its words here).

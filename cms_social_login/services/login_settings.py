@@ -26,7 +26,13 @@ FORM_CONTROL_KEYS = frozenset({"csrf_token", "action", "draft_version", "tab"})
 
 
 #: Per-provider options every tab has, besides the provider's own fields.
-OPTION_KEYS = ("enabled", "position", "link_by_email")
+#: ``enabled_shown`` is the state the dialog drew the switch in: a switch posted in
+#: another state is the editor's explicit choice; ``enabled_choice`` carries a choice
+#: made before OK (not stored yet) to the next button.
+OPTION_KEYS = ("enabled", "enabled_shown", "enabled_choice", "position", "link_by_email")
+#: The editor's explicit choice of a provider's switch (absent: never touched).
+CHOICE_ON = "on"
+CHOICE_OFF = "off"
 MAX_POSITION = 99
 
 
@@ -65,27 +71,49 @@ class ProviderConfig:
     link_by_email: bool = False
     values: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    #: :data:`CHOICE_ON` or :data:`CHOICE_OFF` once the editor flipped the switch; None
+    #: while they never did (then filling the credentials turns the provider on).
+    choice: str | None = None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], name: str) -> ProviderConfig:
         """The config of ``name`` in ``document`` (an empty one when absent)."""
         part = document.get(name) or {}
+        choice = part.get("enabled_choice")
         return cls(name=name, enabled=bool(part.get("enabled")),
                    position=int(part.get("position") or 0),
                    link_by_email=bool(part.get("link_by_email")),
                    values=dict(part.get("values") or {}),
-                   secrets=dict(part.get("secrets") or {}))
+                   secrets=dict(part.get("secrets") or {}),
+                   choice=choice if choice in (CHOICE_ON, CHOICE_OFF) else None)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready form of this config."""
-        return {"enabled": self.enabled, "position": self.position,
-                "link_by_email": self.link_by_email,
-                "values": dict(self.values), "secrets": dict(self.secrets)}
+        part: dict[str, Any] = {"enabled": self.enabled, "position": self.position,
+                                "link_by_email": self.link_by_email,
+                                "values": dict(self.values), "secrets": dict(self.secrets)}
+        if self.choice is not None:
+            part["enabled_choice"] = self.choice
+        return part
 
     def is_complete(self, provider: Provider) -> bool:
         """Every required field of ``provider`` has a value."""
         return all((self.secrets if f.secret else self.values).get(f.name)
                    for f in provider.fields if f.required)
+
+    def has_any_value(self) -> bool:
+        """Some field of the tab holds a value."""
+        return any(self.values.values()) or any(self.secrets.values())
+
+    def switch_shown_on(self, provider: Provider) -> bool:
+        """Whether the dialog draws the provider's switch on: when it is on, or when the
+        editor never touched it and the credentials are still missing (filling them
+        will turn it on)."""
+        return self.enabled or (self.choice is None and not self.is_complete(provider))
+
+    def set_up_but_hidden(self, provider: Provider) -> bool:
+        """Credentials are filled but visitors do not see the button."""
+        return self.is_complete(provider) and not self.enabled
 
     def plain_values(self, provider: Provider, box: ISecretBox) -> dict[str, str]:
         """Values with secrets decrypted, for the provider's calls only."""
@@ -145,6 +173,27 @@ def login_buttons(document: Mapping[str, Any], providers: Iterable[Provider]
             for provider, config in enabled_providers(document, providers)]
 
 
+def _switch_choice(post: Mapping[str, str], name: str, stored: ProviderConfig,
+                   has_values: bool) -> str | None:
+    """The editor's choice for the provider's switch after this post.
+
+    The dialog posts the state it drew the switch in (``<name>.enabled_shown``): a
+    different posted state is an explicit choice, the same one keeps the stored choice.
+    A client that does not send it (a script) chooses with the switch alone, except on
+    a tab it leaves empty.
+    """
+    posted_on = _checked(post, f"{name}.enabled")
+    shown = post.get(f"{name}.enabled_shown")
+    if shown is None:
+        if posted_on:
+            return CHOICE_ON
+        return CHOICE_OFF if has_values else stored.choice
+    if posted_on != (shown == "on"):
+        return CHOICE_ON if posted_on else CHOICE_OFF
+    carried = post.get(f"{name}.enabled_choice")
+    return carried if carried in (CHOICE_ON, CHOICE_OFF) else stored.choice
+
+
 def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                         base: Mapping[str, Any], box: ISecretBox) -> SettingsForm:
     """Check the posted form against each provider's fields.
@@ -168,7 +217,6 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
     form = SettingsForm(document=document, values={}, pending={}, errors={})
     for provider in providers:
         stored = ProviderConfig.from_document(base, provider.name)
-        enabled = _checked(post, f"{provider.name}.enabled")
         link_by_email = _checked(post, f"{provider.name}.link_by_email")
         position, position_error = _position(post, f"{provider.name}.position", stored.position)
         values: dict[str, str] = {}
@@ -197,7 +245,18 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                 else:
                     secrets[f.name] = token
                     pending[f.name] = token
-        if enabled:
+        typed = ProviderConfig(name=provider.name, values=values, secrets=secrets)
+        choice = _switch_choice(post, provider.name, stored, typed.has_any_value())
+        complete = typed.is_complete(provider)
+        if choice == CHOICE_ON:
+            enabled = True
+        elif choice == CHOICE_OFF:
+            enabled = False
+        else:
+            # Never touched: the first time the credentials are filled turns the provider
+            # on; a set-up provider that was off (an older document, an import) stays off.
+            enabled = complete and (stored.enabled or not stored.is_complete(provider))
+        if choice == CHOICE_ON or (choice is None and typed.has_any_value()):
             for f in provider.fields:
                 have = secrets.get(f.name) if f.secret else values.get(f.name)
                 if f.required and not have and f.name not in errors:
@@ -205,11 +264,13 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                                        mapping={"label": _(f.label), "title": provider.title})
         if not errors:
             errors.update(provider.validate(values))
-        document[provider.name] = ProviderConfig(
+        config = ProviderConfig(
             name=provider.name, enabled=enabled, position=position,
-            link_by_email=link_by_email, values=values, secrets=secrets).to_document()
+            link_by_email=link_by_email, values=values, secrets=secrets, choice=choice)
+        document[provider.name] = config.to_document()
         form.values[provider.name] = {
-            **values, "enabled": "on" if enabled else "",
+            **values, "enabled": "on" if config.switch_shown_on(provider) else "",
+            "enabled_choice": choice or "",
             "link_by_email": "on" if link_by_email else "",
             "position": post.get(f"{provider.name}.position", str(position))[:8]}
         form.pending[provider.name] = pending
@@ -266,7 +327,21 @@ class LoginSettingsService:
     def publish(self, form: SettingsForm, expected_version: int, userid: str | None
                 ) -> PublishRecord:
         """Store ``form`` as the draft and make it live, in one transaction."""
-        draft = self.apply(form, expected_version, userid)
+        return self._make_live(self.apply(form, expected_version, userid), userid)
+
+    def publish_draft(self, expected_version: int, userid: str | None) -> PublishRecord:
+        """Make the stored draft live exactly as it is (the Save of the preview).
+
+        VersionConflict when there is no draft or it is no longer ``expected_version``
+        (someone applied other values since the preview was shown).
+        """
+        draft = self.draft()
+        current = draft.version if draft is not None else 0
+        if draft is None or current != expected_version:
+            raise VersionConflict(current)
+        return self._make_live(draft, userid)
+
+    def _make_live(self, draft: LoginSettings, userid: str | None) -> PublishRecord:
         published = self.published()
         if published is None:
             published = LoginSettings(stage=PUBLISHED, document=copy.deepcopy(draft.document),

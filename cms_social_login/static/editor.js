@@ -4,9 +4,11 @@
 (function () {
   "use strict";
 
-  /* Actions answered in place (OK, Apply, a tab's Verify); Preview and Save navigate. */
+  /* Actions answered in place (OK, Apply, a tab's Verify and Show it); Preview, Save and
+     Test login navigate. Tabs switch without a request (without this script a tab is a
+     submit button, so the typed values come along). */
   function inPlace(action) {
-    return action === "ok" || action === "apply" || /^verify-/.test(action || "");
+    return action === "ok" || action === "apply" || /^(verify|show)-/.test(action || "");
   }
 
   function all(selector, root) {
@@ -193,7 +195,14 @@
     var again = form && all('button[name="action"]', form).filter(function (button) {
       return button.value === action && button.getAttribute("aria-hidden") !== "true";
     })[0];
-    if (again) { again.focus(); }
+    if (again) {
+      again.focus();
+    } else if (/^show-/.test(action || "")) {
+      /* "Show it" is gone once done: focus moves to the switch it turned on. */
+      var name = action.slice("show-".length);
+      var toggle = document.getElementById(name + "-enabled");
+      if (toggle) { toggle.focus(); }
+    }
   }
 
   function initSubmit(form) {

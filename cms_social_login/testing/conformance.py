@@ -30,7 +30,10 @@ site's callback URL, and the site's settings point the provider at it
 - the happy path signs a new user in, linked to the provider's stable user id;
 - denied consent, a wrong client secret, a bad code, a 5xx and a timeout each end on the
   login page with a message, and nobody is signed in;
-- the client secret never appears in a page.
+- the client secret never appears in a page;
+- a Test login, from the tab (typed values) and from the preview (the stored draft),
+  makes the real round trip and shows the profile, while nothing is published, no
+  account is created or linked and the editor stays signed in.
 """
 
 from __future__ import annotations
@@ -203,7 +206,9 @@ class ProviderConformance:
         page = social_login_editor.get(f"/editor/system-pages/login/settings?tab={name}")
         tab = page.html.find(attrs={"role": "tab", "data-tab": name}) \
             or page.html.find(id=f"tab-{name}")
-        assert tab is not None and tab.get_text(strip=True) == conformance_provider.title
+        assert tab is not None
+        title = tab.select_one(".tab-title") or tab  # the status words follow the title
+        assert title.get_text(strip=True) == conformance_provider.title
         assert conformance_provider.fields, "the provider declares no field"
         for field in conformance_provider.fields:
             labels = [label for label in page.html.find_all("label")
@@ -244,10 +249,10 @@ class ProviderConformance:
             for other, value in good.items():
                 if other != field_name and not conformance_provider.field(other).secret:
                     assert form[f"{name}.{other}"].value == value, f"{other} was not kept"
-        required = [f for f in conformance_provider.fields if f.required]
-        page = fill_tab(social_login_editor, name, {f.name: "" for f in required}, "apply",
-                        status=400)
-        for field in required:
+        # A tab filled but for one required field says which one is missing.
+        for field in (f for f in conformance_provider.fields if f.required):
+            page = fill_tab(social_login_editor, name, {**good, field.name: ""}, "apply",
+                            status=400)
             self._assert_field_error(page, name, field.name, None)
         assert _count(social_login_app, LoginSettings) == 0
 
@@ -393,3 +398,79 @@ class ProviderConformance:
         with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
             for record in db.query(LoginSettings):
                 assert secret not in str(record.document)
+
+    # ------------------------------------------------------------------ Test login
+
+    def assert_test_login_left_no_trace(self, app: Any, editor: Any,
+                                        documents_before: dict[str, Any]) -> None:
+        """No account, no link, settings as they were, the editor still signed in, and
+        the audit log has the ``test-login`` record."""
+        from sqlalchemy import select
+
+        from ..models import AuditEvent, LinkedIdentity, LoginSettings
+
+        assert _count(app, LinkedIdentity) == 0
+        try:
+            from cms_demo.models import User
+        except ImportError:  # pragma: no cover - a site without the demo host
+            pass
+        else:
+            assert _count(app, User) == 1, "an account was created"
+        with app.registry["cms_social_login.dbsession_factory"]() as db:
+            documents = {r.stage: (r.version, r.document) for r in db.query(LoginSettings)}
+            actions = list(db.scalars(select(AuditEvent.action).where(
+                AuditEvent.provider == self.provider_name)))
+        assert documents == documents_before, "the draft or the published settings changed"
+        assert "test-login" in actions
+        assert "success" not in actions, "a sign-in was recorded"
+        assert "Demo Editor" in editor.get("/editor").text, "the editor was signed out"
+
+    @staticmethod
+    def _documents(app: Any) -> dict[str, Any]:
+        from ..models import LoginSettings
+
+        with app.registry["cms_social_login.dbsession_factory"]() as db:
+            return {r.stage: (r.version, r.document) for r in db.query(LoginSettings)}
+
+    @staticmethod
+    def _result(page: Any) -> dict[str, str]:
+        return {key: page.html.select_one(f'[data-testid="test-{key}"]').get_text(
+            " ", strip=True) for key in ("outcome", "name", "id")}
+
+    def test_test_login_from_the_tab(self, social_login_app: Any, social_login_editor: Any,
+                                     conformance_emulator: Any,
+                                     conformance_user: ExpectedUser) -> None:
+        editor = social_login_editor
+        form = settings_form(editor, self.provider_name)
+        for key, value in self.tab_values(conformance_emulator).items():
+            form[f"{self.provider_name}.{key}"] = value
+        before = self._documents(social_login_app)
+        started = form.submit("action", value=f"test-{self.provider_name}")
+        assert started.status_int == 302, error_message(started) or started.status
+        back = editor.get(callback_path(conformance_emulator.approve(started.location)))
+        assert back.status_int == 303 and urlsplit(back.location).path == \
+            "/editor/system-pages/login/test-login", back.status
+        result = self._result(back.follow())
+        assert result["outcome"].startswith("The test login with")
+        assert result["name"] == conformance_user.display_name
+        assert result["id"] == conformance_user.stable_id
+        self.assert_test_login_left_no_trace(social_login_app, editor, before)
+
+    def test_test_login_from_the_preview(self, social_login_app: Any,
+                                         social_login_editor: Any, social_login_visitor: Any,
+                                         conformance_emulator: Any,
+                                         conformance_user: ExpectedUser) -> None:
+        editor = social_login_editor
+        fill_tab(editor, self.provider_name, self.tab_values(conformance_emulator),
+                 "apply").follow()
+        preview = editor.get("/editor/system-pages/login/preview")
+        form = next(f for f in preview.forms.values()
+                    if f.action.endswith(f"/test-login/{self.provider_name}"))
+        before = self._documents(social_login_app)
+        started = form.submit()
+        assert started.status_int == 302, started.status
+        back = editor.get(callback_path(conformance_emulator.approve(started.location)))
+        result = self._result(back.follow())
+        assert result["id"] == conformance_user.stable_id
+        self.assert_test_login_left_no_trace(social_login_app, editor, before)
+        assert not login_buttons(social_login_visitor.get("/login"), self.provider_name)

@@ -9,6 +9,8 @@ from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 
 from ..services.sso import LoginFailure, SocialLoginService, notify_failure
+from ..services.test_login import is_test_login
+from .editor import finish_test_login
 from .public import LOGIN_TEMPLATE, login_page
 
 
@@ -37,6 +39,8 @@ def callback(request: Any):
     """GET /login/{provider}/callback: finish, sign in, go back to ``came_from``."""
     name = request.matchdict["provider"]
     params = {key: value for key, value in request.GET.items()}
+    if is_test_login(request, params):  # an editor's Test login: no sign-in, no account
+        return finish_test_login(request, name, params)
     try:
         outcome = SocialLoginService(request).complete(name, params)
     except LoginFailure as failure:

@@ -6,6 +6,8 @@ it runs in the page after each state worth checking is reached.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import sign_in_as_editor
@@ -93,3 +95,37 @@ def test_the_phone_layout_passes_axe(site, new_context, axe):
     page.goto(site("/editor/system-pages/login/settings"))
     page.wait_for_load_state()
     check(axe, page, "the Login setting on a phone")
+
+
+def test_the_pages_of_the_editors_checks_pass_axe(site, new_context, axe, bitbucket):
+    """Status words, the "not shown" notice, the preview with Save and placeholders, a Test
+    login result, on a wide screen and on a phone."""
+    page = new_context().new_page()
+    sign_in_as_editor(page, site)
+    page.goto(site("/editor/system-pages/login/settings"))
+    page.wait_for_load_state()
+    page.get_by_role("tabpanel").get_by_role("checkbox", name=re.compile("^Enabled")).uncheck()
+    page.get_by_label("Bitbucket Client ID").fill("e2eKey1234567890abcd")
+    page.get_by_label("Bitbucket Client Secret").fill("e2eSecret-s3cr3t-XYZ-0123456789abcdef")
+    press(page, "Apply")
+    expect(page.get_by_text("Set up but not shown to visitors")).to_be_visible()
+    check(axe, page, "the Login setting with a set-up provider that is not shown")
+
+    press(page, "Preview")
+    expect(page.get_by_text("Would be here")).to_be_visible()
+    check(axe, page, "the preview with Save and a placeholder")
+
+    page.get_by_role("button", name="Test login with Bitbucket").click()
+    page.get_by_role("button", name="Grant access").click()
+    expect(page.get_by_test_id("test-outcome")).to_be_visible()
+    check(axe, page, "a Test login result")
+
+    page.goto(site("/editor/system-pages/login"))
+    check(axe, page, "the Login system page with the status words")
+
+    phone = new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in_as_editor(phone, site)
+    phone.goto(site("/editor/system-pages/login/preview"))
+    check(axe, phone, "the preview on a phone")
+    phone.goto(site("/editor/system-pages/login/test-login"))
+    check(axe, phone, "the Test login page on a phone (no result yet)")

@@ -33,7 +33,7 @@ class TestAcmeIDPackage(ProviderConformance):
 
     def test_a_new_tab_next_to_the_shipped_ones(self, social_login_editor):
         page = social_login_editor.get("/editor/system-pages/login/settings")
-        tabs = [tab.get_text(strip=True) for tab in page.html.select('[role="tab"]')]
+        tabs = [tab.get_text(strip=True) for tab in page.html.select('[role="tab"] .tab-title')]
         assert {"Acme ID", "Bitbucket", "GitHub", "GitLab"} <= set(tabs)
 
     def test_the_package_is_not_on_the_path_of_other_sites(self, social_login_extra_sys_path):

@@ -150,7 +150,7 @@ class TestSideBySide:
                                                  oidc_emulator, second_issuer):
         oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("google"))
         page = social_login_editor.get("/editor/system-pages/login/settings")
-        tabs = [t.get_text(strip=True) for t in page.html.select('[role="tab"]')]
+        tabs = [t.get_text(strip=True) for t in page.html.select('[role="tab"] .tab-title')]
         assert "Google" in tabs and "Keycloak" in tabs and "OpenID Connect" not in tabs
         assert callback_url("google") in page.text and callback_url("keycloak") in page.text
         assert any(label.get_text(" ", strip=True).startswith("Google Client ID")

@@ -35,9 +35,11 @@ class AcmeIDProvider(OAuth2Provider):
     default_api_url = "https://api.acme.example/v1"
     scopes = ("profile", "email")
     client_auth = "basic"
-    setup_help = (
-        "In the Acme ID developer console, create a web application, paste the callback "
-        "URL below as its redirect URL, then copy its client ID and secret here."
+    setup_steps = (
+        "In the Acme ID developer console, create a web application.",
+        "Paste ${callback_url} as its redirect URL.",
+        "Tick the profile and email permissions.",
+        "Copy its client ID and secret into the two fields below.",
     )
 
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
