@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "restore": _("Old version restored into the draft"),
     "publish-version": _("Old version published again"),
     "verify": _("Credentials checked"),
+    "test-login": _("Test login"),
     "import": _("Settings imported as the draft"),
     "success": _("Signed in"),
     "denied": _("Cancelled at the provider"),
@@ -356,6 +357,15 @@ def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
         elif key == "new_account":
             words.details.append(_("New account created") if value
                                  else _("Existing account"))
+        elif key == "result" and event.action == "test-login":
+            words.details.append({
+                "works": _("The provider signed the test account in"),
+                "refused": _("The account does not pass this tab's access rule"),
+                "denied": _("Cancelled at the provider"),
+            }.get(value, _("The test login failed")))
+        elif key == "from":
+            words.details.append(_("Started from the preview") if value == "preview"
+                                 else _("Started from the tab"))
         elif key == "result":
             words.details.append({
                 "works": _("The provider accepted the credentials"),
