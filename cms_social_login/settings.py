@@ -87,6 +87,12 @@ class SocialLoginSettings:
     #: Store each login's access and refresh tokens (encrypted) for
     #: ``request.social_token(provider)``; off by default.
     store_tokens: bool = False
+    #: Provider URLs may name loopback, private and link-local addresses (and ``http://``
+    #: on loopback): development and tests only.
+    allow_private_provider_urls: bool = False
+    #: Origins (``https://host[:port]``) an OpenID Connect discovery document may announce
+    #: endpoints on besides the issuer's own; ``*`` allows any.
+    allowed_endpoint_origins: tuple[str, ...] = ()
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -138,5 +144,10 @@ class SocialLoginSettings:
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
+            allow_private_provider_urls=asbool(
+                settings.get(PREFIX + "allow_private_provider_urls", False)),
+            allowed_endpoint_origins=tuple(
+                origin.rstrip("/").lower() for origin in aslist(
+                    str(settings.get(PREFIX + "allowed_endpoint_origins") or ""))),
             raw=dict(settings),
         )

@@ -202,9 +202,9 @@ class GitHubProvider(OAuth2Provider):
             raise ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"GET /user/orgs: HTTP 403 (was the {ORGS_SCOPE} scope granted?)",
+                f"GET /user/orgs: refused (was the {ORGS_SCOPE} scope granted?)",
             )
         raise ProviderError(
             _("GitHub could not tell us your organizations. Please try again in a moment."),
-            f"GET /user/orgs: HTTP {response.status}",
+            "GET /user/orgs: the server answered with an error",
         )

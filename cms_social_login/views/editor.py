@@ -19,6 +19,7 @@ from ..services.login_settings import (
     SettingsForm,
     VersionConflict,
 )
+from ..services.provider_sessions import warm_providers
 from ..services.sso import callback_url
 from ..services.verify import can_verify, verify_credentials
 from .public import current_user, login_page, refuse_oversized_form
@@ -165,11 +166,14 @@ def settings_submit(request: Any):
         if action == "save":
             live = service.published()
             before = live.document if live is not None else {}
+            warnings = warm_providers(request, form.document)  # before any write lock
             record = service.publish(form, expected, userid)
             version = record.version
             request.session.flash(translate(request, _(
                 "Published version ${version}: the live login page now uses these settings.",
                 mapping={"version": record.version})))
+            for warning in warnings:
+                request.session.flash(translate(request, warning))
         else:
             version = service.apply(form, expected, userid).version
             request.session.flash(translate(request, _(
