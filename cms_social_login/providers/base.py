@@ -333,6 +333,15 @@ class OAuth2Provider(Provider):
         """
         response = self.token_request(values, {"grant_type": "refresh_token",
                                                "refresh_token": refresh_token})
+        return self.read_refresh_response(response)
+
+    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
+        """The refresh answer's JSON; :class:`RefreshTokenRejected` when the provider
+        refused the refresh token, ProviderError for other failures.
+
+        This reads RFC 6749's shape (HTTP 400 ``invalid_grant``); a provider with its own
+        error shape overrides it (GitHub: HTTP 200 with ``bad_refresh_token``).
+        """
         data = response.data
         if response.status == 200 and isinstance(data, dict) \
                 and isinstance(data.get("access_token"), str):

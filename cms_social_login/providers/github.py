@@ -1,8 +1,9 @@
 """GitHub: OAuth 2.0 (an OAuth App), then the REST API for the profile.
 
 The stable identity is the account's numeric ``id`` (as a string): the ``login`` can be
-renamed. The email is the primary address of ``/user/emails``, and only when GitHub says
-it is verified. Scopes ``read:user user:email`` are requested at authorize time.
+renamed. PKCE (S256) is sent (GitHub supports it since July 2025). The email is the
+primary address of ``/user/emails``, and only when GitHub says it is verified. Scopes
+``read:user user:email`` are requested at authorize time.
 
 GitHub's token endpoint answers JSON only when asked with ``Accept: application/json``
 (our HTTP client always sends it), and reports a bad code or bad client credentials
@@ -89,7 +90,9 @@ class GitHubProvider(OAuth2Provider):
     scopes = ("read:user", "user:email")
     send_scopes = True
     client_auth = "post"
-    uses_pkce = False
+    #: GitHub supports PKCE with S256 since July 2025 (and recommends it):
+    #: https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication/
+    uses_pkce = True
     setup_help = _(
         "In GitHub, open Settings, then Developer settings, OAuth Apps, New OAuth App. "
         "Paste the callback URL below as the Authorization callback URL, register the app, "
@@ -127,6 +130,18 @@ class GitHubProvider(OAuth2Provider):
             status = 401 if error == "invalid_client" else 400
             response = HttpResponse(status=status, data={"error": error}, url=response.url)
         return super().read_token_response(response)
+
+    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
+        """GitHub refuses a refresh token with HTTP 200 and ``bad_refresh_token``
+        (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens)."""
+        data = response.data
+        if response.status == 200 and isinstance(data, dict) \
+                and isinstance(data.get("error"), str) and "access_token" not in data:
+            error = {"bad_refresh_token": "invalid_grant"}.get(
+                data["error"], TOKEN_ERRORS.get(data["error"], data["error"]))
+            status = 401 if error == "invalid_client" else 400
+            response = HttpResponse(status=status, data={"error": error}, url=response.url)
+        return super().read_refresh_response(response)
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         return {
