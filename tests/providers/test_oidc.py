@@ -118,10 +118,11 @@ def test_the_button_title_field(social_login_app, published):
     assert provider.display_title({}) == "OpenID Connect"
 
 
-def test_an_unreachable_issuer_at_the_start_ends_on_the_login_page(published,
+def test_an_unreachable_issuer_at_the_start_ends_on_the_login_page(social_login_editor,
                                                                    social_login_visitor,
                                                                    oidc):
     oidc.fail("discovery", 503)
+    fill_tab(social_login_editor, "oidc", tab(oidc), "save").follow()
     page = social_login_visitor.get("/login/oidc", expect_errors=True)
     assert page.status_int == 200 and error_message(page)
 
