@@ -106,6 +106,8 @@ class OIDCEmulator(OAuth2Emulator):
         self._subs = itertools.count(1)
         #: Where discovery says the endpoints are (None: below the issuer).
         self.endpoint_base: str | None = None
+        #: Whether discovery announces the ``end_session_endpoint``.
+        self.offers_end_session = True
         #: client_id -> the post-logout redirect URIs registered for it.
         self.post_logout_redirect_uris: dict[str, set[str]] = {}
 
@@ -165,6 +167,7 @@ class OIDCEmulator(OAuth2Emulator):
             self.id_token_overrides = {}
             self.forge_signature = False
             self.endpoint_base = None
+            self.offers_end_session = True
 
     # ------------------------------------------------------------------ claims and tokens
 
@@ -219,7 +222,7 @@ class OIDCEmulator(OAuth2Emulator):
         """``GET /.well-known/openid-configuration``."""
         issuer = self.issuer
         base = (self.endpoint_base + self.issuer_path) if self.endpoint_base else issuer
-        return self.json_response({
+        document = {
             "issuer": issuer,
             "authorization_endpoint": base + self.authorize_path,
             "token_endpoint": base + self.token_path,
@@ -236,7 +239,10 @@ class OIDCEmulator(OAuth2Emulator):
                                  "given_name", "family_name", "picture"],
             "code_challenge_methods_supported": ["S256", "plain"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
-        })
+        }
+        if not self.offers_end_session:
+            del document["end_session_endpoint"]
+        return self.json_response(document)
 
     def handle_jwks(self, request: webob.Request) -> webob.Response:
         """``GET /jwks``: the public keys."""
