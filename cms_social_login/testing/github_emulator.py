@@ -184,6 +184,11 @@ class GitHubEmulator(OAuth2Emulator):
         plain.headers["Cache-Control"] = "no-store"
         return plain
 
+    def reset(self) -> None:
+        """Also go back to OAuth App tokens (no expiry, no refresh token)."""
+        super().reset()
+        self.expiring_tokens = False
+
     def token_response(self, token: AccessToken, code: AuthorizationCode | None) -> dict:
         body: dict[str, Any] = {"access_token": token.token, "token_type": "bearer",
                                 "scope": self.scope_separator.join(token.scopes.split())}

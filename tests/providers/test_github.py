@@ -139,12 +139,9 @@ def test_a_refresh_github_accepts_gives_a_new_token(social_login_app, github_emu
     from cms_social_login.providers.registry import get_provider_registry
 
     github_emulator.expiring_tokens = True
-    try:
-        user = github_emulator.add_user("hopper")
-        issued = github_emulator.issue_token(KIT_CLIENT_ID, user)
-        provider = get_provider_registry(social_login_app.registry).get("github")
-        answer = provider.refresh(TAB, issued.refresh_token)
-        assert answer["access_token"] != issued.token and answer["refresh_token"]
-        assert answer["expires_in"] == 28800
-    finally:
-        github_emulator.expiring_tokens = False
+    user = github_emulator.add_user("hopper")
+    issued = github_emulator.issue_token(KIT_CLIENT_ID, user)
+    provider = get_provider_registry(social_login_app.registry).get("github")
+    answer = provider.refresh(TAB, issued.refresh_token)
+    assert answer["access_token"] != issued.token and answer["refresh_token"]
+    assert answer["expires_in"] == 28800
