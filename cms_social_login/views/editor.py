@@ -48,6 +48,7 @@ def editor_shell(request: Any, section: str) -> dict[str, Any]:
         "last_publish": last,
         "last_publisher": _publisher_name(request, last.published_by) if last else None,
         "flash": request.session.pop_flash(),
+        "flash_warnings": request.session.pop_flash("warning"),
     }
 
 
@@ -173,7 +174,7 @@ def settings_submit(request: Any):
                 "Published version ${version}: the live login page now uses these settings.",
                 mapping={"version": record.version})))
             for warning in warnings:
-                request.session.flash(translate(request, warning))
+                request.session.flash(translate(request, warning), queue="warning")
         else:
             version = service.apply(form, expected, userid).version
             request.session.flash(translate(request, _(
