@@ -30,7 +30,10 @@ site's callback URL, and the site's settings point the provider at it
 - the happy path signs a new user in, linked to the provider's stable user id;
 - denied consent, a wrong client secret, a bad code, a 5xx and a timeout each end on the
   login page with a message, and nobody is signed in;
-- the client secret never appears in a page.
+- the client secret never appears in a page;
+- the fields where the editor types a server address (:attr:`ProviderConformance.url_fields`)
+  refuse loopback and private addresses, in words, when the operator's policy does
+  (``cms_social_login.allow_private_provider_urls`` off).
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ class ProviderConformance:
     #: Emulator endpoint names where failures are injected.
     token_endpoint: ClassVar[str] = "token"
     profile_endpoint: ClassVar[str | None] = "user"
+    #: Fields where the editor types a server's address (an issuer, a self-hosted URL).
+    url_fields: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ author's hooks
 
@@ -393,3 +398,21 @@ class ProviderConformance:
         with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
             for record in db.query(LoginSettings):
                 assert secret not in str(record.document)
+
+    def test_url_fields_follow_the_address_policy(self, conformance_provider: Provider
+                                                  ) -> None:
+        from ..settings import SocialLoginSettings
+
+        if not self.url_fields:
+            pytest.skip("the provider has no field for a server address")
+        strict = type(conformance_provider)(SocialLoginSettings.from_settings({
+            "cms_social_login.secret_key": "conformance-" + "k" * 40,
+            "cms_social_login.allow_private_provider_urls": "false"}),
+            name=self.provider_name)
+        for name in self.url_fields:
+            for address in ("https://127.0.0.1:8443", "https://10.0.0.7",
+                            "https://[fd00::5]", "https://localhost"):
+                errors = strict.validate({name: address})
+                assert name in errors, f"{name} accepted {address}"
+                assert "The address is not allowed" in english(errors[name])
+            assert name not in strict.validate({name: "https://sso.example.com"})

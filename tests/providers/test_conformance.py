@@ -39,6 +39,7 @@ class TestGitLab(ProviderConformance):
     provider_name = "gitlab"
     invalid_values = {"client_id": "not a valid client id",
                       "base_url": "http://gitlab.example.com"}
+    url_fields = ("base_url",)
 
     def make_emulator(self) -> GitLabEmulator:
         return GitLabEmulator()
@@ -63,6 +64,7 @@ class TestOIDC(ProviderConformance):
     provider_name = "oidc"
     invalid_values = {"issuer": "ftp://issuer.example.com", "client_id": "has space"}
     profile_endpoint = "userinfo"
+    url_fields = ("issuer",)
 
     def make_emulator(self) -> OIDCEmulator:
         emulator = OIDCEmulator(issuer_path="/realms/staff")
