@@ -176,3 +176,19 @@ def test_redirects_are_not_followed_to_anywhere(oidc_emulator):
     oidc_emulator.fail("discovery", 302, body="", content_type="text/plain")
     client = HttpClient("Test", 2, policy=RELAXED)
     assert client.request_json("GET", oidc_emulator.discovery_url).status == 302
+
+
+def test_the_connection_layer_refuses_by_itself(oidc_emulator):
+    """Below the URL check, each connection is checked on the address the name resolved
+    to: what a name that resolves to a public address at Save and to this machine later
+    (DNS rebinding) meets. ``localhost`` resolves to this machine from /etc/hosts."""
+    from cms_social_login.http import AddressNotAllowed
+
+    pool = STRICT.adapter().poolmanager.connection_from_url(
+        f"https://localhost:{oidc_emulator.port}/")
+    with pytest.raises(AddressNotAllowed, match="resolves to"):
+        pool.urlopen("GET", "/.well-known/openid-configuration", retries=False)
+    assert oidc_emulator.log == []
+    relaxed = RELAXED.adapter().poolmanager.connection_from_url(oidc_emulator.base_url)
+    answer = relaxed.urlopen("GET", "/.well-known/openid-configuration", retries=False)
+    assert answer.status == 200
