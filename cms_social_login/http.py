@@ -165,7 +165,8 @@ def _origin(url: str) -> str:
     """``scheme://host:port`` of ``url`` (no path, query or credentials), for logs."""
     try:
         parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
     except ValueError:
         return "(unparsable URL)"
 
@@ -264,8 +265,9 @@ class HttpClient:
         self.session = requests.Session()
         # Proxies from the environment would hide the real destination from the policy.
         self.session.trust_env = False
+        adapter = self.policy.adapter()
         for prefix in ("https://", "http://"):
-            self.session.mount(prefix, self.policy.adapter())
+            self.session.mount(prefix, adapter)
         self.session.headers["User-Agent"] = "cms_social_login"
         self.session.headers["Accept"] = "application/json"
 

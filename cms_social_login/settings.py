@@ -127,6 +127,14 @@ class SocialLoginSettings:
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        origins = tuple(origin.rstrip("/").lower() for origin in aslist(
+            str(settings.get(PREFIX + "allowed_endpoint_origins") or "")))
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[a-z0-9.\-]+(:\d{1,5})?|"
+                                                  r"https?://\[[0-9a-f:.]+\](:\d{1,5})?",
+                                                  origin):
+                raise ConfigurationError(f"{PREFIX}allowed_endpoint_origins: {origin!r} is "
+                                         "not an origin like https://host[:port] (or *)")
         site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
         if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
             raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
@@ -146,8 +154,6 @@ class SocialLoginSettings:
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
             allow_private_provider_urls=asbool(
                 settings.get(PREFIX + "allow_private_provider_urls", False)),
-            allowed_endpoint_origins=tuple(
-                origin.rstrip("/").lower() for origin in aslist(
-                    str(settings.get(PREFIX + "allowed_endpoint_origins") or ""))),
+            allowed_endpoint_origins=origins,
             raw=dict(settings),
         )

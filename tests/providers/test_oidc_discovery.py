@@ -128,3 +128,20 @@ def test_a_failed_jwks_fetch_is_remembered_too(social_login_editor, social_login
         back = visitor.get(callback_path(oidc.approve(start_login(visitor, "oidc"))))
         assert error_message(back)
     assert len(oidc.requests_to("jwks")) == 1
+
+
+def test_the_origins_setting_is_checked_at_start():
+    from pyramid.exceptions import ConfigurationError
+
+    from cms_social_login.settings import SocialLoginSettings
+
+    def read(value):
+        return SocialLoginSettings.from_settings({
+            "cms_social_login.secret_key": "k" * 40,
+            "cms_social_login.allowed_endpoint_origins": value}).allowed_endpoint_origins
+
+    assert read("https://oauth2.googleapis.com  https://graph.microsoft.com/") == (
+        "https://oauth2.googleapis.com", "https://graph.microsoft.com")
+    assert read("*") == ("*",)
+    with pytest.raises(ConfigurationError, match="allowed_endpoint_origins"):
+        read("https://oauth2.googleapis.com/token")
