@@ -146,10 +146,16 @@ class TestSideBySide:
                 "cms_social_login.oidc.providers": "google keycloak",
                 "cms_social_login.google.title": "Google"}
 
+    @pytest.fixture
+    def google_client(self, oidc_emulator):
+        """The session's emulator plays Google for this test, then "oidc" again."""
+        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("google"))
+        yield
+        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("oidc"))
+
     def test_two_tabs_two_buttons_two_identities(self, social_login_dbsession,
                                                  social_login_editor, social_login_browser,
-                                                 oidc_emulator, second_issuer):
-        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("google"))
+                                                 oidc_emulator, second_issuer, google_client):
         page = social_login_editor.get("/editor/system-pages/login/settings")
         tabs = [t.get_text(strip=True) for t in page.html.select('[role="tab"]')]
         assert "Google" in tabs and "Keycloak" in tabs and "OpenID Connect" not in tabs

@@ -13,6 +13,7 @@ from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import (
     callback_path,
+    callback_url,
     error_message,
     fill_tab,
     start_login,
@@ -29,6 +30,8 @@ def tab(emulator):
 
 @pytest.fixture
 def oidc(oidc_emulator):
+    # The session's emulator: make sure the client is registered for this site's "oidc".
+    oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("oidc"))
     oidc_emulator.current_user = oidc_emulator.add_user("Frances Allen", "fran@example.org")
     return oidc_emulator
 

@@ -12,6 +12,7 @@ from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import (
     SITE,
     callback_path,
+    callback_url,
     error_message,
     fill_tab,
     query_of,
@@ -28,6 +29,8 @@ def tab(emulator, **extra):
 
 @pytest.fixture
 def oidc(oidc_emulator):
+    # The session's emulator: make sure the client is registered for this site's "oidc".
+    oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("oidc"))
     oidc_emulator.current_user = oidc_emulator.add_user("Ada Byron", "ada@example.org")
     oidc_emulator.add_post_logout_redirect_uri(KIT_CLIENT_ID, POST_LOGOUT)
     return oidc_emulator
