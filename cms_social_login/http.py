@@ -1,13 +1,30 @@
-"""Outbound HTTP for providers: one pooled session per provider, timeouts, bounded bodies."""
+"""Outbound HTTP for providers: one pooled session per provider, timeouts, bounded bodies.
+
+Every call follows the operator's address policy (:class:`UrlPolicy`): ``https://`` only,
+and never to a loopback, private, link-local, unique-local, multicast, unspecified or
+otherwise non-global address, unless ``cms_social_login.allow_private_provider_urls`` is
+on (development and tests; it also lets ``http://`` reach loopback hosts). The address is
+checked when the connection is made, on the address actually connected to, so a name
+that resolves to a public address when the editor saves and to an internal one later (DNS
+rebinding) is refused too.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from .i18n import _
 
@@ -48,6 +65,180 @@ class RefreshTokenRejected(ProviderError):
     revoked, or was already used (providers that rotate refresh tokens)."""
 
 
+#: What an editor and the audit page read about a failed call (never a host, a port or an
+#: HTTP status: those go to the operator's log only).
+UNREACHABLE_REASON = _("The server could not be reached")
+NOT_ALLOWED_REASON = _("The address is not allowed")
+UNREADABLE_REASON = _("The server sent an answer that could not be read")
+#: Host names that always mean this machine.
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class AddressNotAllowed(Exception):
+    """The operator's policy refuses an outbound URL or the address its host resolves to.
+
+    ``str()`` is the operator's detail (the URL's host or the refused address).
+    """
+
+
+def address_allowed(address: str) -> bool:
+    """Whether ``address`` (an IP address literal) is a public unicast address.
+
+    Refused: loopback, private (RFC 1918), shared (100.64/10), link-local, unique-local
+    (fc00::/7), multicast, unspecified, reserved and documentation ranges, and IPv6
+    forms that embed such an IPv4 address (mapped, 6to4, NAT64).
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo or (None, None))[1]
+        if embedded is None and ip in ipaddress.IPv6Network("64:ff9b::/96"):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not address_allowed(str(embedded)):
+            return False
+    return ip.is_global and not ip.is_multicast
+
+
+def numeric_host(host: str) -> str | None:
+    """The IP address a host written as a number means (``127.1``, ``0x7f000001``,
+    ``[::1]``...), as the resolver would read it without asking DNS; None for a name."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    return str(infos[0][4][0]) if infos else None
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Where provider calls may go: public ``https://`` servers, or anywhere reachable
+    when ``allow_private`` (the setting ``cms_social_login.allow_private_provider_urls``)."""
+
+    allow_private: bool = False
+
+    def is_loopback_host(self, host: str) -> bool:
+        """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
+        host = host.lower().rstrip(".")
+        if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+            return True
+        address = numeric_host(host)
+        return address is not None and ipaddress.ip_address(address).is_loopback
+
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` may not be called (the reason in English words), or None.
+
+        Checks what can be known without DNS: the scheme, and a host that is a loopback
+        name or an address literal. Names are checked again when connecting.
+        """
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return NOT_ALLOWED_REASON
+        if not host:
+            return NOT_ALLOWED_REASON
+        loopback = self.is_loopback_host(host)
+        if parts.scheme == "http" and self.allow_private and loopback:
+            return None
+        if parts.scheme != "https":
+            return NOT_ALLOWED_REASON
+        if self.allow_private:
+            return None
+        address = numeric_host(host)
+        if loopback or (address is not None and not address_allowed(address)):
+            return NOT_ALLOWED_REASON
+        return None
+
+    def check_url(self, url: str) -> None:
+        """Raise :class:`AddressNotAllowed` when :meth:`url_problem` finds one."""
+        if self.url_problem(url):
+            raise AddressNotAllowed(f"URL refused by the address policy: {_origin(url)}")
+
+    def adapter(self) -> HTTPAdapter:
+        """The ``requests`` transport that applies this policy to every connection."""
+        return PolicyAdapter(self)
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (no path, query or credentials), for logs."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
+    except ValueError:
+        return "(unparsable URL)"
+
+
+class _PublicOnlyConnection(HTTPConnection):
+    """Resolves the host itself and connects only to a public address (the one checked)."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            return super()._new_conn()  # urllib3 reports the failed resolution
+        addresses = [info[4][0] for info in infos]
+        public = [address for address in addresses if address_allowed(str(address))]
+        if not public:
+            raise AddressNotAllowed(
+                f"{self.host}:{self.port} resolves to {', '.join(map(str, addresses))}, "
+                "which the address policy refuses")
+        error: OSError | None = None
+        for address in public:
+            try:
+                return create_connection((str(address), self.port), self.timeout,
+                                         source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+            except OSError as exc:
+                error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class _PublicOnlyHTTPSConnection(_PublicOnlyConnection, HTTPSConnection):
+    """HTTPS with the same check; the certificate is still verified for the host name."""
+
+
+class _PublicOnlyPool(HTTPConnectionPool):
+    ConnectionCls = _PublicOnlyConnection
+
+
+class _PublicOnlyHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicOnlyHTTPSConnection
+
+
+class PolicyAdapter(HTTPAdapter):
+    """A ``requests`` adapter that checks each URL, and (unless private addresses are
+    allowed) each connection's resolved address, against a :class:`UrlPolicy`."""
+
+    def __init__(self, policy: UrlPolicy) -> None:
+        self.policy = policy
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        if not self.policy.allow_private:
+            self.poolmanager.pool_classes_by_scheme = {"http": _PublicOnlyPool,
+                                                       "https": _PublicOnlyHTTPSPool}
+
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        self.policy.check_url(request.url or "")
+        return super().send(request, *args, **kwargs)
+
+
+def reason_in_words(error: ProviderError) -> str:
+    """What an editor reads about ``error``: the network reason (could not be reached,
+    not allowed, unreadable), else the message the visitor gets."""
+    for reason in (NOT_ALLOWED_REASON, UNREACHABLE_REASON, UNREADABLE_REASON):
+        if error.cause == reason:
+            return reason
+    return error.message
+
+
 @dataclass
 class HttpResponse:
     """What a provider needs of an HTTP answer: the status and the decoded JSON body."""
@@ -66,11 +257,17 @@ class HttpClient:
     """
 
     def __init__(self, provider_title: str, timeout: float,
-                 max_bytes: int = MAX_BODY_BYTES) -> None:
+                 max_bytes: int = MAX_BODY_BYTES, *, policy: UrlPolicy | None = None) -> None:
         self.provider_title = provider_title
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.policy = policy or UrlPolicy()
         self.session = requests.Session()
+        # Proxies from the environment would hide the real destination from the policy.
+        self.session.trust_env = False
+        adapter = self.policy.adapter()
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, adapter)
         self.session.headers["User-Agent"] = "cms_social_login"
         self.session.headers["Accept"] = "application/json"
 
@@ -84,22 +281,31 @@ class HttpClient:
                                       allow_redirects=False, **kwargs) as response:
                 body = self._read(response)
                 status = response.status_code
+        except AddressNotAllowed as exc:
+            log.warning("outbound %s %s refused: %s", method, _origin(url), exc)
+            raise ProviderError(unreachable, NOT_ALLOWED_REASON) from exc
         except requests.Timeout as exc:
-            raise ProviderError(unreachable, f"{method} {url}: timed out after "
-                                             f"{self.timeout}s") from exc
+            log.warning("outbound %s %s: timed out after %ss", method, _origin(url),
+                        self.timeout)
+            raise ProviderError(unreachable, UNREACHABLE_REASON) from exc
         except requests.RequestException as exc:
-            raise ProviderError(unreachable,
-                                f"{method} {url}: {type(exc).__name__}") from exc
+            log.warning("outbound %s %s: %s", method, _origin(url), type(exc).__name__)
+            raise ProviderError(unreachable, UNREACHABLE_REASON) from exc
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
             if status >= 400:  # an error page: the status says enough
                 return HttpResponse(status=status, data=None, url=url)
+            log.warning("outbound %s %s: HTTP %s with a body that is not JSON", method,
+                        _origin(url), status)
             raise ProviderError(
                 _("${title} sent an answer we could not read. Please try again.",
                   mapping={"title": self.provider_title}),
-                f"{method} {url}: HTTP {status} with a body that is not JSON",
+                UNREADABLE_REASON,
             ) from exc
+        if status >= 400:
+            log.info("outbound %s %s%s: HTTP %s", method, _origin(url),
+                     urlsplit(url).path[:200], status)
         return HttpResponse(status=status, data=data, url=url)
 
     def _read(self, response: requests.Response) -> bytes:

@@ -9,6 +9,7 @@ def includeme(config: Configurator) -> None:
                            cache_max_age=3600)
     config.add_route("cms_social_login.login", "/login")
     config.add_route("cms_social_login.logout", "/logout")
+    config.add_route("cms_social_login.logged_out", "/logout/done")
     config.add_route("cms_social_login.start", "/login/{provider}")
     config.add_route("cms_social_login.callback", "/login/{provider}/callback")
     config.add_route("cms_social_login.editor_home", "/editor")

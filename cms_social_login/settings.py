@@ -99,6 +99,12 @@ class SocialLoginSettings:
     store_tokens: bool = False
     #: Days the audit log keeps a row (0 keeps them forever); see services/audit.py.
     audit_retention_days: int = 365
+    #: Provider URLs may name loopback, private and link-local addresses (and ``http://``
+    #: on loopback): development and tests only.
+    allow_private_provider_urls: bool = False
+    #: Origins (``https://host[:port]``) an OpenID Connect discovery document may announce
+    #: endpoints on besides the issuer's own; ``*`` allows any.
+    allowed_endpoint_origins: tuple[str, ...] = ()
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def provider_setting(self, provider: str, name: str, default: str) -> str:
@@ -133,6 +139,14 @@ class SocialLoginSettings:
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        origins = tuple(origin.rstrip("/").lower() for origin in aslist(
+            str(settings.get(PREFIX + "allowed_endpoint_origins") or "")))
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[a-z0-9.\-]+(:\d{1,5})?|"
+                                                  r"https?://\[[0-9a-f:.]+\](:\d{1,5})?",
+                                                  origin):
+                raise ConfigurationError(f"{PREFIX}allowed_endpoint_origins: {origin!r} is "
+                                         "not an origin like https://host[:port] (or *)")
         site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
         if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
             raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
@@ -151,5 +165,8 @@ class SocialLoginSettings:
             session_timeout=session_timeout,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
             audit_retention_days=audit_retention_days(settings),
+            allow_private_provider_urls=asbool(
+                settings.get(PREFIX + "allow_private_provider_urls", False)),
+            allowed_endpoint_origins=origins,
             raw=dict(settings),
         )

@@ -112,6 +112,7 @@ def app_settings(database_url, bitbucket_server):
         "sqlalchemy.url": database_url,
         "cms_social_login.secret_key": SECRET_KEY,
         "cms_social_login.http_timeout": "5",  # generous: a loaded CI machine is slow
+        "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback
         "cms_social_login.bitbucket.authorize_url": bitbucket_server.authorize_url,
         "cms_social_login.bitbucket.token_url": bitbucket_server.token_url,
         "cms_social_login.bitbucket.api_url": bitbucket_server.api_url,

@@ -119,6 +119,9 @@ def test_failed_sign_ins_record_their_outcome(editor, make_browser, bitbucket, b
         error = db.scalar(select(AuditEvent).where(AuditEvent.action == "error"))
     assert "HTTP 500" in error.detail["reason"]
     assert "HTTP 500" not in rows[1][5]
+    # Words for the editor: never the HTTP status or the server's address (item 4 of
+    # issue 12: the audit page must not be a port scanner's oracle).
+    assert "HTTP" not in rows[1][5]
 
 
 def test_only_editors_see_it(visitor):

@@ -147,8 +147,9 @@ def test_token_exchange_with_basic_auth(bb):
     response = exchange(bb, {"grant_type": "authorization_code", "code": code})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "scopes", "expires_in", "refresh_token", "token_type"}
-    assert body["scopes"] == "account email"
+    # Bitbucket names the granted scopes "scope" since May 2026 (BITBUCKET.md).
+    assert set(body) == {"access_token", "scope", "expires_in", "refresh_token", "token_type"}
+    assert body["scope"] == "account email"
     assert body["expires_in"] == 7200 and body["token_type"] == "bearer"
     (logged,) = bb.requests_to("token")
     assert logged.headers["Authorization"].startswith("Basic ")
@@ -167,10 +168,30 @@ def test_token_exchange_with_form_credentials(bb):
     assert response.json()["access_token"]
 
 
-def test_scope_field_can_be_scope(bb, monkeypatch):
-    monkeypatch.setattr(bb, "scope_field", "scope")
+def test_scope_field_can_be_the_old_scopes(bb, monkeypatch):
+    """Before May 2026 Bitbucket said "scopes"; the emulator can still answer that way."""
+    monkeypatch.setattr(bb, "scope_field", "scopes")
     body = get_token(bb)
-    assert body["scope"] == "account email" and "scopes" not in body
+    assert body["scopes"] == "account email" and "scope" not in body
+
+
+@pytest.mark.parametrize("answering", [{"workspaces"}, {"permissions_workspaces"}, set()])
+def test_the_membership_endpoints_answer_as_switched(bb, answering):
+    token = bb.issue_token(KEY, bb.add_user("Switch", nickname="switch", workspaces=["acme"]))
+    headers = {"Authorization": f"Bearer {token.token}"}
+    bb.membership_endpoints = set(answering)
+    for name, path in (("workspaces", "/user/workspaces"),
+                       ("permissions_workspaces", "/user/permissions/workspaces")):
+        answer = requests.get(bb.api_url + path, headers=headers, timeout=5)
+        if name in answering:
+            assert answer.status_code == 200
+            [value] = answer.json()["values"]
+            assert value["workspace"]["slug"] == "acme"
+            assert value["type"] == ("workspace_access" if name == "workspaces"
+                                     else "workspace_membership")
+        else:
+            assert answer.status_code == 404
+            assert answer.json()["type"] == "error"
 
 
 def test_json_body_is_refused(bb):

@@ -19,6 +19,7 @@ from ..http import (
     HttpResponse,
     ProviderError,
     RefreshTokenRejected,
+    UrlPolicy,
 )
 from ..i18n import _, english
 from ..interfaces import IProvider
@@ -183,6 +184,25 @@ class Provider:
         """
         raise NotImplementedError
 
+    def warm(self, values: Mapping[str, str]) -> str | None:
+        """Fetch now, at Save, what logins will need from the provider (an OpenID
+        Connect discovery document and keys) so that visitors find it cached.
+
+        Returns the reason in words for the editor when that fails, else None (the
+        default: nothing to fetch).
+        """
+        return None
+
+    def logout_url(self, values: Mapping[str, str], id_token: str,
+                   post_logout_redirect_uri: str, state: str) -> str | None:
+        """The provider's URL that ends the visitor's session there too, or None (the
+        default: logging out of the site does not log out at the provider).
+
+        ``id_token`` is the ID token of the visitor's login; the provider sends the
+        browser back to ``post_logout_redirect_uri`` with ``state``.
+        """
+        return None
+
 
 def pkce_challenge(verifier: str) -> str:
     """The S256 code challenge of ``verifier`` (RFC 7636)."""
@@ -227,7 +247,9 @@ class OAuth2Provider(Provider):
                                                    self.default_token_url)
         self.api_url = settings.provider_setting(self.name, "api_url",
                                                  self.default_api_url).rstrip("/")
-        self.http = HttpClient(self.title, settings.http_timeout)
+        #: Where this provider may send requests (the operator's address policy).
+        self.url_policy = UrlPolicy(allow_private=settings.allow_private_provider_urls)
+        self.http = HttpClient(self.title, settings.http_timeout, policy=self.url_policy)
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
                   help=_(self.client_id_help, mapping={"title": self.title}),
@@ -292,8 +314,11 @@ class OAuth2Provider(Provider):
             "oauthAccessToken": token["access_token"],
             "oauthRefreshToken": token.get("refresh_token"),
             "oauthExpiresIn": token.get("expires_in"),
-            "scopes": token.get("scopes") or token.get("scope"),
+            # Bitbucket said "scopes" until May 2026 and "scope" since (BITBUCKET.md).
+            "scopes": token.get("scope") or token.get("scopes"),
         }
+        if isinstance(token.get("id_token"), str):
+            credentials["idToken"] = token["id_token"]  # for RP-initiated logout
         return AuthenticationComplete(profile=profile, credentials=credentials,
                                       provider_name=self.name, provider_type=self.name)
 
@@ -317,8 +342,7 @@ class OAuth2Provider(Provider):
             raise ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"token endpoint refused the client credentials (HTTP {response.status} "
-                f"{error})",
+                f"token endpoint refused the client credentials ({error})",
             )
         if response.status == 400 and error == "invalid_grant":
             raise ProviderError(
@@ -329,8 +353,8 @@ class OAuth2Provider(Provider):
         raise ProviderError(
             _("${title} could not complete the login. Please try again in a moment.",
               mapping={"title": self.title}),
-            f"token endpoint: HTTP {response.status}"
-            + (f" {error}" if isinstance(error, str) else ""),
+            "token endpoint: the server answered with an error"
+            + (f" ({error[:64]})" if isinstance(error, str) else ""),
         )
 
     def refresh(self, values: Mapping[str, str], refresh_token: str) -> dict[str, Any]:
@@ -345,6 +369,15 @@ class OAuth2Provider(Provider):
         """
         response = self.token_request(values, {"grant_type": "refresh_token",
                                                "refresh_token": refresh_token})
+        return self.read_refresh_response(response)
+
+    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
+        """The refresh answer's JSON; :class:`RefreshTokenRejected` when the provider
+        refused the refresh token, ProviderError for other failures.
+
+        This reads RFC 6749's shape (HTTP 400 ``invalid_grant``); a provider with its own
+        error shape overrides it (GitHub: HTTP 200 with ``bad_refresh_token``).
+        """
         data = response.data
         if response.status == 200 and isinstance(data, dict) \
                 and isinstance(data.get("access_token"), str):
@@ -359,8 +392,8 @@ class OAuth2Provider(Provider):
         raise ProviderError(
             _("${title} could not renew the authorization. Please try again in a moment.",
               mapping={"title": self.title}),
-            f"token endpoint (refresh): HTTP {response.status}"
-            + (f" {error}" if isinstance(error, str) else ""),
+            "token endpoint (refresh): the server answered with an error"
+            + (f" ({error[:64]})" if isinstance(error, str) else ""),
         )
 
     def token_request(self, values: Mapping[str, str], form: dict[str, str]) -> HttpResponse:
@@ -438,7 +471,7 @@ class OAuth2Provider(Provider):
             raise ProviderError(
                 _("${title} could not send your profile. Please try again in a moment.",
                   mapping={"title": self.title}),
-                f"GET {url}: HTTP {response.status}",
+                f"GET {urlsplit(url).path[:200]}: the server answered with an error",
             )
         return response.data
 
@@ -484,25 +517,32 @@ def first_listed_member(fetch_page: Callable[[int], list[Any]], key: str,
                                     f"{seen} listed (stopped after {max_pages} pages)")
 
 
-#: Hosts where plain ``http://`` is accepted in a URL field (local development, tests).
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-
-
-def url_field_error(value: str, label: str) -> str | None:
+def url_field_error(value: str, label: str, policy: UrlPolicy | None = None) -> str | None:
     """Why ``value`` is not an acceptable server URL for a provider, or None.
 
-    It must be an absolute ``https://`` URL without query, fragment or credentials;
-    ``http://`` is accepted only for loopback hosts (a provider on this machine).
+    It must be an absolute URL without query, fragment or credentials that ``policy``
+    (the operator's, see :class:`~cms_social_login.http.UrlPolicy`; default: the strict
+    one) lets the site call: ``https://`` on a public address. The message is in words
+    for the editor.
     """
-    parts = urlsplit(value)
-    host = (parts.hostname or "").lower()
+    policy = policy or UrlPolicy()
+    not_an_address = _("${label} must be a full address starting with https://.",
+                       mapping={"label": _(label)})
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - a port that is not a number raises ValueError
+    except ValueError:
+        return not_an_address
     if parts.scheme not in ("https", "http") or not host:
-        return _("${label} must be a full address starting with https://.",
-                 mapping={"label": _(label)})
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS and f"[{host}]" not in LOOPBACK_HOSTS:
-        return _("${label} must start with https:// (http:// only for this machine).",
-                 mapping={"label": _(label)})
+        return not_an_address
     if parts.query or parts.fragment or parts.username or parts.password:
         return _("${label} must not contain a query, a fragment or a password.",
+                 mapping={"label": _(label)})
+    if policy.url_problem(value):
+        if parts.scheme == "http" and not policy.is_loopback_host(host):
+            return _("${label} must start with https://.", mapping={"label": _(label)})
+        return _("The address is not allowed: ${label} must be a public https:// address "
+                 "(this site does not call servers on this machine or the local network).",
                  mapping={"label": _(label)})
     return None

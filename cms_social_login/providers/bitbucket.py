@@ -6,8 +6,14 @@ Scopes are ticked on the OAuth consumer (``account`` and ``email``), not request
 Bitbucket does not document PKCE, so none is sent.
 
 The editor may restrict sign-in to members of some workspaces ("Allowed workspaces"):
-the login then reads ``/user/workspaces`` (scope ``account``, already needed for the
+the login then reads the user's workspaces (scope ``account``, already needed for the
 profile) and refuses everyone else with :class:`~cms_social_login.http.AccessRestricted`.
+It asks the newer ``/user/workspaces`` and, when that answers 404, the documented
+``/user/permissions/workspaces`` (deprecated under CHANGE-2770 but answering; see
+BITBUCKET.md): both list ``workspace.slug``.
+
+Token answers name the granted scopes ``scope`` since May 2026 (``scopes`` before); both
+are read.
 """
 
 from __future__ import annotations
@@ -170,16 +176,24 @@ class BitbucketProvider(OAuth2Provider):
     def check_workspaces(self, access_token: str, allowed: Sequence[str]) -> str:
         """The first of ``allowed`` that the token's user belongs to.
 
-        Reads ``/user/workspaces`` page by page (stopping at the first match), following
-        ``next`` on the API host only. :class:`AccessRestricted` when the user belongs to
+        Reads ``/user/workspaces`` (or, when that is a 404, the documented
+        ``/user/permissions/workspaces``) page by page, stopping at the first match and
+        following ``next`` on the API host only. :class:`AccessRestricted` when the user belongs to
         none of them; :class:`ProviderError` when Bitbucket does not answer properly.
         """
         wanted = set(allowed)
         url: str | None = f"{self.api_url}/user/workspaces?pagelen={WORKSPACES_PAGELEN}"
         api_origin = urlparse(self.api_url)[:2]
         seen = 0
-        for _page in range(MAX_WORKSPACE_PAGES):
+        for page_number in range(MAX_WORKSPACE_PAGES):
             page = self._workspaces_page(url, access_token)
+            if page is None and page_number == 0:  # the newer endpoint is not there
+                url = f"{self.api_url}/user/permissions/workspaces?pagelen={WORKSPACES_PAGELEN}"
+                page = self._workspaces_page(url, access_token)
+            if page is None:
+                raise ProviderError(
+                    _("Bitbucket could not tell us your workspaces. Please try again in a "
+                      "moment."), "GET workspaces: not found")
             for access in page.get("values") or ():
                 workspace = access.get("workspace") if isinstance(access, dict) else None
                 slug = workspace.get("slug") if isinstance(workspace, dict) else None
@@ -207,20 +221,23 @@ class BitbucketProvider(OAuth2Provider):
             f"{len(wanted)} allowed",
         )
 
-    def _workspaces_page(self, url: str, access_token: str) -> dict[str, Any]:
+    def _workspaces_page(self, url: str, access_token: str) -> dict[str, Any] | None:
+        """A page of a membership list; None when the endpoint answers 404."""
         response = self.http.request_json(
             "GET", url, headers={"Authorization": f"Bearer {access_token}"})
         if response.status == 200 and isinstance(response.data, dict):
             return response.data
+        if response.status == 404:
+            return None
         if response.status == 403:
             # The consumer lacks the Account permission (scope ``account``).
             raise ProviderError(
                 "Bitbucket login is not set up correctly on this site. "
                 "Please tell the site's editors.",
-                "GET /user/workspaces: HTTP 403 (does the consumer have the Account: Read "
+                "GET workspaces: refused (does the consumer have the Account: Read "
                 "permission?)",
             )
         raise ProviderError(
             _("Bitbucket could not tell us your workspaces. Please try again in a moment."),
-            f"GET /user/workspaces: HTTP {response.status}",
+            "GET workspaces: the server answered with an error",
         )

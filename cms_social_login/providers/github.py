@@ -1,8 +1,9 @@
 """GitHub: OAuth 2.0 (an OAuth App), then the REST API for the profile.
 
 The stable identity is the account's numeric ``id`` (as a string): the ``login`` can be
-renamed. The email is the primary address of ``/user/emails``, and only when GitHub says
-it is verified. Scopes ``read:user user:email`` are requested at authorize time.
+renamed. PKCE (S256) is sent (GitHub supports it since July 2025). The email is the
+primary address of ``/user/emails``, and only when GitHub says it is verified. Scopes
+``read:user user:email`` are requested at authorize time.
 
 GitHub's token endpoint answers JSON only when asked with ``Accept: application/json``
 (our HTTP client always sends it), and reports a bad code or bad client credentials
@@ -89,7 +90,9 @@ class GitHubProvider(OAuth2Provider):
     scopes = ("read:user", "user:email")
     send_scopes = True
     client_auth = "post"
-    uses_pkce = False
+    #: GitHub supports PKCE with S256 since July 2025 (and recommends it):
+    #: https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication/
+    uses_pkce = True
     # GitHub offers no reliable check of an OAuth App's client id and secret without a
     # user, so the base class's verify_credentials ("use Test login") stands.
     setup_steps = (
@@ -141,6 +144,18 @@ class GitHubProvider(OAuth2Provider):
             status = 401 if error == "invalid_client" else 400
             response = HttpResponse(status=status, data={"error": error}, url=response.url)
         return super().read_token_response(response)
+
+    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
+        """GitHub refuses a refresh token with HTTP 200 and ``bad_refresh_token``
+        (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens)."""
+        data = response.data
+        if response.status == 200 and isinstance(data, dict) \
+                and isinstance(data.get("error"), str) and "access_token" not in data:
+            error = {"bad_refresh_token": "invalid_grant"}.get(
+                data["error"], TOKEN_ERRORS.get(data["error"], data["error"]))
+            status = 401 if error == "invalid_client" else 400
+            response = HttpResponse(status=status, data={"error": error}, url=response.url)
+        return super().read_refresh_response(response)
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         return {
@@ -216,9 +231,9 @@ class GitHubProvider(OAuth2Provider):
             raise ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"GET /user/orgs: HTTP 403 (was the {ORGS_SCOPE} scope granted?)",
+                f"GET /user/orgs: refused (was the {ORGS_SCOPE} scope granted?)",
             )
         raise ProviderError(
             _("GitHub could not tell us your organizations. Please try again in a moment."),
-            f"GET /user/orgs: HTTP {response.status}",
+            "GET /user/orgs: the server answered with an error",
         )

@@ -135,7 +135,8 @@ class GitLabProvider(OAuth2Provider):
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         base_url = values.get("base_url") or ""
-        error = url_field_error(base_url, "GitLab URL") if base_url else None
+        error = url_field_error(base_url, "GitLab URL", self.url_policy) if base_url \
+            else None
         return {"base_url": error} if error else {}
 
     def base_url(self, values: Mapping[str, str]) -> str | None:
@@ -217,10 +218,10 @@ class GitLabProvider(OAuth2Provider):
             raise ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"GET /api/v4/groups: HTTP 403 (does the application have the "
+                f"GET /api/v4/groups: refused (does the application have the "
                 f"{GROUPS_SCOPE} scope?)",
             )
         raise ProviderError(
             _("GitLab could not tell us your groups. Please try again in a moment."),
-            f"GET /api/v4/groups: HTTP {response.status}",
+            "GET /api/v4/groups: the server answered with an error",
         )

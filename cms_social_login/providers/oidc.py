@@ -14,7 +14,20 @@ that setting there is one, named ``oidc``.
 
 Discovery documents and key sets are cached per process (bounded, one hour); an ID token
 signed with a key id the cached set lacks makes the set be fetched again once (key
-rotation).
+rotation). A failed fetch is remembered for :data:`FAILURE_TTL` seconds (bounded too), and
+only one request per provider fetches at a time, so visitors starting logins against a
+dead issuer cause at most one outbound attempt per period; Save fetches both afresh
+(:meth:`OIDCProvider.warm`) and tells the editor in words when that fails.
+
+The endpoints the discovery document announces (authorization, token, userinfo, JWKS,
+end session) must share the issuer's origin, unless the operator lists their origins in
+``cms_social_login.allowed_endpoint_origins`` (``*``: any); each must also pass the address
+policy (:class:`~cms_social_login.http.UrlPolicy`).
+
+When the editor ticks "Log out at the provider too", logging out of the site sends the
+browser to the issuer's ``end_session_endpoint`` (OpenID Connect RP-Initiated Logout 1.0)
+with the login's ID token as ``id_token_hint``, ``client_id``, a ``state`` and
+``post_logout_redirect_uri`` back to the site's "You are logged out" page.
 """
 
 from __future__ import annotations
@@ -23,10 +36,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -34,7 +47,7 @@ from joserfc.jwk import KeySet, import_key
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
-from ..http import HttpResponse, ProviderError
+from ..http import HttpResponse, ProviderError, reason_in_words
 from ..i18n import _
 from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, OAuth2Provider, Verification, url_field_error
@@ -55,6 +68,12 @@ CLOCK_LEEWAY = 60
 METADATA_TTL = 3600
 #: Issuers (and key sets) cached at most, per provider instance.
 METADATA_CACHE_SIZE = 16
+#: How long a failed discovery or JWKS fetch is remembered (no new attempt), seconds.
+FAILURE_TTL = 60
+#: The discovery document's endpoint keys that must share the issuer's origin.
+ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint",
+                 "end_session_endpoint")
+T = TypeVar("T")
 NAME_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
 
 
@@ -69,6 +88,8 @@ class ProviderMetadata:
     userinfo_endpoint: str | None
     signing_algorithms: tuple[str, ...]
     token_auth_methods: tuple[str, ...]
+    #: RP-Initiated Logout's endpoint, when the provider offers one.
+    end_session_endpoint: str | None = None
 
 
 class BoundedCache:
@@ -98,8 +119,20 @@ class BoundedCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def discard(self, key: str) -> None:
+        """Forget ``key``."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower case, with the scheme's default port."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _default_title(name: str) -> str:
@@ -151,9 +184,18 @@ class OIDCProvider(OAuth2Provider):
                   pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             Field("button_title", "Button title", max_length=40,
                   help=f'The name on the login button, e.g. "Google" (empty: {self.title}).'),
+            Field("logout_at_provider", _("Log out at the provider too"), input_type="checkbox",
+                  pattern="yes", max_length=3,
+                  help=_("When ticked, logging out of this site also ends the visitor's "
+                         "session at the provider (if it offers RP-initiated logout). "
+                         "Register this site's address followed by /logout/done as a "
+                         "post-logout redirect URI at the provider.")),
         )
         self.discovery_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
         self.jwks_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
+        #: Failed fetches (discovery and JWKS, by URL) and the error they ended with.
+        self.failure_cache = BoundedCache(METADATA_CACHE_SIZE, FAILURE_TTL)
+        self._fetch_lock = threading.RLock()
 
     @classmethod
     def instance_names(cls, settings: SocialLoginSettings, name: str) -> Sequence[str]:
@@ -171,7 +213,7 @@ class OIDCProvider(OAuth2Provider):
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         issuer = values.get("issuer") or ""
-        error = url_field_error(issuer, "Issuer URL") if issuer else None
+        error = url_field_error(issuer, "Issuer URL", self.url_policy) if issuer else None
         return {"issuer": error} if error else {}
 
     def verify_credentials(self, values: Mapping[str, str]) -> Verification:
@@ -194,12 +236,40 @@ class OIDCProvider(OAuth2Provider):
 
     # ------------------------------------------------------------------ discovery
 
-    def metadata(self, values: Mapping[str, str]) -> ProviderMetadata:
-        """The checked discovery document of the tab's issuer (cached)."""
+    def _fetch_once(self, cache: BoundedCache, key: str, fetch: Callable[[], T],
+                    fresh: bool = False) -> T:
+        """``cache[key]``, else ``fetch()`` kept there; a failure is remembered for
+        :data:`FAILURE_TTL` and raised again meanwhile without a new attempt (``fresh``:
+        fetch anyway). One fetch at a time per provider: others wait for its result."""
+        if not fresh:
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
+        with self._fetch_lock:
+            if not fresh:
+                cached = cache.get(key)
+                if cached is not None:
+                    return cached
+                failed = self.failure_cache.get(key)
+                if failed is not None:
+                    raise ProviderError(failed.message, failed.cause)
+            try:
+                value = fetch()
+            except ProviderError as exc:
+                self.failure_cache.put(key, exc)
+                raise
+            self.failure_cache.discard(key)
+            cache.put(key, value)
+            return value
+
+    def metadata(self, values: Mapping[str, str], fresh: bool = False) -> ProviderMetadata:
+        """The checked discovery document of the tab's issuer (cached; ``fresh``: fetched
+        again)."""
         issuer = values["issuer"].strip()
-        cached = self.discovery_cache.get(issuer)
-        if cached is not None:
-            return cached
+        return self._fetch_once(self.discovery_cache, issuer,
+                                lambda: self._fetch_metadata(issuer), fresh)
+
+    def _fetch_metadata(self, issuer: str) -> ProviderMetadata:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         response = self.http.request_json("GET", url)
         document = response.data
@@ -207,30 +277,32 @@ class OIDCProvider(OAuth2Provider):
             raise ProviderError(
                 _("We could not reach ${title}. Please try again in a moment.",
                   mapping={"title": self.title}),
-                f"discovery {url}: HTTP {response.status}")
-        metadata = self._check_metadata(issuer, document)
-        self.discovery_cache.put(issuer, metadata)
-        return metadata
+                "discovery: the server answered with an error")
+        return self._check_metadata(issuer, document)
 
     def _check_metadata(self, issuer: str, document: Mapping[str, Any]) -> ProviderMetadata:
         def misconfigured(cause: str) -> ProviderError:
             return ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"discovery of {issuer}: {cause}")
+                f"discovery: {cause}")
 
         stated = document.get("issuer")
         if not isinstance(stated, str) or stated.rstrip("/") != issuer.rstrip("/"):
             raise misconfigured("the document names another issuer")
         urls: dict[str, str | None] = {}
-        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri",
-                    "userinfo_endpoint"):
+        allowed_origins = {origin_of(issuer), *(
+            origin_of(o) if o != "*" else o for o in self.settings.allowed_endpoint_origins)}
+        for key in ENDPOINT_KEYS:
             value = document.get(key)
-            if value is None and key == "userinfo_endpoint":
+            if value is None and key in ("userinfo_endpoint", "end_session_endpoint"):
                 urls[key] = None
                 continue
-            if not isinstance(value, str) or url_field_error(value, key):
-                raise misconfigured(f"{key} is missing or not an https URL")
+            if not isinstance(value, str) or url_field_error(value, key, self.url_policy):
+                raise misconfigured(f"{key} is missing, not an https URL or not allowed")
+            if "*" not in allowed_origins and origin_of(value) not in allowed_origins:
+                raise misconfigured(f"{key} is on another origin than the issuer (allow it "
+                                    "with cms_social_login.allowed_endpoint_origins)")
             urls[key] = value
 
         def strings(key: str) -> tuple[str, ...]:
@@ -246,13 +318,21 @@ class OIDCProvider(OAuth2Provider):
             userinfo_endpoint=urls["userinfo_endpoint"],
             signing_algorithms=strings("id_token_signing_alg_values_supported"),
             token_auth_methods=strings("token_endpoint_auth_methods_supported"),
+            end_session_endpoint=urls["end_session_endpoint"],
         )
 
     def key_set(self, metadata: ProviderMetadata, refresh: bool = False) -> KeySet:
-        """The issuer's signing keys (cached; ``refresh`` fetches them again)."""
-        cached = None if refresh else self.jwks_cache.get(metadata.jwks_uri)
-        if cached is not None:
-            return cached
+        """The issuer's signing keys (cached; ``refresh`` fetches them again, unless a
+        fetch failed within :data:`FAILURE_TTL`)."""
+        if refresh:
+            with self._fetch_lock:
+                failed = self.failure_cache.get(metadata.jwks_uri)
+                if failed is not None:
+                    raise ProviderError(failed.message, failed.cause)
+        return self._fetch_once(self.jwks_cache, metadata.jwks_uri,
+                                lambda: self._fetch_key_set(metadata), refresh)
+
+    def _fetch_key_set(self, metadata: ProviderMetadata) -> KeySet:
         response = self.http.request_json("GET", metadata.jwks_uri)
         data = response.data
         raw_keys = data.get("keys") if isinstance(data, dict) else None
@@ -260,7 +340,7 @@ class OIDCProvider(OAuth2Provider):
             raise ProviderError(
                 _("We could not reach ${title}. Please try again in a moment.",
                   mapping={"title": self.title}),
-                f"JWKS {metadata.jwks_uri}: HTTP {response.status}")
+                "JWKS: the server answered with an error")
         keys = []
         for raw in raw_keys:
             if not isinstance(raw, dict) or raw.get("use") not in (None, "sig"):
@@ -273,10 +353,37 @@ class OIDCProvider(OAuth2Provider):
             raise ProviderError(
                 _("${title} login is not set up correctly on this site. Please tell the "
                   "site's editors.", mapping={"title": self.title}),
-                f"JWKS {metadata.jwks_uri}: no usable signing key")
-        key_set = KeySet(keys)
-        self.jwks_cache.put(metadata.jwks_uri, key_set)
-        return key_set
+                "JWKS: no usable signing key")
+        return KeySet(keys)
+
+    def warm(self, values: Mapping[str, str]) -> str | None:
+        """Fetch the discovery document and the keys afresh (at Save), so that visitors
+        find them cached; a failure is remembered like any other. The reason in words
+        for the editor when it fails, else None."""
+        try:
+            metadata = self.metadata(values, fresh=True)
+            self._fetch_once(self.jwks_cache, metadata.jwks_uri,
+                             lambda: self._fetch_key_set(metadata), fresh=True)
+        except ProviderError as exc:
+            return _("${title} cannot be used yet: ${reason}. Visitors cannot log in with "
+                     "it until this is fixed; Save again to retry.",
+                     mapping={"title": self.display_title(values),
+                              "reason": reason_in_words(exc)})
+        return None
+
+    def logout_url(self, values: Mapping[str, str], id_token: str,
+                   post_logout_redirect_uri: str, state: str) -> str | None:
+        """Where to send the browser to end the provider's session too: the issuer's
+        ``end_session_endpoint``, when the editor ticked the option and it has one."""
+        if values.get("logout_at_provider") != "yes":
+            return None
+        endpoint = self.metadata(values).end_session_endpoint
+        if not endpoint:
+            return None
+        query = urlencode({"id_token_hint": id_token, "client_id": values["client_id"],
+                           "post_logout_redirect_uri": post_logout_redirect_uri,
+                           "state": state})
+        return endpoint + ("&" if "?" in endpoint else "?") + query
 
     # ------------------------------------------------------------------ OAuth 2.0 parts
 

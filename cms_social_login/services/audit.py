@@ -364,8 +364,8 @@ def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
                 "denied": _("Cancelled at the provider"),
             }.get(value, _("The test login failed")))
         elif key == "from":
-            words.details.append(_("Started from the preview") if value == "preview"
-                                 else _("Started from the tab"))
+            words.details.append(_("From the preview") if value == "preview"
+                                 else _("From the tab"))
         elif key == "result":
             words.details.append({
                 "works": _("The provider accepted the credentials"),

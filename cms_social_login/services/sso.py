@@ -27,6 +27,7 @@ from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from
 from .db import flush_or_retry, retry_lost_races
 from .login_settings import ProviderConfig
+from .provider_sessions import remember_provider_login
 from .published import published_document
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class SocialLoginService:
         came_from = safe_came_from(pending.came_from)
         # A new session at login: nothing an attacker planted before survives.
         self.request.session.invalidate()
+        remember_provider_login(self.request, name, result.credentials or {})
         headers = remember(self.request, userid)
         self.request.registry.notify(SocialLoginSucceeded(
             request=self.request, provider_name=name, result=result, userid=userid,

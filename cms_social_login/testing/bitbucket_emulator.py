@@ -1,10 +1,22 @@
 """A local emulator of Bitbucket Cloud's OAuth 2.0 endpoints and REST API 2.0.
 
 bitbucket.org's ``/site/oauth2/authorize`` and ``/site/oauth2/access_token``
-and api.bitbucket.org's ``/2.0/user``, ``/2.0/user/emails`` and
-``/2.0/user/workspaces`` are all served from one port: point the provider's
-settings at :attr:`BitbucketEmulator.authorize_url`,
+and api.bitbucket.org's ``/2.0/user``, ``/2.0/user/emails``, ``/2.0/user/workspaces``
+and ``/2.0/user/permissions/workspaces`` are all served from one port: point the
+provider's settings at :attr:`BitbucketEmulator.authorize_url`,
 :attr:`BitbucketEmulator.token_url` and :attr:`BitbucketEmulator.api_url`.
+
+Facts it follows (source: /work/shared/BITBUCKET.md, gathered from Atlassian's
+documentation):
+
+- the token answer names the granted scopes ``scope`` (since May 2026; ``scopes``
+  before): :attr:`BitbucketEmulator.scope_field`;
+- the user's workspaces: the documented ``GET /2.0/user/permissions/workspaces``
+  (deprecated under CHANGE-2770 but answering; values ``{"type": "workspace_membership",
+  "permission": "owner|collaborator|member", "workspace": {...}}``) and the newer
+  ``GET /2.0/user/workspaces`` (values ``{"type": "workspace_access", "administrator":
+  bool, "workspace": {...}}``); :attr:`BitbucketEmulator.membership_endpoints` says which
+  of them answer (the other is a 404, as a removed endpoint would be).
 
 Example::
 
@@ -103,8 +115,14 @@ class BitbucketEmulator(OAuth2Emulator):
         "/2.0/user": "user",
         "/2.0/user/emails": "emails",
         "/2.0/user/workspaces": "workspaces",
+        "/2.0/user/permissions/workspaces": "permissions_workspaces",
     }
     default_scopes: ClassVar[str] = "account email"
+    #: Bitbucket's token answers carry ``scope`` since May 2026 (BITBUCKET.md).
+    scope_field: str = "scope"
+    #: Both membership endpoints answer by default (BITBUCKET.md).
+    all_membership_endpoints: ClassVar[frozenset[str]] = frozenset(
+        {"workspaces", "permissions_workspaces"})
     implied_scopes: ClassVar[dict[str, tuple[str, ...]]] = {
         "account:write": ("account",),
     }
@@ -127,6 +145,10 @@ class BitbucketEmulator(OAuth2Emulator):
     def __init__(self) -> None:
         super().__init__()
         self.workspaces: dict[str, BitbucketWorkspace] = {}
+        #: The membership endpoints that answer (``"workspaces"``: ``/2.0/user/workspaces``,
+        #: ``"permissions_workspaces"``: ``/2.0/user/permissions/workspaces``); the others
+        #: are 404. Tests switch it; :meth:`reset` restores both.
+        self.membership_endpoints: set[str] = set(self.all_membership_endpoints)
 
     # ------------------------------------------------------------------ users
 
@@ -267,28 +289,62 @@ class BitbucketEmulator(OAuth2Emulator):
         ]
         return self.paginate(request, values)
 
-    def handle_workspaces(self, request: webob.Request) -> webob.Response:
-        """``GET /2.0/user/workspaces`` (scope ``account``), paginated."""
+    def reset(self) -> None:
+        """Also make both membership endpoints answer again."""
+        super().reset()
+        self.membership_endpoints = set(self.all_membership_endpoints)
+
+    def _membership_endpoint(self, request: webob.Request, name: str) -> BitbucketUser:
+        if name not in self.membership_endpoints:
+            raise Abort(self.api_error(404, f"Resource not found: {request.path_info}"))
         self._require_get(request)
         token = self.require_token(request, scopes=("account",))
-        user: BitbucketUser = self.token_user(token)
+        return self.token_user(token)
+
+    def handle_permissions_workspaces(self, request: webob.Request) -> webob.Response:
+        """``GET /2.0/user/permissions/workspaces`` (scope ``account``), paginated."""
+        user = self._membership_endpoint(request, "permissions_workspaces")
+        api = self._site(request) + self.api_prefix
+        values = [
+            {
+                "type": "workspace_membership",
+                "permission": "owner" if m.administrator else "member",
+                "last_accessed": None,
+                "added_on": "2024-01-01T00:00:00.000000+00:00",
+                "user": {"type": "user", "uuid": user.uuid, "account_id": user.account_id,
+                         "nickname": user.nickname, "display_name": user.display_name},
+                "workspace": self._workspace_json(request, m.workspace),
+                "links": {"self": {"href": f"{api}/workspaces/{m.workspace.slug}/members/"
+                                           f"{quote(user.uuid)}"}},
+            }
+            for m in user.workspaces
+        ]
+        return self.paginate(request, values)
+
+    def _workspace_json(self, request: webob.Request, workspace: BitbucketWorkspace
+                        ) -> dict[str, Any]:
         site = self._site(request)
-        api = site + self.api_prefix
+        return {
+            "type": "workspace",
+            "slug": workspace.slug,
+            "uuid": workspace.uuid,
+            "name": workspace.name,
+            "links": {
+                "avatar": {"href": f"{site}/workspaces/{workspace.slug}/avatar/"},
+                "html": {"href": f"{site}/{workspace.slug}/"},
+                "self": {"href": f"{site}{self.api_prefix}/workspaces/{workspace.slug}"},
+            },
+        }
+
+    def handle_workspaces(self, request: webob.Request) -> webob.Response:
+        """``GET /2.0/user/workspaces`` (scope ``account``), paginated."""
+        user = self._membership_endpoint(request, "workspaces")
+        api = self._site(request) + self.api_prefix
         values = [
             {
                 "type": "workspace_access",
                 "administrator": m.administrator,
-                "workspace": {
-                    "type": "workspace",
-                    "slug": m.workspace.slug,
-                    "uuid": m.workspace.uuid,
-                    "name": m.workspace.name,
-                    "links": {
-                        "avatar": {"href": f"{site}/workspaces/{m.workspace.slug}/avatar/"},
-                        "html": {"href": f"{site}/{m.workspace.slug}/"},
-                        "self": {"href": f"{api}/workspaces/{m.workspace.slug}"},
-                    },
-                },
+                "workspace": self._workspace_json(request, m.workspace),
                 "links": {"self": {"href": f"{api}/user/workspaces/{m.workspace.slug}"}},
             }
             for m in user.workspaces

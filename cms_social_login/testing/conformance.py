@@ -33,7 +33,10 @@ site's callback URL, and the site's settings point the provider at it
 - the client secret never appears in a page;
 - a Test login, from the tab (typed values) and from the preview (the stored draft),
   makes the real round trip and shows the profile, while nothing is published, no
-  account is created or linked and the editor stays signed in.
+  account is created or linked and the editor stays signed in;
+- the fields where the editor types a server address (:attr:`ProviderConformance.url_fields`)
+  refuse loopback and private addresses, in words, when the operator's policy does
+  (``cms_social_login.allow_private_provider_urls`` off).
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class ProviderConformance:
     #: Emulator endpoint names where failures are injected.
     token_endpoint: ClassVar[str] = "token"
     profile_endpoint: ClassVar[str | None] = "user"
+    #: Fields where the editor types a server's address (an issuer, a self-hosted URL).
+    url_fields: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ author's hooks
 
@@ -474,3 +479,21 @@ class ProviderConformance:
         assert result["id"] == conformance_user.stable_id
         self.assert_test_login_left_no_trace(social_login_app, editor, before)
         assert not login_buttons(social_login_visitor.get("/login"), self.provider_name)
+
+    def test_url_fields_follow_the_address_policy(self, conformance_provider: Provider
+                                                  ) -> None:
+        from ..settings import SocialLoginSettings
+
+        if not self.url_fields:
+            pytest.skip("the provider has no field for a server address")
+        strict = type(conformance_provider)(SocialLoginSettings.from_settings({
+            "cms_social_login.secret_key": "conformance-" + "k" * 40,
+            "cms_social_login.allow_private_provider_urls": "false"}),
+            name=self.provider_name)
+        for name in self.url_fields:
+            for address in ("https://127.0.0.1:8443", "https://10.0.0.7",
+                            "https://[fd00::5]", "https://localhost"):
+                errors = strict.validate({name: address})
+                assert name in errors, f"{name} accepted {address}"
+                assert "The address is not allowed" in english(errors[name])
+            assert name not in strict.validate({name: "https://sso.example.com"})

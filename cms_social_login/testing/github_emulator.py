@@ -22,7 +22,16 @@ error texts are not verified against github.com):
   ...}``), paginated the same way, and needs ``read:org`` (or ``write:org`` /
   ``admin:org``): without it the answer is **403**;
 - OAuth Apps may request any scope: the client registered by default may request
-  ``read:org`` too (:attr:`GitHubEmulator.default_scopes`).
+  ``read:org`` too (:attr:`GitHubEmulator.default_scopes`);
+- PKCE: since July 2025 GitHub takes ``code_challenge`` with ``code_challenge_method=S256``
+  only ("plain" is not supported) and then requires the matching ``code_verifier`` at the
+  token endpoint (https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication/,
+  https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps);
+- with :attr:`GitHubEmulator.expiring_tokens` (GitHub Apps with user-token expiration) the
+  token answer adds ``expires_in`` (8 hours), ``refresh_token`` and
+  ``refresh_token_expires_in`` (6 months); a refresh with a bad, expired or used refresh
+  token is answered with HTTP **200** and ``{"error": "bad_refresh_token", ...}``
+  (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens).
 """
 
 from __future__ import annotations
@@ -100,6 +109,12 @@ class GitHubEmulator(OAuth2Emulator):
     user_token_required_message: ClassVar[str] = "Bad credentials"
     insufficient_scope_message: ClassVar[str] = "Not Found"
     documentation_url: ClassVar[str] = "https://docs.github.com/rest"
+    pkce_methods: ClassVar[tuple[str, ...]] = ("S256",)
+    #: GitHub App user tokens that expire and come with a refresh token.
+    expiring_tokens: bool = False
+    #: Lifetimes GitHub gives expiring user tokens and their refresh tokens, seconds.
+    expiring_token_ttl: ClassVar[int] = 28800
+    refresh_token_ttl: ClassVar[int] = 15897600
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,9 +184,28 @@ class GitHubEmulator(OAuth2Emulator):
         plain.headers["Cache-Control"] = "no-store"
         return plain
 
+    def reset(self) -> None:
+        """Also go back to OAuth App tokens (no expiry, no refresh token)."""
+        super().reset()
+        self.expiring_tokens = False
+
     def token_response(self, token: AccessToken, code: AuthorizationCode | None) -> dict:
-        return {"access_token": token.token, "token_type": "bearer",
-                "scope": self.scope_separator.join(token.scopes.split())}
+        body: dict[str, Any] = {"access_token": token.token, "token_type": "bearer",
+                                "scope": self.scope_separator.join(token.scopes.split())}
+        if self.expiring_tokens:
+            body.update(expires_in=self.expiring_token_ttl, refresh_token=token.refresh_token,
+                        refresh_token_expires_in=self.refresh_token_ttl)
+        return body
+
+    def _grant_refresh_token(self, client: Any, form: Mapping[str, str]) -> webob.Response:
+        """A refresh GitHub refuses is HTTP 200 with ``bad_refresh_token``."""
+        response = super()._grant_refresh_token(client, form)
+        error = response.json.get("error") if response.content_type == "application/json" \
+            else None
+        if error == "bad_verification_code":  # the generic invalid_grant, renamed above
+            return self.oauth_error(200, "bad_refresh_token",
+                                    "The refresh token passed is incorrect or expired.")
+        return response
 
     # ------------------------------------------------------------------ API
 

@@ -229,6 +229,8 @@ class OAuth2Emulator:
     pkce_supported: bool = True
     #: Whether an authorization request without a PKCE challenge is refused.
     pkce_required: bool = False
+    #: The ``code_challenge_method`` values accepted (RFC 7636 defines both).
+    pkce_methods: ClassVar[tuple[str, ...]] = ("S256", "plain")
     #: Whether scopes are requested at authorize time (``scope``; the token grants them,
     #: refusing any the client may not have) rather than set on the client.
     scopes_requested: ClassVar[bool] = False
@@ -568,7 +570,7 @@ class OAuth2Emulator:
             if not challenge:
                 return back(error="invalid_request", error_description="Missing code_challenge.")
             method = method or "plain"
-            if method not in ("S256", "plain"):
+            if method not in self.pkce_methods:
                 return back(
                     error="invalid_request",
                     error_description=f"Unsupported code_challenge_method: {method!r}.",

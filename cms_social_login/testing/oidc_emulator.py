@@ -10,6 +10,20 @@ It is the generic OAuth 2.0 emulator plus what OpenID Connect Core and Discovery
   ``azp`` and the ``email``/``profile`` claims the scopes ask for);
 - ``<issuer>/userinfo`` with the same claims (bearer token, scope ``openid``).
 
+- ``<issuer>/logout``, the ``end_session_endpoint`` of RP-Initiated Logout 1.0
+  (https://openid.net/specs/openid-connect-rpinitiated-1_0.html): it checks the
+  ``id_token_hint`` (its own signature and ``aud`` = ``client_id``) and that
+  ``post_logout_redirect_uri`` is registered for the client (§3: an OP must not redirect
+  to an unregistered one), then redirects there with ``state``
+  (:meth:`OIDCEmulator.add_post_logout_redirect_uri`).
+
+With :attr:`OIDCEmulator.claims_in_id_token` off, the ID token carries only the
+protocol claims and ``sub``; the scopes' claims come from userinfo only (OpenID Connect
+Core §5.4: when an access token is issued they are released at the UserInfo endpoint;
+panva's certified ``oidc-provider`` does so by default). :attr:`OIDCEmulator.endpoint_base`
+makes discovery announce the endpoints on another origin (e.g. ``http://localhost:<port>``,
+the same server under another name), for the relying party's origin check.
+
 The issuer may have a path, like Keycloak's ``/realms/<name>``
 (``OIDCEmulator(issuer_path="/realms/staff")``). To test the checks of a relying party,
 :attr:`OIDCEmulator.id_token_overrides` changes claims of the next ID tokens (``None``
@@ -28,9 +42,10 @@ from typing import Any, ClassVar
 
 import webob
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from .oauth2_emulator import AccessToken, AuthorizationCode, OAuth2Emulator
+from .oauth2_emulator import AccessToken, AuthorizationCode, OAuth2Emulator, _add_query
 
 __all__ = ["OIDCEmulator", "OIDCUser"]
 
@@ -77,6 +92,8 @@ class OIDCEmulator(OAuth2Emulator):
     id_token_ttl: int = 300
     #: ``token_endpoint_auth_methods_supported`` of the discovery document.
     token_auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
+    #: Whether the ID token carries the email/profile claims (else: userinfo only).
+    claims_in_id_token: bool = True
 
     def __init__(self, issuer_path: str = "") -> None:
         super().__init__()
@@ -87,6 +104,12 @@ class OIDCEmulator(OAuth2Emulator):
         self.id_token_overrides: dict[str, Any] = {}
         self.forge_signature = False
         self._subs = itertools.count(1)
+        #: Where discovery says the endpoints are (None: below the issuer).
+        self.endpoint_base: str | None = None
+        #: Whether discovery announces the ``end_session_endpoint``.
+        self.offers_end_session = True
+        #: client_id -> the post-logout redirect URIs registered for it.
+        self.post_logout_redirect_uris: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ URLs
 
@@ -108,7 +131,13 @@ class OIDCEmulator(OAuth2Emulator):
             prefix + "/.well-known/openid-configuration": "discovery",
             prefix + "/jwks": "jwks",
             prefix + "/userinfo": "userinfo",
+            prefix + "/logout": "end_session",
         }
+
+    def add_post_logout_redirect_uri(self, client_id: str, uri: str) -> None:
+        """Register ``uri`` as a post-logout redirect URI of the client."""
+        with self._lock:
+            self.post_logout_redirect_uris.setdefault(client_id, set()).add(uri)
 
     # ------------------------------------------------------------------ users and keys
 
@@ -137,6 +166,8 @@ class OIDCEmulator(OAuth2Emulator):
         with self._lock:
             self.id_token_overrides = {}
             self.forge_signature = False
+            self.endpoint_base = None
+            self.offers_end_session = True
 
     # ------------------------------------------------------------------ claims and tokens
 
@@ -159,7 +190,7 @@ class OIDCEmulator(OAuth2Emulator):
         claims: dict[str, Any] = {
             "iss": self.issuer, "aud": client_id, "azp": client_id,
             "iat": now, "exp": now + self.id_token_ttl, "auth_time": now,
-            **self.user_claims(user, scopes),
+            **self.user_claims(user, scopes if self.claims_in_id_token else {"openid"}),
         }
         if nonce is not None:
             claims["nonce"] = nonce
@@ -190,12 +221,14 @@ class OIDCEmulator(OAuth2Emulator):
     def handle_discovery(self, request: webob.Request) -> webob.Response:
         """``GET /.well-known/openid-configuration``."""
         issuer = self.issuer
-        return self.json_response({
+        base = (self.endpoint_base + self.issuer_path) if self.endpoint_base else issuer
+        document = {
             "issuer": issuer,
-            "authorization_endpoint": issuer + self.authorize_path,
-            "token_endpoint": issuer + self.token_path,
-            "userinfo_endpoint": issuer + "/userinfo",
-            "jwks_uri": issuer + "/jwks",
+            "authorization_endpoint": base + self.authorize_path,
+            "token_endpoint": base + self.token_path,
+            "userinfo_endpoint": base + "/userinfo",
+            "jwks_uri": base + "/jwks",
+            "end_session_endpoint": base + "/logout",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -206,13 +239,44 @@ class OIDCEmulator(OAuth2Emulator):
                                  "given_name", "family_name", "picture"],
             "code_challenge_methods_supported": ["S256", "plain"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
-        })
+        }
+        if not self.offers_end_session:
+            del document["end_session_endpoint"]
+        return self.json_response(document)
 
     def handle_jwks(self, request: webob.Request) -> webob.Response:
         """``GET /jwks``: the public keys."""
         with self._lock:
             keys = list(self.published_keys)
         return self.json_response(KeySet(keys).as_dict(private=False))
+
+    def handle_end_session(self, request: webob.Request) -> webob.Response:
+        """``GET|POST /logout``: RP-Initiated Logout 1.0. A valid ``id_token_hint`` of this
+        issuer for ``client_id`` and a registered ``post_logout_redirect_uri``: redirect
+        there with ``state``; else an error page (never an open redirect)."""
+        params = request.GET if request.method == "GET" else request.POST
+        hint = params.get("id_token_hint") or ""
+        client_id = params.get("client_id") or ""
+        try:
+            with self._lock:
+                keys = KeySet(list(self.published_keys))
+            claims = jwt.decode(hint, keys, algorithms=["RS256"]).claims
+        except (JoseError, ValueError, TypeError, KeyError):
+            return self.error_page(400, "Invalid request", "id_token_hint is not valid.")
+        audiences = claims.get("aud") if isinstance(claims.get("aud"), list) \
+            else [claims.get("aud")]
+        if claims.get("iss") != self.issuer or client_id not in audiences:
+            return self.error_page(400, "Invalid request",
+                                   "id_token_hint was not issued to this client.")
+        target = params.get("post_logout_redirect_uri")
+        if not target:
+            return self.html_response("Logged out", "<h1>You have been logged out.</h1>")
+        with self._lock:
+            registered = target in self.post_logout_redirect_uris.get(client_id, set())
+        if not registered:
+            return self.error_page(400, "Invalid request",
+                                   "post_logout_redirect_uri is not registered.")
+        return self._redirect(_add_query(target, [("state", params.get("state"))]))
 
     def handle_userinfo(self, request: webob.Request) -> webob.Response:
         """``GET /userinfo`` (scope ``openid``)."""

@@ -118,6 +118,7 @@ def social_login_settings(social_login_database_url: str) -> dict[str, str]:
         "sqlalchemy.url": social_login_database_url,
         "cms_social_login.secret_key": KIT_SECRET_KEY,
         "cms_social_login.http_timeout": "1",
+        "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback
         "cms_demo.setup_database": "true",
         "retry.attempts": "3",
     }

@@ -23,6 +23,7 @@ from ..services.login_settings import (
     VersionConflict,
     login_buttons,
 )
+from ..services.provider_sessions import warm_providers
 from ..services.sso import callback_url
 from ..services.status import ProviderStatus, provider_statuses, sign_in_activity
 from ..services.verify import can_verify, verify_credentials
@@ -55,6 +56,7 @@ def editor_shell(request: Any, section: str) -> dict[str, Any]:
         "last_publish": last,
         "last_publisher": _publisher_name(request, last.published_by) if last else None,
         "flash": request.session.pop_flash(),
+        "flash_warnings": request.session.pop_flash("warning"),
     }
 
 
@@ -247,9 +249,10 @@ def settings_submit(request: Any):
         if action == "save":
             live = service.published()
             before = live.document if live is not None else {}
+            warnings = warm_providers(request, form.document)  # before any write lock
             record = service.publish(form, expected, userid)
             version = record.version
-            _flash_published(request, service, record.version, form.document)
+            _flash_published(request, service, record.version, form.document, warnings)
         else:
             version = service.apply(form, expected, userid).version
             request.session.flash(translate(request, _(
@@ -270,11 +273,13 @@ def settings_submit(request: Any):
 
 
 def _flash_published(request: Any, service: LoginSettingsService, version: int,
-                     document: dict[str, Any]) -> None:
+                     document: dict[str, Any], warnings: list[str]) -> None:
     request.session.flash(translate(request, _(
         "Published version ${version}. Visitors now see: ${ways}.",
         mapping={"version": version,
                  "ways": visitors_see(request, document, service.providers)})))
+    for warning in warnings:
+        request.session.flash(translate(request, warning), queue="warning")
 
 
 def _provider(service: LoginSettingsService, name: str) -> Provider:
@@ -393,6 +398,8 @@ def preview_save(request: Any):
     service = LoginSettingsService(request)
     live = service.published()
     before = live.document if live is not None else {}
+    draft = service.draft()
+    warnings = warm_providers(request, draft.document) if draft is not None else []
     try:
         record = service.publish_draft(expected, request.authenticated_userid)
     except VersionConflict:
@@ -400,7 +407,7 @@ def preview_save(request: Any):
         return preview_values(request, error=translate(request, _(
             "The draft changed since this preview was shown, so nothing was published. "
             "This is the preview of the draft as it is now: look at it, then Save again.")))
-    _flash_published(request, service, record.version, record.document)
+    _flash_published(request, service, record.version, record.document, warnings)
     audit.record(request, audit.EDITOR, "save", detail={
         "version": record.version, "from": "preview",
         "changed": changed_settings(before, record.document, service.providers,

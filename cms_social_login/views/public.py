@@ -12,6 +12,7 @@ from pyramid.security import forget, remember
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
+from ..services.provider_sessions import provider_logout_url
 from ..services.published import live_buttons
 
 LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
@@ -76,9 +77,16 @@ def password_login(request: Any):
 
 def logout(request: Any):
     """GET or POST /logout: forget the user and drop the session."""
+    at_provider = provider_logout_url(request)
     headers = forget(request)
     request.session.invalidate()
-    return HTTPSeeOther(request.route_url("cms_social_login.login"), headers=headers)
+    return HTTPSeeOther(at_provider or request.route_url("cms_social_login.login"),
+                        headers=headers)
+
+
+def logged_out(request: Any) -> dict[str, Any]:
+    """GET /logout/done: where a provider sends the browser back after logging out."""
+    return login_page(request, message=_("You are logged out."))
 
 
 def includeme(config: Configurator) -> None:
@@ -88,3 +96,5 @@ def includeme(config: Configurator) -> None:
     config.add_view(password_login, route_name="cms_social_login.login",
                     request_method="POST", renderer=LOGIN_TEMPLATE, require_csrf=True)
     config.add_view(logout, route_name="cms_social_login.logout")
+    config.add_view(logged_out, route_name="cms_social_login.logged_out",
+                    request_method="GET", renderer=LOGIN_TEMPLATE, http_cache=0)

@@ -299,3 +299,57 @@ def test_social_token_on_a_scripting_request(signed_in, app, bitbucket, bitbucke
                 userid, "bitbucket") == issued.token
     finally:
         env["closer"]()
+
+
+# --------------------------------------------------------------------------- GitHub's shape
+
+
+class TestGitHubRefusesARefreshItsOwnWay:
+    """GitHub answers a dead refresh token with HTTP 200 and ``{"error":
+    "bad_refresh_token"}`` (not RFC 6749's 400 ``invalid_grant``): the GitHub provider
+    reads it, so the stored token is dropped as for any refused refresh token."""
+
+    @pytest.fixture
+    def app_settings(self, app_settings, github_emulator_server):
+        return {**app_settings,
+                "cms_social_login.github.authorize_url": github_emulator_server.authorize_url,
+                "cms_social_login.github.token_url": github_emulator_server.token_url,
+                "cms_social_login.github.api_url": github_emulator_server.api_url}
+
+    def test_the_stored_token_is_dropped(self, site, editor, visitor, github_emulator,
+                                         caplog):
+        from cms_social_login.testing import steps
+        from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
+
+        caplog.set_level(logging.INFO, logger="cms_social_login")
+        github_emulator.expiring_tokens = True  # a GitHub App with expiring user tokens
+        user = github_emulator.add_user("katherine", name="Katherine Johnson")
+        github_emulator.current_user = user
+        steps.fill_tab(editor, "github", {"client_id": KIT_CLIENT_ID,
+                                    "client_secret": KIT_CLIENT_SECRET}, "save").follow()
+        location = github_emulator.approve(steps.start_login(visitor, "github"))
+        visitor.get(callback_path(location)).follow()
+        row = stored_row(site)
+        assert row is not None and row.refresh_token
+        [issued] = [t for t in github_emulator.tokens.values() if t.user_id == str(user.id)]
+        github_emulator.refresh_tokens[issued.refresh_token].used = True  # revoked
+        expire_stored_token(site)
+
+        assert visitor.get("/_test/social-token/github").json == {"token": None}
+        refresh = [r for r in github_emulator.requests_to("token")
+                   if r.form.get("grant_type") == "refresh_token"]
+        assert len(refresh) == 1
+        assert count(site, StoredToken) == 0
+        assert "stored token deleted" in caplog.text
+        assert issued.refresh_token not in caplog.text
+
+
+def test_the_old_scopes_key_is_read_too(site, editor, visitor, bitbucket, bitbucket_user,
+                                        monkeypatch):
+    """Bitbucket said "scopes" before May 2026 and "scope" since; either is read."""
+    from ..conftest import submit_bitbucket
+
+    monkeypatch.setattr(bitbucket, "scope_field", "scopes")
+    submit_bitbucket(editor, "save").follow()
+    visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
+    assert stored_row(site).scopes == "account email"

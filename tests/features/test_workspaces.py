@@ -169,4 +169,43 @@ def test_a_consumer_without_the_account_permission_is_an_editor_problem(app, bit
         provider.check_workspaces(token, ["acme"])
     assert not isinstance(failed.value, AccessRestricted)
     assert "not set up correctly" in failed.value.message
-    assert "403" in failed.value.cause
+    assert "Account: Read permission" in failed.value.cause
+
+
+# --------------------------------------------------------------------------- two endpoints
+
+
+@pytest.mark.parametrize("answering", [{"workspaces"}, {"permissions_workspaces"}],
+                         ids=["user-workspaces-only", "permissions-workspaces-only"])
+def test_membership_is_read_from_whichever_endpoint_bitbucket_answers(
+        app, editor, visitor, bitbucket, answering):
+    """Bitbucket documents ``/2.0/user/permissions/workspaces`` (deprecated, working) and
+    reports a newer ``/2.0/user/workspaces``: the newer is asked first, the documented one
+    on 404 (BITBUCKET.md)."""
+    bitbucket.membership_endpoints = set(answering)
+    save_bitbucket(editor, "acme").follow()
+    member = bitbucket.add_user("Ada", nickname="ada-ws", workspaces=["acme"])
+    assert "Signed in as" in log_in(visitor, bitbucket, member).text
+    assert len(bitbucket.requests_to("workspaces")) == 1
+    fallback = bitbucket.requests_to("permissions_workspaces")
+    assert len(fallback) == (1 if answering == {"permissions_workspaces"} else 0)
+    if fallback:
+        assert fallback[0].query["pagelen"] == str(WORKSPACES_PAGELEN)
+
+
+def test_a_non_member_is_refused_on_the_documented_endpoint_too(app, editor, visitor,
+                                                                bitbucket):
+    bitbucket.membership_endpoints = {"permissions_workspaces"}
+    save_bitbucket(editor, "acme").follow()
+    outsider = bitbucket.add_user("Out", nickname="out-ws", workspaces=["elsewhere"])
+    assert NOT_A_MEMBER_MESSAGE in log_in(visitor, bitbucket, outsider).text
+    assert count(app, LinkedIdentity) == 0
+
+
+def test_neither_endpoint_answering_is_a_plain_error(app, editor, visitor, bitbucket):
+    bitbucket.membership_endpoints = set()
+    save_bitbucket(editor, "acme").follow()
+    member = bitbucket.add_user("Lost", nickname="lost-ws", workspaces=["acme"])
+    page = log_in(visitor, bitbucket, member)
+    assert "could not tell us your workspaces" in page.text
+    assert count(app, LinkedIdentity) == 0

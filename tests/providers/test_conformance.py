@@ -39,6 +39,7 @@ class TestGitLab(ProviderConformance):
     provider_name = "gitlab"
     invalid_values = {"client_id": "not a valid client id",
                       "base_url": "http://gitlab.example.com"}
+    url_fields = ("base_url",)
 
     def make_emulator(self) -> GitLabEmulator:
         return GitLabEmulator()
@@ -56,14 +57,19 @@ class TestGitLab(ProviderConformance):
 
 
 class TestOIDC(ProviderConformance):
-    """A generic OpenID Connect provider whose issuer has a path (like Keycloak's)."""
+    """A generic OpenID Connect provider whose issuer has a path (like Keycloak's), and
+    that releases the profile's claims at userinfo only (the discovery document and the
+    keys are fetched at Save, so userinfo is what a login reads)."""
 
     provider_name = "oidc"
     invalid_values = {"issuer": "ftp://issuer.example.com", "client_id": "has space"}
-    profile_endpoint = "jwks"
+    profile_endpoint = "userinfo"
+    url_fields = ("issuer",)
 
     def make_emulator(self) -> OIDCEmulator:
-        return OIDCEmulator(issuer_path="/realms/staff")
+        emulator = OIDCEmulator(issuer_path="/realms/staff")
+        emulator.claims_in_id_token = False
+        return emulator
 
     def provider_settings(self, emulator: OIDCEmulator) -> dict[str, str]:
         return {}

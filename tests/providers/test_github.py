@@ -88,3 +88,60 @@ def test_the_emulator_answers_a_form_without_accept_json(github_emulator):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"] == "incorrect_client_credentials"
+
+
+# --------------------------------------------------------------------------- PKCE, refresh
+
+
+def test_pkce_s256_is_sent_and_github_checks_the_verifier(
+        social_login_editor, social_login_visitor, github_emulator):
+    github_emulator.current_user = github_emulator.add_user("grace", name="Grace")
+    authorize, back = login(social_login_editor, social_login_visitor, github_emulator)
+    assert back.status_int == 303, error_message(back)
+    assert query_of(authorize)["code_challenge_method"] == "S256"
+    assert len(query_of(authorize)["code_challenge"]) == 43
+    assert len(github_emulator.requests_to("token")[0].form["code_verifier"]) >= 43
+
+
+def test_github_refuses_a_code_without_its_verifier(github_emulator):
+    """The emulator is no more lenient than GitHub: a challenge sent means a verifier due."""
+    github_emulator.current_user = github_emulator.add_user("alan")
+    github_emulator.add_client("pkce-client", "pkce-secret", "https://site.example/cb")
+    location = github_emulator.approve(
+        github_emulator.authorize_url + "?client_id=pkce-client&response_type=code&state=s1"
+        "&code_challenge=" + "A" * 43 + "&code_challenge_method=S256")
+    code = query_of(location)["code"]
+    answer = requests.post(github_emulator.token_url, timeout=5,
+                           headers={"Accept": "application/json"},
+                           data={"client_id": "pkce-client", "client_secret": "pkce-secret",
+                                 "grant_type": "authorization_code", "code": code})
+    assert answer.status_code == 200 and answer.json()["error"] == "bad_verification_code"
+    plain = github_emulator.approve(
+        github_emulator.authorize_url + "?client_id=pkce-client&response_type=code&state=s2"
+        "&code_challenge=" + "A" * 43 + "&code_challenge_method=plain")
+    assert query_of(plain)["error"] == "invalid_request"  # GitHub: S256 only
+
+
+def test_a_refresh_github_refuses_is_rejected(social_login_app, github_emulator):
+    """GitHub answers a dead refresh token with HTTP 200 and ``bad_refresh_token``:
+    the provider reads it as RefreshTokenRejected (the caller then drops the token)."""
+    from cms_social_login.http import RefreshTokenRejected
+    from cms_social_login.providers.registry import get_provider_registry
+
+    provider = get_provider_registry(social_login_app.registry).get("github")
+    with pytest.raises(RefreshTokenRejected):
+        provider.refresh(TAB, "ghr_not-a-refresh-token")
+    answer = github_emulator.requests_to("token")[-1]
+    assert answer.form["grant_type"] == "refresh_token"
+
+
+def test_a_refresh_github_accepts_gives_a_new_token(social_login_app, github_emulator):
+    from cms_social_login.providers.registry import get_provider_registry
+
+    github_emulator.expiring_tokens = True
+    user = github_emulator.add_user("hopper")
+    issued = github_emulator.issue_token(KIT_CLIENT_ID, user)
+    provider = get_provider_registry(social_login_app.registry).get("github")
+    answer = provider.refresh(TAB, issued.refresh_token)
+    assert answer["access_token"] != issued.token and answer["refresh_token"]
+    assert answer["expires_in"] == 28800

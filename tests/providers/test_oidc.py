@@ -118,10 +118,11 @@ def test_the_button_title_field(social_login_app, published):
     assert provider.display_title({}) == "OpenID Connect"
 
 
-def test_an_unreachable_issuer_at_the_start_ends_on_the_login_page(published,
+def test_an_unreachable_issuer_at_the_start_ends_on_the_login_page(social_login_editor,
                                                                    social_login_visitor,
                                                                    oidc):
     oidc.fail("discovery", 503)
+    fill_tab(social_login_editor, "oidc", tab(oidc), "save").follow()
     page = social_login_visitor.get("/login/oidc", expect_errors=True)
     assert page.status_int == 200 and error_message(page)
 
@@ -145,10 +146,16 @@ class TestSideBySide:
                 "cms_social_login.oidc.providers": "google keycloak",
                 "cms_social_login.google.title": "Google"}
 
+    @pytest.fixture
+    def google_client(self, oidc_emulator):
+        """The session's emulator plays Google for this test, then "oidc" again."""
+        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("google"))
+        yield
+        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("oidc"))
+
     def test_two_tabs_two_buttons_two_identities(self, social_login_dbsession,
                                                  social_login_editor, social_login_browser,
-                                                 oidc_emulator, second_issuer):
-        oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("google"))
+                                                 oidc_emulator, second_issuer, google_client):
         page = social_login_editor.get("/editor/system-pages/login/settings")
         tabs = [t.get_text(strip=True) for t in page.html.select('[role="tab"] .tab-title')]
         assert "Google" in tabs and "Keycloak" in tabs and "OpenID Connect" not in tabs
