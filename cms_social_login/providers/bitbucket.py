@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from ..http import AccessRestricted, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider
+from .base import Field, OAuth2Provider, url_origin
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10
@@ -76,6 +76,10 @@ class BitbucketProvider(OAuth2Provider):
         "consumers, Add consumer. Paste the callback URL below, tick the Account: Read and "
         "Email permissions, save, then copy the consumer's Key and Secret here."
     )
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The origin of the API URL (``cms_social_login.bitbucket.api_url``) the ids come from."""
+        return url_origin(self.api_url)
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed workspaces" restriction."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..http import HttpResponse, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member
+from .base import Field, OAuth2Provider, first_listed_member, url_origin
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -95,6 +95,10 @@ class GitHubProvider(OAuth2Provider):
         "Paste the callback URL below as the Authorization callback URL, register the app, "
         "then copy its Client ID and generate a Client secret to paste here."
     )
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The origin of the API URL (``cms_social_login.github.api_url``) the ids come from."""
+        return url_origin(self.api_url)
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed organizations" restriction."""

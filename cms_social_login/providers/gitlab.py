@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 
 from ..http import ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member, url_field_error
+from .base import (
+    Field,
+    OAuth2Provider,
+    first_listed_member,
+    url_field_error,
+    url_origin,
+)
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -87,6 +93,7 @@ class GitLabProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = True
+    endpoint_fields = ("base_url",)
     setup_help = _(
         "In GitLab, open your avatar's Edit profile, then Applications, Add new application "
         "(on a self-hosted GitLab an administrator may use Admin Area, Applications). Paste "
@@ -123,6 +130,10 @@ class GitLabProvider(OAuth2Provider):
         base_url = values.get("base_url") or ""
         error = url_field_error(base_url, "GitLab URL") if base_url else None
         return {"base_url": error} if error else {}
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The tab's GitLab URL, else the origin of the API URL (gitlab.com)."""
+        return self.base_url(values) or url_origin(self.api_url)
 
     def base_url(self, values: Mapping[str, str]) -> str | None:
         """The self-hosted GitLab of the tab, without a trailing slash (None: gitlab.com)."""

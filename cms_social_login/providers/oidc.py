@@ -118,6 +118,7 @@ class OIDCProvider(OAuth2Provider):
     send_scopes = True
     uses_pkce = True
     uses_nonce = True
+    endpoint_fields = ("issuer",)
     setup_help = _(
         "At your identity provider (Google Cloud console, Microsoft Entra admin center, "
         "Keycloak, Okta, Auth0, ...) create an OpenID Connect web application client. Paste "
@@ -162,6 +163,10 @@ class OIDCProvider(OAuth2Provider):
 
     def display_title(self, values: Mapping[str, str]) -> str:
         return (values.get("button_title") or "").strip() or self.title
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The tab's issuer: ``iss`` and ``sub`` together name a person (Core §5.7)."""
+        return (values.get("issuer") or "").strip().rstrip("/")
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         issuer = values.get("issuer") or ""

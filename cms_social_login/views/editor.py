@@ -8,6 +8,7 @@ from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 
+from ..crypto import can_decrypt
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..services import audit
@@ -99,6 +100,9 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "pending": pending,
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
                            if f.secret},
+            # Stored secrets no key of cms_social_login.secret_key reads any more.
+            "unreadable": [f.name for f in provider.fields if f.secret and config.secrets.get(
+                f.name) and not can_decrypt(service.box, config.secrets[f.name])],
             "callback_url": callback_url(request, provider.name),
             "can_verify": can_verify(provider),
         })

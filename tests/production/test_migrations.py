@@ -65,7 +65,11 @@ def test_a_database_made_by_create_all_is_adopted(engine):
 
 
 def test_the_first_release_made_by_create_all_gets_the_later_revisions(engine):
-    metadata.create_all(engine, tables=[metadata.tables[name] for name in INITIAL_TABLES])
+    # The first release's tables as its create_all made them (no version table).
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        assert set(inspect(connection).get_table_names()) == INITIAL_TABLES
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:
