@@ -100,3 +100,11 @@ def test_the_page_is_linked_from_the_demo_header_and_from_login(editor):
         links = [a["href"] for a in editor.get(path).html.select("a")]
         assert f"http://localhost{PAGE}" in links, path
 
+
+
+def test_the_account_menu_speaks_the_visitors_language_in_the_hosts_header(editor):
+    menu = editor.get("/?_LOCALE_=de").html.select_one("nav.account-menu")
+    words = menu.get_text(" ", strip=True)
+    assert words.startswith("Angemeldet als Demo Editor")
+    assert "Verbundene Konten" in words and "Abmelden" in words
+    assert menu.select_one("form")["method"] == "post"  # Log out is a POST button

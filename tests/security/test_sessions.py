@@ -203,3 +203,17 @@ def test_cookie_is_host_prefixed_and_secure_over_https(app):
     assert "; secure" in header.lower() and "HttpOnly" in header and "SameSite=Lax" in header
     assert "Path=/;" in header or header.endswith("Path=/")
     assert "domain=" not in header.lower()
+
+
+def test_the_login_page_of_a_signed_in_visitor_says_who_they_are(editor):
+    page = editor.get("/login?came_from=/editor")
+    card = page.html.select_one(".signed-in-card")
+    assert "You are signed in as Demo Editor." in card.get_text(" ", strip=True)
+    continue_link = next(a for a in card.select("a") if a.get_text(strip=True) == "Continue")
+    assert continue_link["href"] == "/editor"
+    assert not page.html.select("form.password-form")  # no second login on top
+    landed = next(form for form in page.forms.values()
+                  if form.action.endswith("/logout") and "everywhere" not in form.fields
+                  ).submit().follow()
+    assert "You are logged out." in landed.text
+    assert landed.html.select("form.password-form")
