@@ -59,6 +59,14 @@ def issuer_b():
 
 
 @pytest.fixture
+def oidc_emulator(oidc_emulator):
+    """The kit's OpenID Connect emulator, its client registered for the ``oidc`` tab (a
+    test elsewhere may have registered it for another tab's callback)."""
+    oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, callback_url("oidc"))
+    return oidc_emulator
+
+
+@pytest.fixture
 def servers(gitlab_a, gitlab_b, issuer_b):
     for emulator in (gitlab_a, gitlab_b, issuer_b):
         emulator.reset()
