@@ -101,7 +101,7 @@ class SocialLoginService:
         except SecretDecryptionError as exc:
             raise LoginFailure(
                 _("${title} login is not set up correctly on this site. Please tell the "
-                  "site's editors.", mapping={"title": provider.title}),
+                  "site's editors.", mapping={"title": provider.display_title(config.values)}),
                 f"{name}: the stored secret cannot be decrypted with the current secret key",
             ) from exc
 

@@ -217,3 +217,7 @@ def test_the_login_page_of_a_signed_in_visitor_says_who_they_are(editor):
                   ).submit().follow()
     assert "You are logged out." in landed.text
     assert landed.html.select("form.password-form")
+
+
+def test_the_logout_page_sends_anonymous_visitors_to_log_in(visitor):
+    assert visitor.get("/logout", status=303).location == "http://localhost/login"
