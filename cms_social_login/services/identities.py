@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import LinkedIdentity
@@ -26,8 +26,3 @@ def find_identity(dbsession: Session, provider_name: str, issuer: str,
         LinkedIdentity.provider == provider_name, LinkedIdentity.issuer == issuer,
         LinkedIdentity.provider_user_id == provider_user_id))
 
-
-def identities_at(dbsession: Session, provider_name: str, issuer: str) -> int:
-    """How many people are linked through ``provider_name`` at ``issuer``."""
-    return dbsession.scalar(select(func.count()).select_from(LinkedIdentity).where(
-        LinkedIdentity.provider == provider_name, LinkedIdentity.issuer == issuer)) or 0
