@@ -396,9 +396,10 @@ def fill_identities(url: str, count: int) -> float:
         upgrade(engine)
         with engine.begin() as connection:
             connection.execute(text(
-                "INSERT INTO social_login_identities (provider, provider_user_id, userid, "
-                "display_name, email, created_at, last_login_at) "
-                "SELECT 'bitbucket', '{' || md5(i::text) || '}', 'user-' || i, "
+                "INSERT INTO social_login_identities (provider, issuer, provider_user_id, "
+                "userid, display_name, email, created_at, last_login_at) "
+                "SELECT 'bitbucket', 'https://api.bitbucket.org', '{' || md5(i::text) || '}', "
+                "'user-' || i, "
                 "'User ' || i, 'user' || i || '@example.org', now(), now() "
                 "FROM generate_series(1, :count) AS i"), {"count": count})
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -424,6 +425,7 @@ def lookup_timings(url: str, count: int, samples: int) -> list[float]:
                 identity = dbsession.scalar(
                     select(LinkedIdentity).where(
                         LinkedIdentity.provider == "bitbucket",
+                        LinkedIdentity.issuer == "https://api.bitbucket.org",
                         LinkedIdentity.provider_user_id == provider_user_id))
                 timings.append(time.perf_counter() - start)
                 assert identity is not None
@@ -440,7 +442,8 @@ def explain(url: str) -> str:
         with engine.connect() as connection:
             rows = connection.execute(text(
                 "EXPLAIN SELECT * FROM social_login_identities "
-                "WHERE provider = 'bitbucket' AND provider_user_id = '{x}'")).scalars()
+                "WHERE provider = 'bitbucket' AND issuer = 'https://api.bitbucket.org' "
+                "AND provider_user_id = '{x}'")).scalars()
             return " / ".join(row.strip() for row in rows)
     finally:
         engine.dispose()

@@ -31,7 +31,7 @@ def setup_database(registry: Any) -> None:
     session_factory: sessionmaker = registry["cms_social_login.dbsession_factory"]
     engine = session_factory.kw["bind"]
     with engine.connect() as connection, migration_lock(connection):
-        upgrade(connection)
+        upgrade(connection, settings=registry.settings)
         Base.metadata.create_all(connection)
         connection.commit()
     settings = registry.settings or {}

@@ -97,9 +97,10 @@ def includeme(config: Configurator) -> None:
                          action_wrap=False)
 
     # Defaults, registered through the directives so the host's own calls win.
-    config.set_social_login_secret_box(FernetSecretBox(typed.secret_key))
+    config.set_social_login_secret_box(FernetSecretBox(typed.secret_keys))
     config.set_social_login_user_adapter(IdentityUserAdapter())
-    config.set_session_factory(CookieSessionFactory(typed.secret_key, typed.session_timeout))
+    config.set_session_factory(CookieSessionFactory(typed.secret_keys,
+                                                    typed.session_timeout))
     include_entry_point_providers(config)
     _check_security_policy(config)
 

@@ -1,10 +1,12 @@
-"""Encryption of secrets at rest, with keys derived from ``cms_social_login.secret_key``."""
+"""Encryption of secrets at rest, with keys derived from ``cms_social_login.secret_key``
+(one key, or several while rotating: the first writes, any reads)."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from zope.interface import implementer
@@ -25,19 +27,40 @@ class SecretDecryptionError(Exception):
 
 @implementer(ISecretBox)
 class FernetSecretBox:
-    """Authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256) of short secrets."""
+    """Authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256) of short secrets.
 
-    def __init__(self, secret_key: str, purpose: str = "secrets at rest") -> None:
-        key = base64.urlsafe_b64encode(derive_key(secret_key, purpose))
-        self._fernet = Fernet(key)
+    ``secret_keys`` is one key or several (key rotation): the first encrypts, any of
+    them decrypts (``cryptography``'s ``MultiFernet``).
+    """
+
+    def __init__(self, secret_keys: str | Sequence[str],
+                 purpose: str = "secrets at rest") -> None:
+        keys = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys)
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        self._fernet = MultiFernet([
+            Fernet(base64.urlsafe_b64encode(derive_key(key, purpose))) for key in keys])
 
     def encrypt(self, plaintext: str) -> str:
-        """The token that stands for ``plaintext``."""
+        """The token that stands for ``plaintext`` (encrypted with the first key)."""
         return self._fernet.encrypt(plaintext.encode()).decode("ascii")
 
     def decrypt(self, token: str, ttl: int | None = None) -> str:
-        """The plaintext of ``token``; ``ttl`` seconds bound its age when given."""
+        """The plaintext of ``token``; ``ttl`` seconds bound its age when given.
+
+        SecretDecryptionError when no key reads it (a key was dropped, or it was changed).
+        """
         try:
             return self._fernet.decrypt(token.encode("ascii"), ttl=ttl).decode()
         except (InvalidToken, UnicodeError, ValueError) as exc:
             raise SecretDecryptionError("cannot decrypt the stored secret") from exc
+
+
+def can_decrypt(box: ISecretBox, token: str) -> bool:
+    """Whether one of ``box``'s keys reads ``token`` (False: a key was dropped, or the
+    token was changed)."""
+    try:
+        box.decrypt(token)
+    except SecretDecryptionError:
+        return False
+    return True

@@ -81,6 +81,7 @@ def audit_retention_days(settings: Mapping[str, object]) -> int:
 class SocialLoginSettings:
     """The add-on's settings, converted and checked."""
 
+    #: The first of ``cms_social_login.secret_key``'s keys: the one that writes.
     secret_key: str
     demo: bool = False
     providers: tuple[str, ...] | None = None
@@ -92,6 +93,11 @@ class SocialLoginSettings:
     site_url: str | None = None
     #: Seconds of inactivity after which the session cookie stops working.
     session_timeout: int = 43200
+    #: Seconds after sign-in when a signed-in session ends, however active (7 days).
+    session_lifetime: int = 604800
+    #: Every key of ``cms_social_login.secret_key`` (space separated), the writing key
+    #: first: secrets, tokens and session cookies are read with any of them.
+    secret_keys: tuple[str, ...] = ()
     #: Form bodies larger than this are refused with 400.
     max_form_bytes: int = 65536
     #: Store each login's access and refresh tokens (encrypted) for
@@ -107,6 +113,10 @@ class SocialLoginSettings:
     allowed_endpoint_origins: tuple[str, ...] = ()
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if not self.secret_keys:
+            object.__setattr__(self, "secret_keys", (self.secret_key,))
+
     def provider_setting(self, provider: str, name: str, default: str) -> str:
         """The value of ``cms_social_login.<provider>.<name>``, or ``default``."""
         value = self.raw.get(f"{PREFIX}{provider}.{name}")
@@ -116,17 +126,19 @@ class SocialLoginSettings:
     def from_settings(cls, settings: Mapping[str, object]) -> SocialLoginSettings:
         """Convert the ini settings; a missing or weak secret key is a ConfigurationError."""
         demo = asbool(settings.get(PREFIX + "demo", False))
-        secret = str(settings.get(PREFIX + "secret_key") or "").strip()
-        if not secret:
+        keys = tuple(dict.fromkeys(str(settings.get(PREFIX + "secret_key") or "").split()))
+        if not keys:
             raise ConfigurationError(
                 f"{PREFIX}secret_key is required: set it in the ini file or in "
                 f"{env_name(PREFIX + 'secret_key')} (a long random string)."
             )
-        if not demo and (secret == DEMO_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
-            raise ConfigurationError(
-                f"{PREFIX}secret_key is the demo key or shorter than {MIN_SECRET_KEY_LENGTH} "
-                f"characters; set a long random key (only {PREFIX}demo = true accepts it)."
-            )
+        for key in keys:
+            if not demo and (key == DEMO_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH):
+                raise ConfigurationError(
+                    f"{PREFIX}secret_key is the demo key or shorter than "
+                    f"{MIN_SECRET_KEY_LENGTH} characters (each key of the list); set a long "
+                    f"random key (only {PREFIX}demo = true accepts it).")
+        secret = keys[0]
         providers = settings.get(PREFIX + "providers")
         names = tuple(aslist(providers)) if providers not in (None, "") else None
         try:
@@ -134,9 +146,14 @@ class SocialLoginSettings:
             state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
             max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
             session_timeout = int(settings.get(PREFIX + "session_timeout", 43200))
+            session_lifetime = int(settings.get(PREFIX + "session_lifetime", 604800))
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
-                f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
+                f"{PREFIX}http_timeout / state_ttl / max_form_bytes / session_timeout / "
+                f"session_lifetime: {exc}") from exc
+        if session_lifetime <= 0:
+            raise ConfigurationError(f"{PREFIX}session_lifetime must be a positive number of "
+                                     "seconds")
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
         origins = tuple(origin.rstrip("/").lower() for origin in aslist(
@@ -163,6 +180,8 @@ class SocialLoginSettings:
             site_url=site_url,
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,
+            session_lifetime=session_lifetime,
+            secret_keys=keys,
             store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
             audit_retention_days=audit_retention_days(settings),
             allow_private_provider_urls=asbool(

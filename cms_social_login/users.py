@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,27 +27,28 @@ class SiteUser:
 class IdentityUserAdapter:
     """The default adapter, for sites without accounts of their own.
 
-    The linked identity *is* the account: its userid is ``<provider>:<provider user id>``
-    and there is no password login. Sites with their own users register their adapter
-    with ``config.set_social_login_user_adapter(...)``.
+    The account is made by its first linked identity: its userid is
+    ``<provider>:<random>`` and stays the userid of every identity linked to it later.
+    The account exists as long as one of its identities does, so disconnecting the first
+    one leaves the others working. There is no password login. Sites with their own users
+    register their adapter with ``config.set_social_login_user_adapter(...)``.
     """
 
     password_login = False
 
     def get_user(self, request: Any, userid: str) -> SiteUser | None:
-        provider, _, provider_user_id = userid.partition(":")
-        if not provider_user_id:
-            return None
         identity = request.social_login_dbsession.scalar(
-            select(LinkedIdentity).where(LinkedIdentity.provider == provider,
-                                         LinkedIdentity.provider_user_id == provider_user_id))
+            select(LinkedIdentity).where(LinkedIdentity.userid == userid)
+            .order_by(LinkedIdentity.last_login_at.desc(), LinkedIdentity.id).limit(1))
         if identity is None:
             return None
         return SiteUser(userid=userid, display_name=identity.display_name or userid,
                         email=identity.email)
 
     def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
-        return f"{provider_name}:{profile['accounts'][0]['userid']}"
+        # Random, not the provider's user id: the same id at another issuer (another
+        # OpenID Connect issuer, another GitLab server) is another person.
+        return f"{provider_name}:{secrets.token_urlsafe(18)}"
 
     def authenticate(self, request: Any, login: str, password: str) -> str | None:
         return None

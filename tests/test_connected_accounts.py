@@ -1,11 +1,13 @@
 """A signed-in user sees their linked providers, connects another and disconnects one, but
-never the last way to sign in."""
+never the last way to sign in: that button is disabled, with the reason beside it and only
+the ways this site offers. The pages name providers by the editor's button title."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from cms_social_login.models import LinkedIdentity
+from cms_social_login.testing.steps import fill_tab
 
 from .conftest import callback_path, start_login
 from .security.helpers import count, dbsession_of
@@ -17,14 +19,33 @@ def sign_in_with_bitbucket(browser, bitbucket):
     browser.get(callback_path(bitbucket.approve(start_login(browser)))).follow()
 
 
-def test_a_member_sees_their_link_and_cannot_remove_the_last_one(
+def disconnect_forms(page) -> list:
+    return [form for form in page.forms.values() if "identity" in form.fields]
+
+
+def test_the_last_way_in_cannot_be_disconnected_and_the_page_says_why(
         app, published_bitbucket, visitor, bitbucket, bitbucket_user):
     sign_in_with_bitbucket(visitor, bitbucket)
     page = visitor.get(PAGE)
     assert "Bitbucket" in page.text and "Ada Lovelace" in page.text
-    refused = page.forms[0].submit(status=409)
+    button = page.html.select_one(".connection button")
+    assert button.has_attr("disabled")
+    reason = page.html.select_one("#" + button["aria-describedby"]).get_text(" ", strip=True)
+    # The demo's accounts have passwords; no other provider is published.
+    assert reason == "It is your only way to sign in. Set a password for your account first."
+    refused = disconnect_forms(page)[0].submit(status=409)  # forced anyway: refused
     assert "This is your only way to sign in" in refused.text
     assert count(app, LinkedIdentity) == 1
+
+
+def test_the_reason_suggests_the_providers_this_site_publishes(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    fill_tab(published_bitbucket, "github", {"client_id": "gh-client-0001",
+                                             "client_secret": "gh-secret-0001"}, "save")
+    sign_in_with_bitbucket(visitor, bitbucket)
+    reason = visitor.get(PAGE).html.select_one(".disconnect-reason").get_text(" ", strip=True)
+    assert reason == ("It is your only way to sign in. Connect GitHub or set a password "
+                      "first.")
 
 
 def test_an_account_with_a_password_may_disconnect(app, published_bitbucket, bitbucket,
@@ -39,7 +60,8 @@ def test_an_account_with_a_password_may_disconnect(app, published_bitbucket, bit
     assert back.location.endswith(PAGE)
     page = back.follow()
     assert "Ada Lovelace" in page.text
-    done = page.forms[0].submit().follow()
+    assert not page.html.select_one(".connection button").has_attr("disabled")
+    done = disconnect_forms(page)[0].submit().follow()
     assert "Bitbucket is disconnected from your account" in done.text
     assert count(app, LinkedIdentity) == 0
 
@@ -63,12 +85,26 @@ def test_only_own_links_can_be_removed(app, published_bitbucket, make_browser, b
     with dbsession_of(app) as db:
         identity_id = db.scalar(select(LinkedIdentity.id))
     editor = published_bitbucket
-    token = editor.get(PAGE).forms  # noqa: F841 - the page renders for the editor
-    csrf = editor.get("/login").forms[0]["csrf_token"].value
-    for value in (str(identity_id), "x", "999"):
+    csrf = editor.get(PAGE).forms["logout-everywhere"]["csrf_token"].value
+    for value in (str(identity_id), "x", "999", "9" * 40):
         editor.post(PAGE, {"csrf_token": csrf, "identity": value}, status=400)
     assert count(app, LinkedIdentity) == 1
 
 
 def test_anonymous_visitors_are_sent_to_log_in(visitor):
     assert "/login?came_from=" in visitor.get(PAGE, status=303).location
+
+
+def test_the_page_is_linked_from_the_demo_header_and_from_login(editor):
+    for path in ("/", "/login"):
+        links = [a["href"] for a in editor.get(path).html.select("a")]
+        assert f"http://localhost{PAGE}" in links, path
+
+
+
+def test_the_account_menu_speaks_the_visitors_language_in_the_hosts_header(editor):
+    menu = editor.get("/?_LOCALE_=de").html.select_one("nav.account-menu")
+    words = menu.get_text(" ", strip=True)
+    assert words.startswith("Angemeldet als Demo Editor")
+    assert "Verbundene Konten" in words and "Abmelden" in words
+    assert menu.select_one("form")["method"] == "post"  # Log out is a POST button

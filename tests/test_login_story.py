@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from cms_demo.models import User
 from cms_social_login.models import DRAFT, PUBLISHED, LinkedIdentity, LoginSettings
+from cms_social_login.testing import steps
 
 from .conftest import (
     CLIENT_ID,
@@ -159,7 +160,7 @@ def test_bad_state(app, published_bitbucket, visitor, bitbucket, bitbucket_user)
 def test_reused_state(app, published_bitbucket, visitor, bitbucket, bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     visitor.get(callback_path(location)).follow()
-    visitor.get("/logout")
+    steps.log_out(visitor)
     replay = visitor.get(callback_path(location), status=400)
     assert "This login link has expired or was already used" in replay.text
     assert "Signed in as" not in visitor.get("/").text

@@ -165,7 +165,8 @@ def _adopt_unversioned_schema(connection: Connection, config: Config) -> None:
     command.stamp(config, revision)
 
 
-def upgrade(connectable: Engine | Connection, revision: str = "head") -> None:
+def upgrade(connectable: Engine | Connection, revision: str = "head",
+            settings: Mapping[str, Any] | None = None) -> None:
     """Upgrade the add-on's schema to ``revision``.
 
     Given an engine: in one transaction, under :func:`migration_lock`, so that several
@@ -173,17 +174,18 @@ def upgrade(connectable: Engine | Connection, revision: str = "head") -> None:
     nothing left to do). Given a connection: inside the caller's transaction, which the
     caller commits (on SQLite the caller holds :func:`migration_lock` around it; on
     PostgreSQL the advisory lock is taken here). A database made by ``create_all``
-    before migrations existed is stamped first.
+    before migrations existed is stamped first. ``settings`` (the site's) let a
+    revision read what it needs (e.g. provider URLs set in the ini).
     """
     if isinstance(connectable, Engine):
         with connectable.connect() as connection, migration_lock(connection):
-            upgrade(connection, revision)
+            upgrade(connection, revision, settings)
             connection.commit()
         return
     if connectable.dialect.name == "postgresql":
         connectable.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                             {"key": ADVISORY_LOCK_KEY})
-    config = alembic_config(connection=connectable)
+    config = alembic_config(settings=settings, connection=connectable)
     _adopt_unversioned_schema(connectable, config)
     command.upgrade(config, revision)
 

@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = get_engine(settings)
         try:
             before = current_revision(engine)
-            upgrade(engine, args.revision)
+            upgrade(engine, args.revision, settings)
             after = current_revision(engine)
         finally:
             engine.dispose()

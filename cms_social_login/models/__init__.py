@@ -23,11 +23,13 @@ from .records import (
     LoginSettings,
     LoginState,
     PublishRecord,
+    SignedInSession,
 )
 
 __all__ = [
     "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
-    "LoginSettings", "LoginState", "PublishRecord", "get_engine", "get_session_factory",
+    "LoginSettings", "LoginState", "PublishRecord", "SignedInSession", "get_engine",
+    "get_session_factory",
     "get_tm_session",
 ]
 

@@ -1,4 +1,5 @@
-"""The add-on's tables: login settings (draft / published), history, identities, SSO state."""
+"""The add-on's tables: login settings (draft / published), history, identities, SSO
+state, signed-in sessions."""
 
 from __future__ import annotations
 
@@ -54,13 +55,21 @@ class PublishRecord(Base):
 
 
 class LinkedIdentity(Base):
-    """A provider account (provider + its stable user id) linked to a local user."""
+    """A provider account linked to a local user.
+
+    A person at a provider is the provider's stable user id *as issued by one issuer or
+    instance* (OpenID Connect Core 1.0 §5.7: only ``iss`` and ``sub`` together identify
+    an end-user): ``issuer`` is what :meth:`Provider.identity_issuer` gives for the tab's
+    values (an OpenID Connect issuer, a GitLab server's URL, the origin of an API).
+    User id 5 at one GitLab server and user id 5 at another are two people.
+    """
 
     __tablename__ = "social_login_identities"
-    __table_args__ = (UniqueConstraint("provider", "provider_user_id"),)
+    __table_args__ = (UniqueConstraint("provider", "issuer", "provider_user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    issuer: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     provider_user_id: Mapped[str] = mapped_column(String(255), nullable=False)
     userid: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     display_name: Mapped[str | None] = mapped_column(String(255))
@@ -83,9 +92,27 @@ class LoginState(Base):
 
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     provider: Mapped[str] = mapped_column(String(64), nullable=False)
-    binding: Mapped[str] = mapped_column(String(64), nullable=False)
+    binding: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     came_from: Mapped[str] = mapped_column(String(2048), nullable=False, default="/")
     code_verifier: Mapped[str | None] = mapped_column(String(128))
     nonce: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  nullable=False, index=True)
+
+
+class SignedInSession(Base):
+    """One signed-in browser session, so that logout can end it on the server.
+
+    The session cookie holds a random token; only its hash is stored here. A cookie
+    whose token has no row (logged out, "Log out everywhere", expired and swept) is no
+    longer signed in, even if it was copied before. ``expires_at`` is the absolute end
+    (``cms_social_login.session_lifetime`` after sign-in) that activity never extends.
+    """
+
+    __tablename__ = "social_login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    userid: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 index=True)

@@ -111,6 +111,10 @@ class Provider:
     #: Whether :meth:`verify_credentials` can check the tab's credentials without a
     #: user. False: the tab says that only a Test login can check them.
     can_verify_credentials: ClassVar[bool] = False
+    #: The fields whose values say which server the logins come from (a URL, an issuer).
+    #: Changing one drops the stored secrets (the editor types them again) and asks the
+    #: editor to confirm what happens to the people linked through the old server.
+    endpoint_fields: ClassVar[tuple[str, ...]] = ()
 
     fields: Sequence[Field] = ()
 
@@ -138,6 +142,16 @@ class Provider:
     def display_title(self, values: Mapping[str, str]) -> str:
         """The name to show on the button for the editor's ``values`` (default: ``title``)."""
         return self.title
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """Who issues the user ids of this tab, for the editor's ``values``.
+
+        Linked identities are unique per (provider, issuer, user id): the same user id
+        from another issuer is another person (OpenID Connect Core 1.0 §5.7). Default
+        ``""``: a provider with one fixed server. Override it when the settings or the
+        editor's values can point the provider at another server.
+        """
+        return ""
 
     def field(self, name: str) -> Field:
         """The field called ``name``."""
@@ -515,6 +529,12 @@ def first_listed_member(fetch_page: Callable[[int], list[Any]], key: str,
                                             f"{allowed} allowed")
     raise AccessRestricted(refusal, f"{what}: none of {allowed} allowed {noun} in the first "
                                     f"{seen} listed (stopped after {max_pages} pages)")
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower case (RFC 6454 origin)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else ""
 
 
 def url_field_error(value: str, label: str, policy: UrlPolicy | None = None) -> str | None:

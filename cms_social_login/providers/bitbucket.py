@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from ..http import AccessRestricted, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, Verification
+from .base import Field, OAuth2Provider, Verification, url_origin
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10
@@ -97,6 +97,10 @@ class BitbucketProvider(OAuth2Provider):
         allowed = parse_workspaces(values.get("allowed_workspaces"))
         return _("Members of the workspaces: ${names}",
                  mapping={"names": ", ".join(allowed)}) if allowed else None
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The origin of the API URL (``cms_social_login.bitbucket.api_url``) the ids come from."""
+        return url_origin(self.api_url)
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed workspaces" restriction."""

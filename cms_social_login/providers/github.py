@@ -27,7 +27,7 @@ from typing import Any
 
 from ..http import HttpResponse, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member
+from .base import Field, OAuth2Provider, first_listed_member, url_origin
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -112,6 +112,10 @@ class GitHubProvider(OAuth2Provider):
         allowed = parse_organizations(values.get("allowed_organizations"))
         return _("Members of the organizations: ${names}",
                  mapping={"names": ", ".join(allowed)}) if allowed else None
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The origin of the API URL (``cms_social_login.github.api_url``) the ids come from."""
+        return url_origin(self.api_url)
 
     def extra_fields(self) -> Sequence[Field]:
         """The optional "Allowed organizations" restriction."""

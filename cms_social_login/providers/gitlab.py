@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 
 from ..http import ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, Verification, first_listed_member, url_field_error
+from .base import (
+    Field,
+    OAuth2Provider,
+    Verification,
+    first_listed_member,
+    url_field_error,
+    url_origin,
+)
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -87,6 +94,7 @@ class GitLabProvider(OAuth2Provider):
     send_scopes = True
     client_auth = "post"
     uses_pkce = True
+    endpoint_fields = ("base_url",)
     #: GitLab authenticates the client before it looks at the code (RFC 6749 5.2).
     can_verify_credentials = True
     setup_steps = (
@@ -138,6 +146,10 @@ class GitLabProvider(OAuth2Provider):
         error = url_field_error(base_url, "GitLab URL", self.url_policy) if base_url \
             else None
         return {"base_url": error} if error else {}
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The tab's GitLab URL, else the origin of the API URL (gitlab.com)."""
+        return self.base_url(values) or url_origin(self.api_url)
 
     def base_url(self, values: Mapping[str, str]) -> str | None:
         """The self-hosted GitLab of the tab, without a trailing slash (None: gitlab.com)."""

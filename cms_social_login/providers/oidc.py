@@ -151,6 +151,7 @@ class OIDCProvider(OAuth2Provider):
     send_scopes = True
     uses_pkce = True
     uses_nonce = True
+    endpoint_fields = ("issuer",)
     #: Discovery, the signing keys and a client-authenticated token request need no user.
     can_verify_credentials = True
     setup_steps = (
@@ -210,6 +211,10 @@ class OIDCProvider(OAuth2Provider):
 
     def display_title(self, values: Mapping[str, str]) -> str:
         return (values.get("button_title") or "").strip() or self.title
+
+    def identity_issuer(self, values: Mapping[str, str]) -> str:
+        """The tab's issuer: ``iss`` and ``sub`` together name a person (Core §5.7)."""
+        return (values.get("issuer") or "").strip().rstrip("/")
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         issuer = values.get("issuer") or ""

@@ -58,6 +58,8 @@ from ..services.login_settings import (
     ProviderConfig,
     SettingsForm,
     VersionConflict,
+    changed_endpoint,
+    drop_stale_secrets,
     read_stage,
 )
 from ..settings import MIN_SECRET_KEY_LENGTH
@@ -272,6 +274,15 @@ def _import_provider(provider: Provider, part: Mapping[str, Any], current: Provi
     if not errors:
         errors.extend(f"{name}.{key}: {english(message)}"
                       for key, message in provider.validate(values).items())
+    changed = changed_endpoint(provider, current.values, values)
+    if changed is not None:
+        # Another server: the current secret belongs to the old one and is never sent on.
+        part_now = {"secrets": secrets}
+        for key in drop_stale_secrets(provider, current, part_now):
+            plan.kept_secrets.remove(f"{name}.{key}")
+            plan.warnings.append(f"{name}: {changed} changed, so the stored {key} was "
+                                 "dropped: type the new server's in the "
+                                 f"{provider.title} tab before Save")
     config = ProviderConfig(name=name, enabled=bool(part.get("enabled", False)),
                             position=int(part.get("position", 0)),
                             link_by_email=bool(part.get("link_by_email", False)),

@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import SecretDecryptionError
 from ..i18n import _
 from ..interfaces import ISecretBox
-from ..models import DRAFT, PUBLISHED, LoginSettings, PublishRecord
+from ..models import DRAFT, PUBLISHED, LinkedIdentity, LoginSettings, PublishRecord
 from ..models.records import utcnow
 from ..providers.base import FieldError, Provider
 from ..providers.registry import get_provider_registry
@@ -29,7 +29,8 @@ FORM_CONTROL_KEYS = frozenset({"csrf_token", "action", "draft_version", "tab"})
 #: ``enabled_shown`` is the state the dialog drew the switch in: a switch posted in
 #: another state is the editor's explicit choice; ``enabled_choice`` carries a choice
 #: made before OK (not stored yet) to the next button.
-OPTION_KEYS = ("enabled", "enabled_shown", "enabled_choice", "position", "link_by_email")
+OPTION_KEYS = ("enabled", "enabled_shown", "enabled_choice", "position", "link_by_email",
+               "confirm_server_change")
 #: The editor's explicit choice of a provider's switch (absent: never touched).
 CHOICE_ON = "on"
 CHOICE_OFF = "off"
@@ -305,7 +306,9 @@ class LoginSettingsService:
     def parse(self, post: Mapping[str, str]) -> SettingsForm:
         """Check the editor's form against the current draft."""
         document, _version = self.editable_document()
-        return parse_settings_form(post, self.providers, document, self.box)
+        form = parse_settings_form(post, self.providers, document, self.box)
+        check_server_changes(form, post, self.providers, document, self.dbsession)
+        return form
 
     def apply(self, form: SettingsForm, expected_version: int, userid: str | None
               ) -> LoginSettings:
@@ -369,3 +372,66 @@ class LoginSettingsService:
         if draft is None:
             return False
         return published is None or draft.document != published.document
+
+
+def changed_endpoint(provider: Provider, before: Mapping[str, str],
+                     after: Mapping[str, str]) -> str | None:
+    """The first of ``provider.endpoint_fields`` whose value differs, or None."""
+    for name in provider.endpoint_fields:
+        if (before.get(name) or "").strip() != (after.get(name) or "").strip():
+            return name
+    return None
+
+
+def drop_stale_secrets(provider: Provider, stored: ProviderConfig,
+                       part: dict[str, Any]) -> list[str]:
+    """Drop from ``part`` the secrets kept from ``stored`` (not typed again); their names.
+
+    Called when an endpoint field changed: the old server's client secret must never be
+    sent to the new server's token endpoint.
+    """
+    secrets = part.setdefault("secrets", {})
+    dropped = []
+    for f in provider.fields:
+        if f.secret and stored.secrets.get(f.name) \
+                and secrets.get(f.name) == stored.secrets[f.name]:
+            del secrets[f.name]
+            dropped.append(f.name)
+    return dropped
+
+
+def check_server_changes(form: SettingsForm, post: Mapping[str, str],
+                         providers: Iterable[Provider], base: Mapping[str, Any],
+                         dbsession: Session) -> None:
+    """A tab that now points at another server (an endpoint field changed): its stored
+    secrets are dropped (the editor types them again), and while people are linked
+    through the old issuer the editor ticks ``<provider>.confirm_server_change`` to say
+    they stay linked to the old server only (the same user id at the new server is
+    another person)."""
+    for provider in providers:
+        stored = ProviderConfig.from_document(base, provider.name)
+        part = form.document.get(provider.name)
+        if part is None:
+            continue
+        changed = changed_endpoint(provider, stored.values, part.get("values") or {})
+        if changed is None:
+            continue
+        errors = form.errors.setdefault(provider.name, {})
+        label = _(provider.field(changed).label)
+        for name in drop_stale_secrets(provider, stored, part):
+            errors.setdefault(name, _(
+                "${field} changed: type the ${label} of the new server again (the old one "
+                "is never sent to another server).",
+                mapping={"field": label, "label": _(provider.field(name).label)}))
+        old_issuer = provider.identity_issuer(stored.values)
+        if old_issuer == provider.identity_issuer(part.get("values") or {}):
+            continue
+        people = dbsession.scalar(select(func.count()).select_from(LinkedIdentity).where(
+            LinkedIdentity.provider == provider.name, LinkedIdentity.issuer == old_issuer))
+        if people and not _checked(post, f"{provider.name}.confirm_server_change"):
+            form.values.setdefault(provider.name, {})["server_change_people"] = str(people)
+            errors.setdefault(changed, _(
+                "${count} people signed in through ${old}. They stay linked to that server "
+                "only: someone signing in through the new one is a new person here, even "
+                "with the same user id. Tick the box below to confirm.",
+                mapping={"count": people, "old": old_issuer}))

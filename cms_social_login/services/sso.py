@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pyramid.security import remember
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError
@@ -25,7 +24,9 @@ from ..models.records import utcnow
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from
+from ..session import sign_in
 from .db import flush_or_retry, retry_lost_races
+from .identities import find_identity
 from .login_settings import ProviderConfig
 from .provider_sessions import remember_provider_login
 from .published import published_document
@@ -102,7 +103,7 @@ class SocialLoginService:
         except SecretDecryptionError as exc:
             raise LoginFailure(
                 _("${title} login is not set up correctly on this site. Please tell the "
-                  "site's editors.", mapping={"title": provider.title}),
+                  "site's editors.", mapping={"title": provider.display_title(config.values)}),
                 f"{name}: the stored secret cannot be decrypted with the current secret key",
             ) from exc
 
@@ -158,14 +159,13 @@ class SocialLoginService:
             reason = getattr(result, "reason", None) or "denied"
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
-                  mapping={"title": provider.title}),
+                  mapping={"title": provider.display_title(config.values)}),
                 f"{name}: the provider answered {reason}", result=result, outcome="denied")
         userid, created = self._local_user(provider, config, result)
         came_from = safe_came_from(pending.came_from)
-        # A new session at login: nothing an attacker planted before survives.
-        self.request.session.invalidate()
+        # A new session at login (nothing planted before survives), revocable at logout.
+        headers = sign_in(self.request, userid)
         remember_provider_login(self.request, name, result.credentials or {})
-        headers = remember(self.request, userid)
         self.request.registry.notify(SocialLoginSucceeded(
             request=self.request, provider_name=name, result=result, userid=userid,
             created=created))
@@ -213,10 +213,11 @@ class SocialLoginService:
         a new one."""
         profile = result.profile
         provider_user_id = str(profile["accounts"][0]["userid"])
+        # The same user id from another server (issuer) is another person.
+        issuer = provider.identity_issuer(config.values)
+        title = provider.display_title(config.values)
         adapter: IUserAdapter = self.request.registry.getUtility(IUserAdapter)
-        identity = self.dbsession.scalar(
-            select(LinkedIdentity).where(LinkedIdentity.provider == provider.name,
-                                         LinkedIdentity.provider_user_id == provider_user_id))
+        identity = find_identity(self.dbsession, provider.name, issuer, provider_user_id)
         created = False
         if identity is None:
             userid = self.request.authenticated_userid
@@ -227,19 +228,19 @@ class SocialLoginService:
                 with retry_lost_races():  # e.g. two first logins taking one username
                     userid = adapter.create_user(self.request, profile, provider.name)
                 created = True
-            identity = LinkedIdentity(provider=provider.name, provider_user_id=provider_user_id,
-                                      userid=userid)
+            identity = LinkedIdentity(provider=provider.name, issuer=issuer,
+                                      provider_user_id=provider_user_id, userid=userid)
             self.dbsession.add(identity)
         elif self.request.authenticated_userid not in (None, identity.userid):
             raise LoginFailure(
                 _("This ${title} account is already connected to another account on this "
-                  "site. Log out first to use it.", mapping={"title": provider.title}),
+                  "site. Log out first to use it.", mapping={"title": title}),
                 f"{provider.name}: identity {identity.id} belongs to another user",
                 outcome="refused")
         elif adapter.get_user(self.request, identity.userid) is None:
             raise LoginFailure(
                 _("The account linked to this ${title} login no longer exists.",
-                  mapping={"title": provider.title}),
+                  mapping={"title": title}),
                 f"{provider.name}: identity {identity.id} points to missing user "
                 f"{identity.userid!r}")
         identity.display_name = (profile.get("displayName") or "")[:255] or None

@@ -49,6 +49,7 @@ from ..models import LinkedIdentity, StoredToken
 from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
 from .db import flush_or_retry
+from .identities import find_identity, live_issuer
 from .login_settings import ProviderConfig
 from .published import published_document
 
@@ -120,7 +121,7 @@ def store_login_tokens(event: SocialLoginSucceeded) -> None:
         return
     dbsession: Session = request.social_login_dbsession
     identity_id = getattr(event, "identity_id", None) or _identity_id(
-        dbsession, event.provider_name, event.result)
+        request, event.provider_name, event.result)
     if identity_id is None:
         log.warning("token not stored: no linked identity found for provider=%s",
                     loggable(event.provider_name, 64))
@@ -135,15 +136,18 @@ def store_login_tokens(event: SocialLoginSucceeded) -> None:
     flush_or_retry(dbsession)
 
 
-def _identity_id(dbsession: Session, provider_name: str, result: Any) -> int | None:
+def _identity_id(request: Any, provider_name: str, result: Any) -> int | None:
     """The id of the identity of ``result``'s provider account (flushed at login)."""
+    provider = get_provider_registry(request.registry).get(provider_name)
     try:
         provider_user_id = str(result.profile["accounts"][0]["userid"])
     except (AttributeError, KeyError, IndexError, TypeError):
         return None
-    return dbsession.scalar(
-        select(LinkedIdentity.id).where(LinkedIdentity.provider == provider_name,
-                                        LinkedIdentity.provider_user_id == provider_user_id))
+    if provider is None:
+        return None
+    identity = find_identity(request.social_login_dbsession, provider_name,
+                             live_issuer(request, provider), provider_user_id)
+    return identity.id if identity is not None else None
 
 
 class TokenKeeper:
@@ -168,12 +172,17 @@ class TokenKeeper:
         None when there is none, it cannot be refreshed (refused refresh token: the stored
         token is deleted), or the provider cannot be reached right now (logged).
         """
+        provider = get_provider_registry(self.registry).get(provider_name)
+        if provider is None:
+            return None
+        # Only the live server's token: another server's never meets the new one.
         row = self.request.social_login_dbsession.execute(
             select(StoredToken.identity_id, StoredToken.access_token, StoredToken.expires_at,
                    StoredToken.version)
             .join(LinkedIdentity, LinkedIdentity.id == StoredToken.identity_id)
             .where(LinkedIdentity.userid == str(userid),
-                   LinkedIdentity.provider == provider_name)
+                   LinkedIdentity.provider == provider_name,
+                   LinkedIdentity.issuer == live_issuer(self.request, provider))
             .order_by(LinkedIdentity.last_login_at.desc(), LinkedIdentity.id.desc())
             .limit(1)).first()
         if row is None:

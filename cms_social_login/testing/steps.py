@@ -16,6 +16,7 @@ __all__ = [
     "callback_url",
     "error_message",
     "fill_tab",
+    "log_out",
     "login_buttons",
     "make_browser",
     "query_of",
@@ -44,6 +45,20 @@ def sign_in(browser: Any, login: str = "editor", password: str = "editor") -> An
     form["password"] = password
     response = form.submit()
     assert response.status_int in (302, 303), f"password login failed: {response.status}"
+    return response.follow()
+
+
+def log_out(browser: Any, everywhere: bool = False) -> Any:
+    """Log ``browser`` out: the "Log out" button of ``/logout`` (a POST with the CSRF
+    token; ``everywhere``: the connections page's "Log out everywhere"); return the login
+    page it lands on."""
+    if everywhere:
+        page = browser.get("/account/connections")
+        form = page.forms["logout-everywhere"]
+    else:
+        form = browser.get("/logout").forms[0]
+    response = form.submit()
+    assert response.status_int == 303, f"logout gave {response.status}"
     return response.follow()
 
 

@@ -1,25 +1,71 @@
-"""Connected accounts: a signed-in user sees, adds and removes their provider links."""
+"""Connected accounts: a signed-in user sees, adds and removes their provider links, and
+may log out everywhere."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..models import LinkedIdentity
+from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
-from ..services.published import live_buttons
+from ..services.login_settings import ProviderConfig
+from ..services.published import live_buttons, published_document
+from ..session import live_sessions
 from .public import current_user, refuse_oversized_form
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One linked identity as the page shows it."""
+
+    identity: LinkedIdentity
+    provider: Provider | None
+    #: The editor's button title of the provider (its name when not installed).
+    title: str
+    #: Why it cannot be disconnected (None: it can).
+    locked_reason: str | None
 
 
 def _login_redirect(request: Any) -> HTTPSeeOther:
     return HTTPSeeOther(request.route_url("cms_social_login.login",
                                           _query={"came_from": request.path}))
+
+
+def _title(request: Any, provider: Provider | None, name: str) -> str:
+    if provider is None:
+        return name
+    config = ProviderConfig.from_document(published_document(request), name)
+    return provider.display_title(config.values)
+
+
+def _has_password(request: Any, userid: str) -> bool:
+    adapter = request.registry.getUtility(IUserAdapter)
+    return bool(adapter.password_login and adapter.has_password(request, userid))
+
+
+def _last_way_in(request: Any, connectable: list[Any]) -> str:
+    """Why the only link cannot go, and only the ways in this site actually offers."""
+    adapter = request.registry.getUtility(IUserAdapter)
+    titles = ", ".join(button.title for button in connectable)
+    if connectable and adapter.password_login:
+        hint = _("Connect ${providers} or set a password first.",
+                 mapping={"providers": titles})
+    elif connectable:
+        hint = _("Connect ${providers} first.", mapping={"providers": titles})
+    elif adapter.password_login:
+        hint = _("Set a password for your account first.")
+    else:
+        hint = _("This site offers no other way to sign in.")
+    return translate(request, _("It is your only way to sign in. ${hint}",
+                                mapping={"hint": translate(request, hint)}))
 
 
 def connections_page(request: Any, *, error: str | None = None) -> Any:
@@ -29,13 +75,22 @@ def connections_page(request: Any, *, error: str | None = None) -> Any:
         return _login_redirect(request)
     identities = list(request.social_login_dbsession.scalars(
         select(LinkedIdentity).where(LinkedIdentity.userid == user.userid)
-        .order_by(LinkedIdentity.provider)))
+        .order_by(LinkedIdentity.provider, LinkedIdentity.id)))
     registry = get_provider_registry(request.registry)
     linked = {identity.provider for identity in identities}
+    connectable = [p for p in live_buttons(request) if p.name not in linked]
+    alone = len(identities) == 1 and not _has_password(request, user.userid)
+    reason = _last_way_in(request, connectable) if alone else None
+    connections = []
+    for identity in identities:
+        provider = registry.get(identity.provider)
+        connections.append(Connection(identity, provider,
+                                      _title(request, provider, identity.provider), reason))
     return {
         "user": user,
-        "identities": [(identity, registry.get(identity.provider)) for identity in identities],
-        "available": [p for p in live_buttons(request) if p.name not in linked],
+        "connections": connections,
+        "available": connectable,
+        "sessions": live_sessions(request, user.userid),
         "error": error,
         "flash": request.session.pop_flash(),
         "csrf_token": get_csrf_token(request),
@@ -49,23 +104,22 @@ def disconnect(request: Any):
     if user is None:
         return _login_redirect(request)
     raw = request.POST.get("identity", "")
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:
         raise HTTPBadRequest("Unknown connection.")
     identity = request.social_login_dbsession.get(LinkedIdentity, int(raw))
     if identity is None or identity.userid != user.userid:
         raise HTTPBadRequest("Unknown connection.")
-    adapter = request.registry.getUtility(IUserAdapter)
-    has_password = getattr(adapter, "has_password", lambda request, userid: False)
-    others = request.social_login_dbsession.scalar(
-        select(func.count()).select_from(LinkedIdentity)
-        .where(LinkedIdentity.userid == user.userid, LinkedIdentity.id != identity.id))
-    if not others and not has_password(request, user.userid):
+    others = request.social_login_dbsession.scalars(
+        select(LinkedIdentity.id).where(LinkedIdentity.userid == user.userid,
+                                        LinkedIdentity.id != identity.id).limit(1)).first()
+    if others is None and not _has_password(request, user.userid):
         request.response.status_int = 409
         return connections_page(request, error=translate(request, _(
-            "This is your only way to sign in, so it cannot be disconnected. Connect "
-            "another provider (or set a password) first.")))
+            "This is your only way to sign in, so it cannot be disconnected.")))
     provider = get_provider_registry(request.registry).get(identity.provider)
-    title = provider.title if provider else identity.provider
+    title = _title(request, provider, identity.provider)
+    # The account stays: with the default adapter it is kept by its other identities
+    # (they share its userid), with a host's adapter it lives in the host's table.
     request.social_login_dbsession.execute(
         delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
     request.session.flash(translate(request, _("${title} is disconnected from your account.",

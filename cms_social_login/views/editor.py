@@ -9,6 +9,7 @@ from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 
+from ..crypto import can_decrypt
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..providers.base import Provider
@@ -134,6 +135,9 @@ def _tabs(request: Any, service: LoginSettingsService, document: dict[str, Any],
             "pending": pending,
             "secret_set": {f.name: bool(config.secrets.get(f.name)) for f in provider.fields
                            if f.secret},
+            # Stored secrets no key of cms_social_login.secret_key reads any more.
+            "unreadable": [f.name for f in provider.fields if f.secret and config.secrets.get(
+                f.name) and not can_decrypt(service.box, config.secrets[f.name])],
             "callback_url": address,
             "setup_steps": [translate(request, step, callback_url=address)
                             for step in provider.setup_steps],

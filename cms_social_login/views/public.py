@@ -7,15 +7,17 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
-from pyramid.security import forget, remember
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
 from ..services.provider_sessions import provider_logout_url
 from ..services.published import live_buttons
+from ..session import sign_in, sign_out
 
 LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
+#: The flash queue of "You are logged out" (shown once on /login).
+LOGGED_OUT_QUEUE = "cms_social_login.logged_out"
 
 
 def current_user(request: Any):
@@ -32,6 +34,10 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
     """The values of the login page template (``document`` None means the live one)."""
     adapter = request.registry.getUtility(IUserAdapter)
     came_from = safe_came_from(request.params.get("came_from"))
+    user = current_user(request)
+    if message is None and not preview and request.session.peek_flash(LOGGED_OUT_QUEUE):
+        # peek first: popping an empty queue would rewrite every visitor's cookie
+        message = request.session.pop_flash(LOGGED_OUT_QUEUE)[0]
     card = {
         "providers": live_buttons(request, document),
         "came_from": came_from,
@@ -41,8 +47,10 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         "preview": preview,
         "login_name": login_name,
         "csrf_token": get_csrf_token(request),
+        # Signed in already: the page says who, with Continue and Log out.
+        "signed_in": None if preview else user,
     }
-    return {"login": card, "preview": preview, "user": current_user(request)}
+    return {"login": card, "preview": preview, "user": user}
 
 
 def refuse_oversized_form(request: Any) -> None:
@@ -70,18 +78,34 @@ def password_login(request: Any):
     if userid is None:
         request.response.status_int = 400
         return login_page(request, error=_("Wrong username or password."), login_name=login)
-    request.session.invalidate()
-    headers = remember(request, userid)
+    headers = sign_in(request, userid)
     return HTTPSeeOther(safe_came_from(request.POST.get("came_from")), headers=headers)
 
 
+def logout_page(request: Any):
+    """GET /logout: a page with one "Log out" button (a GET never changes anything)."""
+    user = current_user(request)
+    if user is None:
+        return HTTPSeeOther(request.route_url("cms_social_login.login"))
+    return {"user": user, "csrf_token": get_csrf_token(request)}
+
+
 def logout(request: Any):
-    """GET or POST /logout: forget the user and drop the session."""
-    at_provider = provider_logout_url(request)
-    headers = forget(request)
-    request.session.invalidate()
-    return HTTPSeeOther(at_provider or request.route_url("cms_social_login.login"),
-                        headers=headers)
+    """POST /logout (CSRF-checked): end the signed-in session on the server (with
+    ``everywhere``: every session of the user), drop the cookie, and say so on /login
+    (or, after a login whose provider logs out too, at the provider first)."""
+    refuse_oversized_form(request)
+    everywhere = request.POST.get("everywhere") in ("on", "1", "true")
+    at_provider = provider_logout_url(request)  # reads the session: before it is dropped
+    headers = sign_out(request, everywhere=everywhere)
+    if at_provider is not None:  # the provider sends the browser to /logout/done
+        return HTTPSeeOther(at_provider, headers=headers)
+    done = (_("You are logged out on every browser and device.") if everywhere
+            else _("You are logged out."))
+    request.session.flash(translate(request, done), LOGGED_OUT_QUEUE)
+    response = HTTPSeeOther(request.route_url("cms_social_login.login"), headers=headers)
+    response.cache_control = "no-store"
+    return response
 
 
 def logged_out(request: Any) -> dict[str, Any]:
@@ -95,6 +119,9 @@ def includeme(config: Configurator) -> None:
                     renderer=LOGIN_TEMPLATE)
     config.add_view(password_login, route_name="cms_social_login.login",
                     request_method="POST", renderer=LOGIN_TEMPLATE, require_csrf=True)
-    config.add_view(logout, route_name="cms_social_login.logout")
+    config.add_view(logout_page, route_name="cms_social_login.logout", request_method="GET",
+                    renderer="cms_social_login/logout.jinja2", http_cache=0)
+    config.add_view(logout, route_name="cms_social_login.logout", request_method="POST",
+                    require_csrf=True)
     config.add_view(logged_out, route_name="cms_social_login.logged_out",
                     request_method="GET", renderer=LOGIN_TEMPLATE, http_cache=0)

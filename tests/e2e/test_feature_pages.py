@@ -61,8 +61,9 @@ def test_connected_accounts_page(site, editor_page, new_context, bitbucket, axe,
     expect(page.get_by_role("heading", name="Connected accounts")).to_be_visible()
     check(axe, page, "connected accounts")
     shoot(page, "connections-01")
-    page.get_by_role("button", name="Disconnect Bitbucket").click()
-    expect(page.get_by_role("alert")).to_contain_text("only way to sign in")
+    # The only way in: disabled, with the reason beside it.
+    expect(page.get_by_role("button", name="Disconnect Bitbucket")).to_be_disabled()
+    expect(page.locator(".disconnect-reason")).to_contain_text("It is your only way to sign in")
 
 
 def test_the_login_page_in_german(site, new_context, axe, shoot):

@@ -101,13 +101,16 @@ def test_callback_of_a_returning_user(app, published_bitbucket, visitor, make_br
         "SELECT social_login_states",      # the state, by its primary key (hash)
         "DELETE social_login_states",      # consumed: single use, by primary key
         "SELECT social_login_identities",  # the identity: one read of the unique index
-                                           # on (provider, provider_user_id)
+                                           # on (provider, issuer, provider_user_id)
         "SELECT demo_users",               # the host's account exists (user adapter)
         "UPDATE social_login_identities",  # last login time, name and email
+        "DELETE social_login_sessions",    # ended sessions swept (expires_at index)
         "INSERT social_login_audit",       # the sign-in, in the audit log
+        "INSERT social_login_sessions",    # this sign-in's session, revocable at logout
     ], statements
     identity_lookup = statements[3]
     assert "social_login_identities.provider =" in identity_lookup
+    assert "social_login_identities.issuer =" in identity_lookup
     assert "social_login_identities.provider_user_id =" in identity_lookup
 
 

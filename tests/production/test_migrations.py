@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from cms_social_login.migrations import (
     INITIAL_TABLES,
@@ -20,7 +22,7 @@ from cms_social_login.migrations import (
     upgrade,
 )
 from cms_social_login.migrations.cli import main as db_command
-from cms_social_login.models import metadata
+from cms_social_login.models import get_engine, metadata
 
 TABLES = set(metadata.tables)
 
@@ -65,7 +67,11 @@ def test_a_database_made_by_create_all_is_adopted(engine):
 
 
 def test_the_first_release_made_by_create_all_gets_the_later_revisions(engine):
-    metadata.create_all(engine, tables=[metadata.tables[name] for name in INITIAL_TABLES])
+    # The first release's tables as its create_all made them (no version table).
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        assert set(inspect(connection).get_table_names()) == INITIAL_TABLES
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -123,5 +129,68 @@ def test_the_console_script_takes_the_url_from_the_environment(database_url, tmp
         with engine.connect() as connection:
             assert connection.execute(
                 text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == head_revision()
+    finally:
+        engine.dispose()
+
+
+def _rows_of_release_0002(connection, gitlab_url: str) -> None:
+    """Published settings of four tabs, one identity on each, a stored token."""
+    document = {
+        "bitbucket": {"enabled": True, "values": {"client_id": "bb-key"}, "secrets": {}},
+        "github": {"enabled": True, "values": {"client_id": "gh-key"}, "secrets": {}},
+        "gitlab": {"enabled": True, "values": {"client_id": "gl", "base_url": gitlab_url},
+                   "secrets": {}},
+        "staff": {"enabled": True, "values": {"issuer": "https://id.example.org/realms/s/",
+                                              "client_id": "c"}, "secrets": {}},
+    }
+    connection.execute(text(
+        "INSERT INTO social_login_settings (stage, version, document, updated_at) "
+        "VALUES ('published', 3, :document, CURRENT_TIMESTAMP)"),
+        {"document": json.dumps(document)})
+    for number, provider in enumerate(("bitbucket", "github", "gitlab", "staff", "acme"), 1):
+        connection.execute(text(
+            "INSERT INTO social_login_identities (id, provider, provider_user_id, userid, "
+            "created_at, last_login_at) VALUES (:id, :provider, '5555', :userid, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"id": number, "provider": provider, "userid": f"user-{number}"})
+    connection.execute(text(
+        "INSERT INTO social_login_tokens (identity_id, access_token, updated_at, version) "
+        "VALUES (3, 'encrypted-token', CURRENT_TIMESTAMP, 0)"))
+
+
+def test_upgrade_from_0002_gives_each_identity_the_issuer_it_signed_in_through(
+        database_url):
+    # The site's own engine: on SQLite it turns foreign keys on (ON DELETE CASCADE).
+    engine = get_engine({"sqlalchemy.url": database_url})
+    try:
+        upgrade(engine, "0002")
+        with engine.begin() as connection:
+            _rows_of_release_0002(connection, "https://gitlab.example.com/")
+        upgrade(engine, settings={
+            "cms_social_login.bitbucket.api_url": "http://127.0.0.1:9999/2.0"})
+        with engine.connect() as connection:
+            assert schema_differences(connection) == []
+            issuers = dict(connection.execute(text(
+                "SELECT provider, issuer FROM social_login_identities")).all())
+            assert issuers == {
+                "bitbucket": "http://127.0.0.1:9999",       # the ini's API URL
+                "github": "https://api.github.com",         # the default API URL
+                "gitlab": "https://gitlab.example.com",     # the tab's GitLab URL
+                "staff": "https://id.example.org/realms/s",  # the tab's issuer
+                "acme": "",                                 # a plugin: one fixed server
+            }
+            # The stored token survived the table's rebuild (SQLite batch mode).
+            assert connection.execute(text(
+                "SELECT access_token FROM social_login_tokens WHERE identity_id = 3"
+            )).scalar() == "encrypted-token"
+        insert = text(
+            "INSERT INTO social_login_identities (id, provider, issuer, provider_user_id, "
+            "userid, created_at, last_login_at) VALUES (:id, 'gitlab', :issuer, '5555', 'x', "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+        with engine.begin() as connection:  # user 5555 at another GitLab: another person
+            connection.execute(insert, {"id": 10, "issuer": "https://other-gitlab.example.com"})
+        with pytest.raises(IntegrityError, match="uq_social_login_identities_provider|UNIQUE"), \
+                engine.begin() as connection:
+            connection.execute(insert, {"id": 11, "issuer": "https://gitlab.example.com"})
     finally:
         engine.dispose()

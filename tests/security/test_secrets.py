@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from cms_social_login.models import LoginSettings, PublishRecord
 from cms_social_login.settings import DEMO_SECRET_KEY
+from cms_social_login.testing.steps import log_out
 
 from ..conftest import CLIENT_SECRET, callback_path, settings_form, start_login
 from .helpers import dbsession_of
@@ -38,7 +39,7 @@ def test_the_secret_appears_in_no_page_and_no_log(app, published_bitbucket, visi
     location = bitbucket.approve(start_login(visitor))
     bodies.append(visitor.get(callback_path(location)).follow().text)
     bodies.append(visitor.get(callback_path(location), status=400).text)
-    bodies.append(visitor.get("/logout").follow().text)
+    bodies.append(log_out(visitor).text)
     for body in bodies:
         assert CLIENT_SECRET not in body
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -1,13 +1,51 @@
-"""The session is renewed at login and dropped at logout; the cookie is HttpOnly,
-SameSite=Lax, and Secure when the site is served over https."""
+"""Sessions: renewed at sign-in, ended on the server at logout (a copied cookie is no
+longer signed in), an absolute lifetime that activity does not extend, "Log out
+everywhere", logout only by POST with the CSRF token, and a ``__Host-`` cookie on https.
+Anonymous visitors never touch the sessions table."""
 
 from __future__ import annotations
 
+import time
+
+import webtest
+from sqlalchemy import event, select
+
+from cms_demo import main
+from cms_social_login.models import SignedInSession
+from cms_social_login.testing.steps import log_out, make_browser, sign_in
+
 from ..conftest import callback_path, start_login
+from .helpers import count, dbsession_of
+
+HOUR = 3600
+DAY = 24 * HOUR
 
 
 def session_cookie(browser) -> str | None:
     return next((c.value for c in browser.cookiejar if c.name == "cms_session"), None)
+
+
+def copy_of(app, browser):
+    """Another browser holding a copy of ``browser``'s session cookie."""
+    thief = make_browser(app)
+    thief.set_cookie("cms_session", session_cookie(browser))
+    return thief
+
+
+def signed_in(browser) -> bool:
+    return "Signed in as" in browser.get("/").text
+
+
+class Clock:
+    """``time.time`` moved forward by hand (cookie timeouts and session ends follow it)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.offset = 0.0
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 def test_social_login_renews_the_session(published_bitbucket, visitor, bitbucket,
@@ -31,7 +69,7 @@ def test_a_fixated_session_does_not_carry_into_the_login(published_bitbucket, vi
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
     assert session_cookie(visitor) != planted
     attacker.set_cookie("cms_session", planted)
-    assert "Signed in as" not in attacker.get("/").text
+    assert not signed_in(attacker)
 
 
 def test_password_login_renews_the_session(visitor):
@@ -42,42 +80,144 @@ def test_password_login_renews_the_session(visitor):
     assert session_cookie(visitor) != before
 
 
-def test_logout_drops_the_session(published_bitbucket, visitor, bitbucket, bitbucket_user):
+def test_logout_is_a_post_with_the_csrf_token(app, editor):
+    page = editor.get("/logout")
+    # A GET (a link, an image on another site) shows one button and changes nothing.
+    assert [button.get_text(strip=True) for button in page.html.select("main button")] \
+        == ["Log out"]
+    assert signed_in(editor)
+    editor.post("/logout", {}, status=400)  # no CSRF token
+    editor.post("/logout", {"csrf_token": "forged"}, status=400)
+    assert signed_in(editor)
+    landed = page.forms[0].submit().follow()
+    assert landed.request.path == "/login"
+    assert "You are logged out." in landed.text
+    assert not signed_in(editor)
+    assert "You are logged out." not in editor.get("/login").text  # said once
+
+
+def test_a_cookie_copied_before_logout_gets_the_login_page(app, editor):
+    copy = copy_of(app, editor)
+    assert signed_in(copy)  # the copy works while the session lives...
+    log_out(editor)
+    # ...and not after: the editor and the connections page send it to log in.
+    for path in ("/editor/system-pages/login/settings", "/account/connections"):
+        response = copy.get(path, status=303)
+        assert "/login?came_from=" in response.location
+    assert not signed_in(copy)
+
+
+def test_a_social_login_cookie_copied_before_logout_is_dead_too(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
-    signed_in = session_cookie(visitor)
-    visitor.get("/logout").follow()
-    assert session_cookie(visitor) != signed_in
-    assert "Signed in as" not in visitor.get("/").text
+    copy = copy_of(app, visitor)
+    assert signed_in(copy)
+    log_out(visitor)
+    assert copy.get("/account/connections", status=303).location.startswith(
+        "http://localhost/login")
+
+
+def test_log_out_everywhere_ends_every_session_of_the_user(app, editor):
+    laptop = make_browser(app)
+    sign_in(laptop)
+    other_user_sessions = count(app, SignedInSession) - 2
+    landed = log_out(editor, everywhere=True)
+    assert "You are logged out on every browser and device." in landed.text
+    assert not signed_in(laptop) and not signed_in(editor)
+    assert count(app, SignedInSession) == other_user_sessions == 0
+
+
+def test_activity_does_not_keep_a_copy_alive_past_the_lifetime(app, editor, monkeypatch):
+    clock = Clock(monkeypatch)
+    copy = copy_of(app, editor)
+    # One request every 11 hours renews the cookie (12 hours of inactivity end it)...
+    for _hour in range(11, 7 * 24 - 11, 11):  # at most 15 visits
+        clock.advance(11 * HOUR)
+        assert signed_in(copy)
+    # ...but 7 days after sign-in (cms_social_login.session_lifetime) it ends anyway.
+    clock.advance(22 * HOUR)
+    assert not signed_in(copy)
+    assert copy.get("/account/connections", status=303)
+
+
+def test_the_session_lifetime_is_a_setting(app_settings, monkeypatch):
+    app = main({}, **{**app_settings, "cms_social_login.session_lifetime": str(2 * HOUR)})
+    browser = make_browser(app)
+    sign_in(browser)
+    clock = Clock(monkeypatch)
+    clock.advance(HOUR)
+    assert signed_in(browser)
+    clock.advance(HOUR + 1)
+    assert not signed_in(browser)
+
+
+def test_ended_sessions_are_swept_at_the_next_sign_in(app, editor, monkeypatch):
+    log_out(editor)
+    stale = make_browser(app)
+    sign_in(stale)
+    Clock(monkeypatch).advance(8 * DAY)
+    sign_in(make_browser(app))
+    with dbsession_of(app) as db:
+        rows = db.scalars(select(SignedInSession)).all()
+    assert len(rows) == 1  # the stale one is gone; the new one stays
+
+
+def test_sessions_expire_after_inactivity(app_settings, monkeypatch):
+    app = main({}, **{**app_settings, "cms_social_login.session_timeout": "60"})
+    browser = make_browser(app)
+    sign_in(browser)
+    assert signed_in(browser)
+    Clock(monkeypatch).advance(61)
+    assert not signed_in(browser)
+
+
+def test_an_anonymous_login_page_never_touches_the_sessions_table(app, visitor):
+    engine = app.registry["cms_social_login.dbsession_factory"].kw["bind"]
+    visitor.get("/login")  # the first visit gets the cookie of the form's CSRF token
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = visitor.get("/login")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert "Set-Cookie" not in again.headers
+    assert not [s for s in statements if "social_login_sessions" in s]
 
 
 def test_cookie_flags_over_http(visitor):
     header = visitor.get("/login").headers["Set-Cookie"]
-    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert header.startswith("cms_session=")
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
     assert "secure" not in header.lower()
 
 
-def test_sessions_expire(app_settings, monkeypatch):
-    import time
-
-    import webtest
-
-    from cms_demo import main
-
-    app = main({}, **{**app_settings, "cms_social_login.session_timeout": "60"})
-    browser = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
-    form = browser.get("/login").forms[0]
-    form["login"], form["password"] = "editor", "editor"
-    form.submit().follow()
-    assert "Signed in as" in browser.get("/").text
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + 61)
-    assert "Signed in as" not in browser.get("/").text
-
-
-def test_cookie_is_secure_over_https(app):
-    import webtest
-
+def test_cookie_is_host_prefixed_and_secure_over_https(app):
     browser = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost",
                                                   "wsgi.url_scheme": "https"})
     header = browser.get("/login").headers["Set-Cookie"]
+    assert header.startswith("__Host-cms_session=")
     assert "; secure" in header.lower() and "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Path=/;" in header or header.endswith("Path=/")
+    assert "domain=" not in header.lower()
+
+
+def test_the_login_page_of_a_signed_in_visitor_says_who_they_are(editor):
+    page = editor.get("/login?came_from=/editor")
+    card = page.html.select_one(".signed-in-card")
+    assert "You are signed in as Demo Editor." in card.get_text(" ", strip=True)
+    continue_link = next(a for a in card.select("a") if a.get_text(strip=True) == "Continue")
+    assert continue_link["href"] == "/editor"
+    assert not page.html.select("form.password-form")  # no second login on top
+    landed = next(form for form in page.forms.values()
+                  if form.action.endswith("/logout") and "everywhere" not in form.fields
+                  ).submit().follow()
+    assert "You are logged out." in landed.text
+    assert landed.html.select("form.password-form")
+
+
+def test_the_logout_page_sends_anonymous_visitors_to_log_in(visitor):
+    assert visitor.get("/logout", status=303).location == "http://localhost/login"

@@ -1,0 +1,28 @@
+"""Linked identities: a person at a provider is (provider, issuer, the provider's user id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import LinkedIdentity
+from ..providers.base import Provider
+from .login_settings import ProviderConfig
+from .published import published_document
+
+
+def live_issuer(request: Any, provider: Provider) -> str:
+    """The issuer of ``provider``'s published tab (see :meth:`Provider.identity_issuer`)."""
+    config = ProviderConfig.from_document(published_document(request), provider.name)
+    return provider.identity_issuer(config.values)
+
+
+def find_identity(dbsession: Session, provider_name: str, issuer: str,
+                  provider_user_id: str) -> LinkedIdentity | None:
+    """The identity of that person, through the unique key (provider, issuer, user id)."""
+    return dbsession.scalar(select(LinkedIdentity).where(
+        LinkedIdentity.provider == provider_name, LinkedIdentity.issuer == issuer,
+        LinkedIdentity.provider_user_id == provider_user_id))
+
