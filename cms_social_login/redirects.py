@@ -23,10 +23,9 @@ def safe_came_from(value: object, default: str = "/") -> str:
     Refuses absolute and scheme-relative URLs (``//host``), backslashes (browsers read
     ``/\\host`` as ``//host``), control characters (C0, DEL, C1), lone surrogates and
     schemes such as ``javascript:``, also when percent-encoded (checked after decoding
-    twice). Characters outside
-    printable ASCII (``/café``) come back percent-encoded as UTF-8 (``/caf%C3%A9``), so
-    the result always fits a ``Location`` header; a result longer than
-    :data:`MAX_CAME_FROM` is refused.
+    twice). Characters outside printable ASCII (``/café``) come back percent-encoded as
+    UTF-8 (``/caf%C3%A9``), so the result always fits a ``Location`` header; a result
+    longer than :data:`MAX_CAME_FROM` is refused.
     """
     if not isinstance(value, str) or not value or len(value) > MAX_CAME_FROM:
         return default
