@@ -77,6 +77,12 @@ class SocialLoginSettings:
     http_timeout: float = 10.0
     editor_permission: str = "cms_social_login.edit"
     state_ttl: int = 600
+    #: Pending (started, not finished) logins one browser may hold; a new start drops the
+    #: oldest beyond this.
+    max_pending_logins: int = 10
+    #: Outbound calls to one provider that may be in flight at once in this process; a
+    #: call beyond it is refused at once ("... is slow to answer right now").
+    max_concurrent_calls_per_provider: int = 2
     #: The site's public base URL (``https://example.org``); callback URLs are built from
     #: it instead of the request's Host header when set.
     site_url: str | None = None
@@ -116,11 +122,18 @@ class SocialLoginSettings:
             state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
             max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
             session_timeout = int(settings.get(PREFIX + "session_timeout", 43200))
+            max_pending = int(settings.get(PREFIX + "max_pending_logins", 10))
+            max_calls = int(settings.get(PREFIX + "max_concurrent_calls_per_provider", 2))
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
-                f"{PREFIX}http_timeout / state_ttl / max_form_bytes: {exc}") from exc
+                f"{PREFIX}http_timeout / state_ttl / max_form_bytes / max_pending_logins / "
+                f"max_concurrent_calls_per_provider: {exc}") from exc
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        if max_pending < 1 or max_calls < 1:
+            raise ConfigurationError(f"{PREFIX}max_pending_logins and "
+                                     f"{PREFIX}max_concurrent_calls_per_provider must be at "
+                                     "least 1")
         site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
         if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
             raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
@@ -134,6 +147,8 @@ class SocialLoginSettings:
                 settings.get(PREFIX + "editor_permission") or "cms_social_login.edit"
             ),
             state_ttl=state_ttl,
+            max_pending_logins=max_pending,
+            max_concurrent_calls_per_provider=max_calls,
             site_url=site_url,
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,

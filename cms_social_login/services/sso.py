@@ -35,6 +35,8 @@ BINDING_KEY = "cms_social_login.binding"
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
+#: The most expired states one login start deletes (the sweep stays cheap after a flood).
+SWEEP_BATCH = 100
 
 
 class LoginFailure(Exception):
@@ -124,12 +126,33 @@ class SocialLoginService:
                                               self.redirect_uri(provider), code_verifier, nonce)
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
-        expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
-        self.dbsession.execute(delete(LoginState).where(LoginState.created_at < expired))
+        self._sweep_expired_states()
+        self._drop_oldest_states(_digest(binding))
         self.dbsession.add(LoginState(
             state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
         return url
+
+    def _sweep_expired_states(self) -> None:
+        """Delete at most :data:`SWEEP_BATCH` expired states (oldest first, through the
+        ``created_at`` index): every start does a small, bounded share of the sweep, also
+        after a flood."""
+        expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
+        batch = (select(LoginState.state_hash).where(LoginState.created_at < expired)
+                 .order_by(LoginState.created_at).limit(SWEEP_BATCH))
+        self.dbsession.execute(delete(LoginState).where(LoginState.state_hash.in_(batch)),
+                               execution_options={"synchronize_session": False})
+
+    def _drop_oldest_states(self, binding_hash: str) -> None:
+        """Keep this browser's newest ``max_pending_logins - 1`` states, so that with the
+        one being started it holds at most ``max_pending_logins``."""
+        keep = (select(LoginState.state_hash).where(LoginState.binding == binding_hash)
+                .order_by(LoginState.created_at.desc(), LoginState.state_hash)
+                .limit(self.settings.max_pending_logins - 1))
+        self.dbsession.execute(
+            delete(LoginState).where(LoginState.binding == binding_hash,
+                                     LoginState.state_hash.not_in(keep)),
+            execution_options={"synchronize_session": False})
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
         """Check the state, let the provider finish, find or create the local user.
