@@ -1,13 +1,16 @@
-"""Outbound HTTP for providers: one pooled session per provider, timeouts, bounded bodies."""
+"""Outbound HTTP for providers: one pooled session per provider, a deadline on every call,
+a limit on calls in flight per provider, bounded bodies."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib3.util import Timeout
 
 from .i18n import _
 
@@ -43,6 +46,11 @@ class AccessRestricted(ProviderError):
     outcome = "refused"
 
 
+class ProviderBusy(ProviderError):
+    """This process already has as many calls to the provider in flight as it allows
+    (``cms_social_login.max_concurrent_calls_per_provider``): refused at once."""
+
+
 class RefreshTokenRejected(ProviderError):
     """The token endpoint refused a refresh token (``invalid_grant``): it expired, was
     revoked, or was already used (providers that rotate refresh tokens)."""
@@ -57,19 +65,69 @@ class HttpResponse:
     url: str
 
 
+class _Call:
+    """One outbound call, run in a helper thread: the caller waits for it until the
+    deadline and no longer, whatever the server does (a server that trickles a byte now
+    and then defeats per-read socket timeouts)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.status = 0
+        self.body = b""
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+        self._abandoned = False
+
+    def attach(self, response: requests.Response) -> None:
+        """The helper got the answer's headers; the body is read next."""
+        with self._lock:
+            self._response = response
+            abandoned = self._abandoned
+        if abandoned:
+            _shutdown(response)
+
+    def abandon(self) -> None:
+        """The caller stopped waiting: wake a body read blocked on the socket, so the
+        helper thread (and its slot) end now too."""
+        with self._lock:
+            self._abandoned = True
+            response = self._response
+        if response is not None:
+            _shutdown(response)
+
+
+def _shutdown(response: requests.Response) -> None:
+    """Shut down the socket ``response`` reads from (safe from another thread)."""
+    try:
+        response.raw.shutdown()
+    except (ValueError, OSError):  # already back in the pool, or closed: nothing blocks
+        pass
+
+
 class HttpClient:
     """Calls a provider's endpoints over one ``requests.Session`` (connection reuse).
 
-    Every call has ``timeout`` seconds (connect and read) and reads at most
-    ``max_bytes`` of the body; network failures and non-JSON bodies become
-    :class:`ProviderError` naming ``provider_title``.
+    ``timeout`` seconds is the whole call's budget (connect, send, every read, the body
+    included): the call runs in a helper thread, and the caller gets a
+    :class:`ProviderError` at the deadline even from a server that trickles its answer.
+    At most ``max_concurrent`` calls are in flight at once (a call still counts until its
+    helper thread ends); one more is refused at once with :class:`ProviderBusy`, so a
+    hung provider holds a bounded number of the server's threads. The body is read up to
+    ``max_bytes``; network failures and non-JSON bodies become :class:`ProviderError`
+    naming ``provider_title``.
     """
 
     def __init__(self, provider_title: str, timeout: float,
-                 max_bytes: int = MAX_BODY_BYTES) -> None:
+                 max_bytes: int = MAX_BODY_BYTES, max_concurrent: int = 2) -> None:
         self.provider_title = provider_title
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.max_concurrent = max_concurrent
+        # A guard of this process's own threads, not shared data: DESIGN.md's "stateless
+        # processes" is about data (sessions, states, settings live in the database).
+        # Each process limits how many of its threads one provider may hold.
+        self.slots = threading.BoundedSemaphore(max_concurrent)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "cms_social_login"
         self.session.headers["Accept"] = "application/json"
@@ -79,17 +137,32 @@ class HttpClient:
         title = {"title": self.provider_title}
         unreachable = _("We could not reach ${title}. Please try again in a moment.",
                         mapping=title)
+        if not self.slots.acquire(blocking=False):
+            raise ProviderBusy(
+                _("${title} is slow to answer right now; please try again in a moment.",
+                  mapping=title),
+                f"{method} {url}: {self.max_concurrent} calls already in flight")
+        call = _Call()
         try:
-            with self.session.request(method, url, timeout=self.timeout, stream=True,
-                                      allow_redirects=False, **kwargs) as response:
-                body = self._read(response)
-                status = response.status_code
-        except requests.Timeout as exc:
+            threading.Thread(target=self._run, args=(call, method, url, kwargs),
+                             name=f"cms_social_login {self.provider_title}",
+                             daemon=True).start()
+        except BaseException:
+            self.slots.release()
+            raise
+        if not call.done.wait(self.timeout):
+            call.abandon()
+            raise ProviderError(unreachable, f"{method} {url}: no complete answer within "
+                                             f"{self.timeout}s")
+        if isinstance(call.error, requests.Timeout):
             raise ProviderError(unreachable, f"{method} {url}: timed out after "
-                                             f"{self.timeout}s") from exc
-        except requests.RequestException as exc:
+                                             f"{self.timeout}s") from call.error
+        if isinstance(call.error, requests.RequestException):
             raise ProviderError(unreachable,
-                                f"{method} {url}: {type(exc).__name__}") from exc
+                                f"{method} {url}: {type(call.error).__name__}") from call.error
+        if call.error is not None:  # a ProviderError of _read, or a bug: raised here
+            raise call.error
+        body, status = call.body, call.status
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
@@ -101,6 +174,24 @@ class HttpClient:
                 f"{method} {url}: HTTP {status} with a body that is not JSON",
             ) from exc
         return HttpResponse(status=status, data=data, url=url)
+
+    def _run(self, call: _Call, method: str, url: str, kwargs: dict[str, Any]) -> None:
+        """The helper thread: send, read the body, hand both (or the error) to ``call``.
+
+        urllib3's ``total`` bounds the connect and each read by what is left of the
+        budget; the caller's :meth:`_Call.abandon` cuts a body that still trickles."""
+        try:
+            with self.session.request(method, url, timeout=Timeout(total=self.timeout),
+                                      stream=True, allow_redirects=False,
+                                      **kwargs) as response:
+                call.attach(response)
+                call.body = self._read(response)
+                call.status = response.status_code
+        except Exception as exc:  # handed to the waiting caller
+            call.error = exc
+        finally:
+            self.slots.release()  # before done: the caller's next call may need the slot
+            call.done.set()
 
     def _read(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")

@@ -189,7 +189,8 @@ class OAuth2Provider(Provider):
                                                    self.default_token_url)
         self.api_url = settings.provider_setting(self.name, "api_url",
                                                  self.default_api_url).rstrip("/")
-        self.http = HttpClient(self.title, settings.http_timeout)
+        self.http = HttpClient(self.title, settings.http_timeout,
+                               max_concurrent=settings.max_concurrent_calls_per_provider)
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
                   help=_("The key of your ${title} OAuth consumer.",
