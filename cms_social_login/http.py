@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ class AccessRestricted(ProviderError):
 
 class ProviderBusy(ProviderError):
     """This process already has as many calls to the provider in flight as it allows
-    (``cms_social_login.max_concurrent_calls_per_provider``): refused at once."""
+    (``cms_social_login.max_concurrent_calls_per_provider``) and they are slow."""
 
 
 class RefreshTokenRejected(ProviderError):
@@ -63,6 +64,46 @@ class HttpResponse:
     status: int
     data: Any
     url: str
+
+
+#: How long a call waits for a free slot while the calls in flight are young: a burst of
+#: logins at a healthy provider queues for a moment; once a call in flight is this old,
+#: the provider is slow and calls beyond the limit are refused at once.
+SLOT_PATIENCE = 1.0
+
+
+class CallSlots:
+    """The calls in flight to one provider: at most ``limit`` at once.
+
+    A process-local guard of this process's threads, not shared data: DESIGN.md's
+    "stateless processes" is about data (sessions, states, settings live in the database);
+    each process limits how many of its own threads one provider may hold.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._started: list[float] = []  # monotonic start of each call in flight
+        self._changed = threading.Condition()
+
+    def acquire(self, patience: float) -> float | None:
+        """A slot (its start time, for :meth:`release`), or None when all ``limit`` are
+        taken and stay taken for ``patience`` seconds or the oldest call in flight is
+        already that old."""
+        with self._changed:
+            while len(self._started) >= self.limit:
+                wait = min(self._started) + patience - time.monotonic()
+                if wait <= 0:
+                    return None
+                self._changed.wait(wait)
+            started = time.monotonic()
+            self._started.append(started)
+            return started
+
+    def release(self, started: float) -> None:
+        """Free the slot taken at ``started``."""
+        with self._changed:
+            self._started.remove(started)
+            self._changed.notify()
 
 
 class _Call:
@@ -112,8 +153,10 @@ class HttpClient:
     included): the call runs in a helper thread, and the caller gets a
     :class:`ProviderError` at the deadline even from a server that trickles its answer.
     At most ``max_concurrent`` calls are in flight at once (a call still counts until its
-    helper thread ends); one more is refused at once with :class:`ProviderBusy`, so a
-    hung provider holds a bounded number of the server's threads. The body is read up to
+    helper thread ends); one more waits for a slot while the calls in flight are younger
+    than :data:`SLOT_PATIENCE`, and is refused with :class:`ProviderBusy` once they are
+    older (at once, while the provider stays slow), so a hung provider holds a bounded
+    number of the server's threads. The body is read up to
     ``max_bytes``; network failures and non-JSON bodies become :class:`ProviderError`
     naming ``provider_title``.
     """
@@ -123,11 +166,7 @@ class HttpClient:
         self.provider_title = provider_title
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self.max_concurrent = max_concurrent
-        # A guard of this process's own threads, not shared data: DESIGN.md's "stateless
-        # processes" is about data (sessions, states, settings live in the database).
-        # Each process limits how many of its threads one provider may hold.
-        self.slots = threading.BoundedSemaphore(max_concurrent)
+        self.slots = CallSlots(max_concurrent)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "cms_social_login"
         self.session.headers["Accept"] = "application/json"
@@ -137,18 +176,19 @@ class HttpClient:
         title = {"title": self.provider_title}
         unreachable = _("We could not reach ${title}. Please try again in a moment.",
                         mapping=title)
-        if not self.slots.acquire(blocking=False):
+        slot = self.slots.acquire(min(SLOT_PATIENCE, self.timeout))
+        if slot is None:
             raise ProviderBusy(
                 _("${title} is slow to answer right now; please try again in a moment.",
                   mapping=title),
-                f"{method} {url}: {self.max_concurrent} calls already in flight")
+                f"{method} {url}: {self.slots.limit} slow calls already in flight")
         call = _Call()
         try:
-            threading.Thread(target=self._run, args=(call, method, url, kwargs),
+            threading.Thread(target=self._run, args=(call, slot, method, url, kwargs),
                              name=f"cms_social_login {self.provider_title}",
                              daemon=True).start()
         except BaseException:
-            self.slots.release()
+            self.slots.release(slot)
             raise
         if not call.done.wait(self.timeout):
             call.abandon()
@@ -175,7 +215,8 @@ class HttpClient:
             ) from exc
         return HttpResponse(status=status, data=data, url=url)
 
-    def _run(self, call: _Call, method: str, url: str, kwargs: dict[str, Any]) -> None:
+    def _run(self, call: _Call, slot: float, method: str, url: str,
+             kwargs: dict[str, Any]) -> None:
         """The helper thread: send, read the body, hand both (or the error) to ``call``.
 
         urllib3's ``total`` bounds the connect and each read by what is left of the
@@ -190,7 +231,7 @@ class HttpClient:
         except Exception as exc:  # handed to the waiting caller
             call.error = exc
         finally:
-            self.slots.release()  # before done: the caller's next call may need the slot
+            self.slots.release(slot)  # before done: the caller's next call may need it
             call.done.set()
 
     def _read(self, response: requests.Response) -> bytes:

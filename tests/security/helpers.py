@@ -26,13 +26,14 @@ class TrickleServer:
 
     ``mode`` "body" sends the headers at once, then one byte of a JSON body every
     ``interval`` seconds; "headers" sends its status line one byte every ``interval``;
-    "silent" reads the request and says nothing. Every connection ends by itself after
+    "silent" reads the request and says nothing; "json" answers ``{}`` after ``interval``
+    (a healthy provider). Every connection ends by itself after
     ``lifetime`` seconds, and all of them when the server stops (``with`` block).
     """
 
     def __init__(self, mode: str = "body", interval: float = 1.5,
                  lifetime: float = 20.0) -> None:
-        assert mode in ("body", "headers", "silent")
+        assert mode in ("body", "headers", "silent", "json")
         self.mode, self.interval, self.lifetime = mode, interval, lifetime
         self.connections = 0
         self._stop = threading.Event()
@@ -87,6 +88,11 @@ class TrickleServer:
                     if not chunk:
                         return
                     request += chunk
+            if self.mode == "json":
+                if not self._stop.wait(self.interval):
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                       b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+                return
             if self.mode == "body":
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                    b"Content-Length: 100000\r\n\r\n")

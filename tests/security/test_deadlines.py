@@ -39,30 +39,48 @@ def test_a_trickling_provider_is_cut_at_the_deadline(mode):
     assert 1.9 <= elapsed < 3.0
 
 
-def test_a_cut_body_frees_the_providers_slot_at_once():
+def test_a_cut_body_frees_the_providers_slot():
     client = HttpClient("Bitbucket", timeout=1, max_concurrent=1)
     with TrickleServer("body", interval=0.5, lifetime=20) as slow, \
-            TrickleServer("body", interval=0.05, lifetime=0.2) as quick:
+            TrickleServer("json", interval=0) as healthy:
         elapsed, error = timed_call(client, slow.url)
         assert error is not None and elapsed < 2
-        # The helper thread's socket was shut down at the deadline: the one slot is free.
-        _elapsed, error = timed_call(client, quick.url)
-        assert not isinstance(error, ProviderBusy)
+        # The helper thread's socket was shut down at the deadline: the slot comes back
+        # at once, though the slow server would go on for 20 s.
+        for _attempt in range(20):
+            _elapsed, error = timed_call(client, healthy.url)
+            if not isinstance(error, ProviderBusy):
+                break
+            time.sleep(0.05)
+        assert error is None
 
 
-def test_calls_beyond_the_per_provider_limit_are_refused_at_once():
-    client = HttpClient("Bitbucket", timeout=3, max_concurrent=2)
+def test_calls_beyond_the_limit_are_refused_once_the_calls_in_flight_are_slow():
+    client = HttpClient("Bitbucket", timeout=4, max_concurrent=2)
     with TrickleServer("silent", lifetime=10) as server, \
             concurrent.futures.ThreadPoolExecutor(2) as pool:
         hung = [pool.submit(timed_call, client, server.url) for _ in range(2)]
         assert server.wait_for_connections(2)
-        elapsed, error = timed_call(client, server.url)
+        elapsed, error = timed_call(client, server.url)  # waits until they are 1 s old
         assert isinstance(error, ProviderBusy)
-        assert elapsed < 0.5
+        assert elapsed < 1.5
         assert str(error.message.interpolate()) == (
             "Bitbucket is slow to answer right now; please try again in a moment.")
+        elapsed, error = timed_call(client, server.url)  # known slow now: at once
+        assert isinstance(error, ProviderBusy)
+        assert elapsed < 0.2
         assert all(isinstance(future.result(timeout=10)[1], ProviderError) for future in hung)
-    assert server.connections == 2  # the refused call never reached the provider
+    assert server.connections == 2  # the refused calls never reached the provider
+
+
+def test_a_burst_at_a_healthy_provider_waits_for_a_slot():
+    client = HttpClient("Bitbucket", timeout=4, max_concurrent=1)
+    with TrickleServer("json", interval=0.05) as server, \
+            concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = [f.result(timeout=10) for f in
+                   [pool.submit(timed_call, client, server.url) for _ in range(6)]]
+    assert [error for _elapsed, error in results] == [None] * 6
+    assert server.connections == 6
 
 
 def test_the_limit_holds_across_threads_of_one_process():
@@ -123,7 +141,7 @@ def test_login_keeps_answering_while_a_provider_hangs(served_site, hung_issuer):
     assert answered_in < 2  # not after the hung calls' 4 s deadline
     assert all(result.status_code < 500 for result in results)
     texts = [result.text for result in results]
-    assert sum("slow to answer right now" in text for text in texts) == 4
+    assert sum("slow to answer right now" in text for text in texts) == 4  # after <= 1 s
     assert sum("could not reach" in text for text in texts) == 2
     assert hung_issuer.connections == 2
 
