@@ -156,9 +156,8 @@ class HttpClient:
     helper thread ends); one more waits for a slot while the calls in flight are younger
     than :data:`SLOT_PATIENCE`, and is refused with :class:`ProviderBusy` once they are
     older (at once, while the provider stays slow), so a hung provider holds a bounded
-    number of the server's threads. The body is read up to
-    ``max_bytes``; network failures and non-JSON bodies become :class:`ProviderError`
-    naming ``provider_title``.
+    number of the server's threads. The body is read up to ``max_bytes``; network
+    failures and non-JSON bodies become :class:`ProviderError` naming ``provider_title``.
     """
 
     def __init__(self, provider_title: str, timeout: float,
@@ -220,7 +219,10 @@ class HttpClient:
         """The helper thread: send, read the body, hand both (or the error) to ``call``.
 
         urllib3's ``total`` bounds the connect and each read by what is left of the
-        budget; the caller's :meth:`_Call.abandon` cuts a body that still trickles."""
+        budget; the caller's :meth:`_Call.abandon` cuts a body that still trickles. A
+        server that trickles its *headers* keeps this thread (not the caller's) until it
+        stops, as urllib3 gives no handle on the socket before the headers are in; its
+        slot stays taken meanwhile, so the provider counts as slow."""
         try:
             with self.session.request(method, url, timeout=Timeout(total=self.timeout),
                                       stream=True, allow_redirects=False,
