@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from pyramid.security import remember
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError
@@ -126,32 +126,31 @@ class SocialLoginService:
                                               self.redirect_uri(provider), code_verifier, nonce)
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
-        self._sweep_expired_states()
-        self._drop_oldest_states(_digest(binding))
+        self._drop_old_states(_digest(binding))
         self.dbsession.add(LoginState(
             state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
         return url
 
-    def _sweep_expired_states(self) -> None:
-        """Delete at most :data:`SWEEP_BATCH` expired states (oldest first, through the
-        ``created_at`` index): every start does a small, bounded share of the sweep, also
-        after a flood."""
+    def _drop_old_states(self, binding_hash: str) -> None:
+        """One DELETE for two sweeps: at most :data:`SWEEP_BATCH` expired states (oldest
+        first, through the ``created_at`` index), so every start does a small, bounded
+        share also after a flood; and this browser's states beyond its newest
+        ``max_pending_logins - 1``, so that with the one being started it holds at most
+        ``max_pending_logins``."""
         expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
-        batch = (select(LoginState.state_hash).where(LoginState.created_at < expired)
-                 .order_by(LoginState.created_at).limit(SWEEP_BATCH))
-        self.dbsession.execute(delete(LoginState).where(LoginState.state_hash.in_(batch)),
-                               execution_options={"synchronize_session": False})
-
-    def _drop_oldest_states(self, binding_hash: str) -> None:
-        """Keep this browser's newest ``max_pending_logins - 1`` states, so that with the
-        one being started it holds at most ``max_pending_logins``."""
-        keep = (select(LoginState.state_hash).where(LoginState.binding == binding_hash)
-                .order_by(LoginState.created_at.desc(), LoginState.state_hash)
-                .limit(self.settings.max_pending_logins - 1))
+        expired_batch = (select(LoginState.state_hash)
+                         .where(LoginState.created_at < expired)
+                         .order_by(LoginState.created_at).limit(SWEEP_BATCH))
+        newest_of_browser = (select(LoginState.state_hash)
+                             .where(LoginState.binding == binding_hash)
+                             .order_by(LoginState.created_at.desc(), LoginState.state_hash)
+                             .limit(self.settings.max_pending_logins - 1))
         self.dbsession.execute(
-            delete(LoginState).where(LoginState.binding == binding_hash,
-                                     LoginState.state_hash.not_in(keep)),
+            delete(LoginState).where(or_(
+                LoginState.state_hash.in_(expired_batch),
+                and_(LoginState.binding == binding_hash,
+                     LoginState.state_hash.not_in(newest_of_browser)))),
             execution_options={"synchronize_session": False})
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
