@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cms_social_login.redirects import safe_came_from
 
@@ -126,3 +128,15 @@ def test_password_login_with_a_posted_line_break_in_came_from(visitor):
     assert response.status_int == 303
     assert response.location in ("/", "http://localhost/")
     assert "planted" not in str(response.headers)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(came_from=st.one_of(st.text(), st.text().map(lambda text: "/" + text),
+                           st.text(alphabet="/\\%:.?#@ \r\n\t2fFcC5aA0e").map(
+                               lambda text: "/" + text)))
+def test_any_came_from_gives_a_header_safe_same_site_path(came_from):
+    result = safe_came_from(came_from)
+    result.encode("ascii")  # fits any Location header
+    assert all(0x21 <= ord(ch) <= 0x7E for ch in result)
+    assert result.startswith("/") and not result.startswith("//")
+    assert "\\" not in result and len(result) <= 2048
