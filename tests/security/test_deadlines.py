@@ -68,7 +68,7 @@ def test_calls_beyond_the_limit_are_refused_once_the_calls_in_flight_are_slow():
             "Bitbucket is slow to answer right now; please try again in a moment.")
         elapsed, error = timed_call(client, server.url)  # known slow now: at once
         assert isinstance(error, ProviderBusy)
-        assert elapsed < 0.2
+        assert elapsed < 0.5
         assert all(isinstance(future.result(timeout=10)[1], ProviderError) for future in hung)
     assert server.connections == 2  # the refused calls never reached the provider
 
@@ -100,7 +100,7 @@ def test_the_limit_holds_across_threads_of_one_process():
 @pytest.fixture
 def hung_issuer():
     """An OpenID Connect issuer that accepts connections and never answers."""
-    with TrickleServer("silent", lifetime=15) as server:
+    with TrickleServer("silent", lifetime=20) as server:
         yield server
 
 
@@ -110,7 +110,7 @@ def served_site(app_settings, hung_issuer):
     with the hung issuer (discovery happens at every start, so every start calls it)."""
     from cms_demo import main
 
-    settings = {**app_settings, "cms_social_login.http_timeout": "4",
+    settings = {**app_settings, "cms_social_login.http_timeout": "6",
                 "cms_social_login.max_concurrent_calls_per_provider": "2"}
     app = main({}, **settings)
     editor = make_browser(app)
@@ -138,7 +138,8 @@ def test_login_keeps_answering_while_a_provider_hangs(served_site, hung_issuer):
         answered_in = time.monotonic() - began
         results = [future.result(timeout=20) for future in starts]
     assert page.status_code == 200
-    assert answered_in < 2  # not after the hung calls' 4 s deadline
+    # Not after the hung calls' 6 s deadline: at most after the excess starts' 1 s wait.
+    assert answered_in < 3
     assert all(result.status_code < 500 for result in results)
     texts = [result.text for result in results]
     assert sum("slow to answer right now" in text for text in texts) == 4  # after <= 1 s
@@ -150,5 +151,14 @@ def test_a_start_after_the_deadline_ends_by_itself(served_site, hung_issuer):
     began = time.monotonic()
     result = requests.get(served_site + "/login/oidc", allow_redirects=False, timeout=20)
     assert result.status_code < 500 and "could not reach" in result.text
-    assert 3.9 <= time.monotonic() - began < 6
-    assert threading.active_count() < 100
+    assert 5.9 <= time.monotonic() - began < 8
+    # The helper thread that made the call ends by itself too (its read timed out).
+    for _attempt in range(30):
+        if not helper_threads():
+            break
+        time.sleep(0.1)
+    assert not helper_threads()
+
+
+def helper_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("cms_social_login ")]
