@@ -1,4 +1,5 @@
-"""Outbound HTTP for providers: one pooled session per provider, timeouts, bounded bodies.
+"""Outbound HTTP for providers: one pooled session per provider, a deadline on every call,
+a limit on calls in flight per provider, bounded bodies.
 
 Every call follows the operator's address policy (:class:`UrlPolicy`): ``https://`` only,
 and never to a loopback, private, link-local, unique-local, multicast, unspecified or
@@ -15,6 +16,8 @@ import ipaddress
 import json
 import logging
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import Timeout
 from urllib3.util.connection import create_connection
 
 from .i18n import _
@@ -58,6 +62,11 @@ class AccessRestricted(ProviderError):
     """
 
     outcome = "refused"
+
+
+class ProviderBusy(ProviderError):
+    """This process already has as many calls to the provider in flight as it allows
+    (``cms_social_login.max_concurrent_calls_per_provider``) and they are slow."""
 
 
 class RefreshTokenRejected(ProviderError):
@@ -248,19 +257,107 @@ class HttpResponse:
     url: str
 
 
+#: How long a call waits for a free slot while the calls in flight are young: a burst of
+#: logins at a healthy provider queues for a moment; once a call in flight is this old,
+#: the provider is slow and calls beyond the limit are refused at once.
+SLOT_PATIENCE = 1.0
+
+
+class CallSlots:
+    """The calls in flight to one provider: at most ``limit`` at once.
+
+    A process-local guard of this process's threads, not shared data: DESIGN.md's
+    "stateless processes" is about data (sessions, states, settings live in the database);
+    each process limits how many of its own threads one provider may hold.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._started: list[float] = []  # monotonic start of each call in flight
+        self._changed = threading.Condition()
+
+    def acquire(self, patience: float) -> float | None:
+        """A slot (its start time, for :meth:`release`), or None when all ``limit`` are
+        taken and stay taken for ``patience`` seconds or the oldest call in flight is
+        already that old."""
+        with self._changed:
+            while len(self._started) >= self.limit:
+                wait = min(self._started) + patience - time.monotonic()
+                if wait <= 0:
+                    return None
+                self._changed.wait(wait)
+            started = time.monotonic()
+            self._started.append(started)
+            return started
+
+    def release(self, started: float) -> None:
+        """Free the slot taken at ``started``."""
+        with self._changed:
+            self._started.remove(started)
+            self._changed.notify()
+
+
+class _Call:
+    """One outbound call, run in a helper thread: the caller waits for it until the
+    deadline and no longer, whatever the server does (a server that trickles a byte now
+    and then defeats per-read socket timeouts)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.status = 0
+        self.body = b""
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+        self._abandoned = False
+
+    def attach(self, response: requests.Response) -> None:
+        """The helper got the answer's headers; the body is read next."""
+        with self._lock:
+            self._response = response
+            abandoned = self._abandoned
+        if abandoned:
+            _shutdown(response)
+
+    def abandon(self) -> None:
+        """The caller stopped waiting: wake a body read blocked on the socket, so the
+        helper thread (and its slot) end now too."""
+        with self._lock:
+            self._abandoned = True
+            response = self._response
+        if response is not None:
+            _shutdown(response)
+
+
+def _shutdown(response: requests.Response) -> None:
+    """Shut down the socket ``response`` reads from (safe from another thread)."""
+    try:
+        response.raw.shutdown()
+    except (ValueError, OSError):  # already back in the pool, or closed: nothing blocks
+        pass
+
+
 class HttpClient:
     """Calls a provider's endpoints over one ``requests.Session`` (connection reuse).
 
-    Every call has ``timeout`` seconds (connect and read) and reads at most
-    ``max_bytes`` of the body; network failures and non-JSON bodies become
-    :class:`ProviderError` naming ``provider_title``.
+    ``timeout`` seconds is the whole call's budget (connect, send, every read, the body
+    included): the call runs in a helper thread, and the caller gets a
+    :class:`ProviderError` at the deadline even from a server that trickles its answer.
+    At most ``max_concurrent`` calls are in flight at once (a call still counts until its
+    helper thread ends); one more waits for a slot while the calls in flight are younger
+    than :data:`SLOT_PATIENCE`, and is refused with :class:`ProviderBusy` once they are
+    older (at once, while the provider stays slow), so a hung provider holds a bounded
+    number of the server's threads. The body is read up to ``max_bytes``; network
+    failures and non-JSON bodies become :class:`ProviderError` naming ``provider_title``.
     """
 
     def __init__(self, provider_title: str, timeout: float,
-                 max_bytes: int = MAX_BODY_BYTES, *, policy: UrlPolicy | None = None) -> None:
+                 max_bytes: int = MAX_BODY_BYTES, max_concurrent: int = 2, *,
+                 policy: UrlPolicy | None = None) -> None:
         self.provider_title = provider_title
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.slots = CallSlots(max_concurrent)
         self.policy = policy or UrlPolicy()
         self.session = requests.Session()
         # Proxies from the environment would hide the real destination from the policy.
@@ -276,21 +373,39 @@ class HttpClient:
         title = {"title": self.provider_title}
         unreachable = _("We could not reach ${title}. Please try again in a moment.",
                         mapping=title)
+        slot = self.slots.acquire(min(SLOT_PATIENCE, self.timeout))
+        if slot is None:
+            raise ProviderBusy(
+                _("${title} is slow to answer right now; please try again in a moment.",
+                  mapping=title),
+                f"{method} {url}: {self.slots.limit} slow calls already in flight")
+        call = _Call()
         try:
-            with self.session.request(method, url, timeout=self.timeout, stream=True,
-                                      allow_redirects=False, **kwargs) as response:
-                body = self._read(response)
-                status = response.status_code
-        except AddressNotAllowed as exc:
-            log.warning("outbound %s %s refused: %s", method, _origin(url), exc)
-            raise ProviderError(unreachable, NOT_ALLOWED_REASON) from exc
-        except requests.Timeout as exc:
+            threading.Thread(target=self._run, args=(call, slot, method, url, kwargs),
+                             name=f"cms_social_login {self.provider_title}",
+                             daemon=True).start()
+        except BaseException:
+            self.slots.release(slot)
+            raise
+        if not call.done.wait(self.timeout):
+            call.abandon()
+            log.warning("outbound %s %s: no complete answer within %ss", method,
+                        _origin(url), self.timeout)
+            raise ProviderError(unreachable, UNREACHABLE_REASON)
+        error = call.error
+        if isinstance(error, AddressNotAllowed):
+            log.warning("outbound %s %s refused: %s", method, _origin(url), error)
+            raise ProviderError(unreachable, NOT_ALLOWED_REASON) from error
+        if isinstance(error, requests.Timeout):
             log.warning("outbound %s %s: timed out after %ss", method, _origin(url),
                         self.timeout)
-            raise ProviderError(unreachable, UNREACHABLE_REASON) from exc
-        except requests.RequestException as exc:
-            log.warning("outbound %s %s: %s", method, _origin(url), type(exc).__name__)
-            raise ProviderError(unreachable, UNREACHABLE_REASON) from exc
+            raise ProviderError(unreachable, UNREACHABLE_REASON) from error
+        if isinstance(error, requests.RequestException):
+            log.warning("outbound %s %s: %s", method, _origin(url), type(error).__name__)
+            raise ProviderError(unreachable, UNREACHABLE_REASON) from error
+        if error is not None:  # a ProviderError of _read, or a bug: raised here
+            raise error
+        body, status = call.body, call.status
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
@@ -308,24 +423,45 @@ class HttpClient:
                      urlsplit(url).path[:200], status)
         return HttpResponse(status=status, data=data, url=url)
 
+    def _run(self, call: _Call, slot: float, method: str, url: str,
+             kwargs: dict[str, Any]) -> None:
+        """The helper thread: send, read the body, hand both (or the error) to ``call``.
+
+        urllib3's ``total`` bounds the connect and each read by what is left of the
+        budget; the caller's :meth:`_Call.abandon` cuts a body that still trickles. A
+        server that trickles its *headers* keeps this thread (not the caller's) until it
+        stops, as urllib3 gives no handle on the socket before the headers are in; its
+        slot stays taken meanwhile, so the provider counts as slow."""
+        try:
+            with self.session.request(method, url, timeout=Timeout(total=self.timeout),
+                                      stream=True, allow_redirects=False,
+                                      **kwargs) as response:
+                call.attach(response)
+                call.body = self._read(response)
+                call.status = response.status_code
+        except Exception as exc:  # handed to the waiting caller
+            call.error = exc
+        finally:
+            self.slots.release(slot)  # before done: the caller's next call may need it
+            call.done.set()
+
     def _read(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            log.warning("outbound %s %s: body of %s bytes exceeds %s",
+                        response.request.method, _origin(response.url), declared,
+                        self.max_bytes)
             raise ProviderError(
                 _("${title} sent an answer we could not read. Please try again.",
-                  mapping={"title": self.provider_title}),
-                f"{response.request.method} {response.url}: body of {declared} bytes "
-                f"exceeds {self.max_bytes}",
-            )
+                  mapping={"title": self.provider_title}), UNREADABLE_REASON)
         chunks, size = [], 0
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > self.max_bytes:
+                log.warning("outbound %s %s: body exceeds %s bytes",
+                            response.request.method, _origin(response.url), self.max_bytes)
                 raise ProviderError(
                     _("${title} sent an answer we could not read. Please try again.",
-                  mapping={"title": self.provider_title}),
-                    f"{response.request.method} {response.url}: body exceeds "
-                    f"{self.max_bytes} bytes",
-                )
+                      mapping={"title": self.provider_title}), UNREADABLE_REASON)
             chunks.append(chunk)
         return b"".join(chunks)

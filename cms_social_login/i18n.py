@@ -61,7 +61,11 @@ def negotiate_locale(request: Any) -> str | None:
     """
     offered = aslist(request.registry.settings.get("cms_social_login.locales", "")) \
         or list(SHIPPED_LOCALES)
-    asked = request.params.get("_LOCALE_") or request.cookies.get("_LOCALE_")
+    try:
+        asked = request.params.get("_LOCALE_")
+    except UnicodeDecodeError:  # a query or form that is not UTF-8 (answered with a 400)
+        asked = None
+    asked = asked or request.cookies.get("_LOCALE_")
     if asked in offered:
         return asked
     return request.accept_language.lookup(offered, default="") or None

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+import re
+from urllib.parse import quote, unquote, urlsplit
 
 MAX_CAME_FROM = 2048
+
+#: Characters a ``Location`` header may not carry raw: everything outside printable
+#: ASCII. WSGI headers are Latin-1 strings (PEP 3333), and browsers read the bytes of
+#: a raw non-ASCII Location differently; percent-encoded UTF-8 is what they send.
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]+")
+
+
+def _percent_encode(value: str) -> str:
+    return _NOT_PRINTABLE_ASCII.sub(lambda match: quote(match.group(), safe=""), value)
 
 
 def safe_came_from(value: object, default: str = "/") -> str:
     """``value`` when it is a path on this site, else ``default``.
 
     Refuses absolute and scheme-relative URLs (``//host``), backslashes (browsers read
-    ``/\\host`` as ``//host``), control characters and schemes such as ``javascript:``,
-    also when percent-encoded (checked after decoding twice).
+    ``/\\host`` as ``//host``), control characters (C0, DEL, C1), lone surrogates and
+    schemes such as ``javascript:``, also when percent-encoded (checked after decoding
+    twice). Characters outside printable ASCII (``/café``) come back percent-encoded as
+    UTF-8 (``/caf%C3%A9``), so the result always fits a ``Location`` header; a result
+    longer than :data:`MAX_CAME_FROM` is refused.
     """
     if not isinstance(value, str) or not value or len(value) > MAX_CAME_FROM:
         return default
@@ -20,9 +33,12 @@ def safe_came_from(value: object, default: str = "/") -> str:
     for candidate in candidates:
         if not candidate.startswith("/") or candidate.startswith("//"):
             return default
-        if "\\" in candidate or any(ord(ch) < 32 or ord(ch) == 127 for ch in candidate):
+        if "\\" in candidate or any(ord(ch) < 32 or 127 <= ord(ch) < 160
+                                    or 0xD800 <= ord(ch) < 0xE000  # lone surrogates
+                                    for ch in candidate):
             return default
         parts = urlsplit(candidate)
         if parts.scheme or parts.netloc:
             return default
-    return value
+    encoded = _percent_encode(value)
+    return encoded if len(encoded) <= MAX_CAME_FROM else default

@@ -88,6 +88,12 @@ class SocialLoginSettings:
     http_timeout: float = 10.0
     editor_permission: str = "cms_social_login.edit"
     state_ttl: int = 600
+    #: Pending (started, not finished) logins one browser may hold; a new start drops the
+    #: oldest beyond this.
+    max_pending_logins: int = 10
+    #: Outbound calls to one provider that may be in flight at once in this process; a
+    #: call beyond it is refused at once ("... is slow to answer right now").
+    max_concurrent_calls_per_provider: int = 2
     #: The site's public base URL (``https://example.org``); callback URLs are built from
     #: it instead of the request's Host header when set.
     site_url: str | None = None
@@ -147,15 +153,22 @@ class SocialLoginSettings:
             max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
             session_timeout = int(settings.get(PREFIX + "session_timeout", 43200))
             session_lifetime = int(settings.get(PREFIX + "session_lifetime", 604800))
+            max_pending = int(settings.get(PREFIX + "max_pending_logins", 10))
+            max_calls = int(settings.get(PREFIX + "max_concurrent_calls_per_provider", 2))
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
                 f"{PREFIX}http_timeout / state_ttl / max_form_bytes / session_timeout / "
-                f"session_lifetime: {exc}") from exc
+                f"session_lifetime / max_pending_logins / max_concurrent_calls_per_provider: "
+                f"{exc}") from exc
         if session_lifetime <= 0:
             raise ConfigurationError(f"{PREFIX}session_lifetime must be a positive number of "
                                      "seconds")
         if timeout <= 0:
             raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
+        if max_pending < 1 or max_calls < 1:
+            raise ConfigurationError(f"{PREFIX}max_pending_logins and "
+                                     f"{PREFIX}max_concurrent_calls_per_provider must be at "
+                                     "least 1")
         origins = tuple(origin.rstrip("/").lower() for origin in aslist(
             str(settings.get(PREFIX + "allowed_endpoint_origins") or "")))
         for origin in origins:
@@ -177,6 +190,8 @@ class SocialLoginSettings:
                 settings.get(PREFIX + "editor_permission") or "cms_social_login.edit"
             ),
             state_ttl=state_ttl,
+            max_pending_logins=max_pending,
+            max_concurrent_calls_per_provider=max_calls,
             site_url=site_url,
             max_form_bytes=max_form_bytes,
             session_timeout=session_timeout,

@@ -50,6 +50,8 @@ def test_variables_for_settings_the_ini_does_not_list():
     ("http_timeout", "0", "positive"),
     ("site_url", "cms.example.org", "absolute http"),
     ("state_ttl", "ten", "state_ttl"),
+    ("max_pending_logins", "0", "at least 1"),
+    ("max_concurrent_calls_per_provider", "many", "max_concurrent_calls_per_provider"),
 ])
 def test_bad_settings_are_configuration_errors(key, value, complaint):
     with pytest.raises(ConfigurationError, match=complaint):

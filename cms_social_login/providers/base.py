@@ -263,7 +263,9 @@ class OAuth2Provider(Provider):
                                                  self.default_api_url).rstrip("/")
         #: Where this provider may send requests (the operator's address policy).
         self.url_policy = UrlPolicy(allow_private=settings.allow_private_provider_urls)
-        self.http = HttpClient(self.title, settings.http_timeout, policy=self.url_policy)
+        self.http = HttpClient(self.title, settings.http_timeout,
+                               max_concurrent=settings.max_concurrent_calls_per_provider,
+                               policy=self.url_policy)
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
                   help=_(self.client_id_help, mapping={"title": self.title}),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_, select
 from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError
@@ -38,6 +38,8 @@ BINDING_KEY = "cms_social_login.binding"
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
+#: The most expired states one login start deletes (the sweep stays cheap after a flood).
+SWEEP_BATCH = 100
 
 
 class LoginFailure(Exception):
@@ -127,12 +129,32 @@ class SocialLoginService:
                                               self.redirect_uri(provider), code_verifier, nonce)
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
-        expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
-        self.dbsession.execute(delete(LoginState).where(LoginState.created_at < expired))
+        self._drop_old_states(_digest(binding))
         self.dbsession.add(LoginState(
             state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
         return url
+
+    def _drop_old_states(self, binding_hash: str) -> None:
+        """One DELETE for two sweeps: at most :data:`SWEEP_BATCH` expired states (oldest
+        first, through the ``created_at`` index), so every start does a small, bounded
+        share also after a flood; and this browser's states beyond its newest
+        ``max_pending_logins - 1``, so that with the one being started it holds at most
+        ``max_pending_logins``."""
+        expired = utcnow() - timedelta(seconds=self.settings.state_ttl)
+        expired_batch = (select(LoginState.state_hash)
+                         .where(LoginState.created_at < expired)
+                         .order_by(LoginState.created_at).limit(SWEEP_BATCH))
+        newest_of_browser = (select(LoginState.state_hash)
+                             .where(LoginState.binding == binding_hash)
+                             .order_by(LoginState.created_at.desc(), LoginState.state_hash)
+                             .limit(self.settings.max_pending_logins - 1))
+        self.dbsession.execute(
+            delete(LoginState).where(or_(
+                LoginState.state_hash.in_(expired_batch),
+                and_(LoginState.binding == binding_hash,
+                     LoginState.state_hash.not_in(newest_of_browser)))),
+            execution_options={"synchronize_session": False})
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
         """Check the state, let the provider finish, find or create the local user.

@@ -10,3 +10,4 @@ def includeme(config: Configurator) -> None:
     config.include(".editor")
     config.include(".history")
     config.include(".account")
+    config.include(".undecodable")

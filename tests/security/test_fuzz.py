@@ -1,20 +1,31 @@
-"""Random input at the callback and the settings form: never a 5xx, never a new user,
-never a changed record."""
+"""Random input at every public and editor route: never a 5xx, never a new user, never a
+changed record, never a changed session.
+
+Hypothesis drives paths, query strings, form bodies and headers with arbitrary Unicode,
+control characters, bytes that are not UTF-8 and oversize values. The runs are
+derandomized (the same examples on every machine) and bounded per test, so CI is stable.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import quote, quote_from_bytes
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from webob import Request
 
 from cms_demo.models import User
 from cms_social_login.models import LinkedIdentity, LoginSettings, PublishRecord
+from cms_social_login.models.records import SignedInSession
 
 from ..conftest import settings_form
 from .helpers import count, dbsession_of
 
-FUZZ = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
                max_size=80)
@@ -29,7 +40,8 @@ pairs = st.lists(st.tuples(st.one_of(known_keys, text), text), max_size=8)
 def snapshot(app):
     with dbsession_of(app) as db:
         return ([(r.stage, r.version, r.document) for r in db.scalars(select(LoginSettings))],
-                count(app, PublishRecord), count(app, User), count(app, LinkedIdentity))
+                count(app, PublishRecord), count(app, User), count(app, LinkedIdentity),
+                sorted(db.scalars(select(SignedInSession.token_hash))))
 
 
 @FUZZ
@@ -55,3 +67,161 @@ def test_random_settings_forms(app, published_bitbucket, fields, action):
     if response.status_int != 303:  # only a valid Apply/Save/Preview may store
         assert snapshot(app) == before
     assert "Traceback" not in response.text
+
+
+# --------------------------------------------------------------------------- every route
+
+#: Bits that have broken parsers elsewhere: line breaks, NUL, bytes that are not UTF-8
+#: (sent percent-encoded), dot segments, separators, Unicode line separators.
+TRICKY = st.sampled_from(["\r\n", "\x00", "%00", "%ff", "%c3%28", "%", "%%", "..", "../",
+                          "%2e%2e%2f", "\u2028", "\u0085", "\ufeff", "&", "=", ";", "?",
+                          "#", "/", "\\", "'\"<>", "9" * 30, "-1", "1", "0"])
+#: Arbitrary Unicode (no lone surrogates: they cannot travel as UTF-8) with controls.
+unicode_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+oversize = st.integers(min_value=3000, max_value=70_000).map(lambda n: "\u00e9" * n)
+fuzz_value = st.one_of(
+    st.lists(st.one_of(unicode_text, TRICKY), max_size=4).map("".join),
+    st.binary(max_size=24),  # raw bytes, most of them not UTF-8
+    oversize,
+)
+
+
+def wire(value: str | bytes) -> str:
+    """``value`` percent-encoded as a browser sends it (UTF-8 for text)."""
+    if isinstance(value, bytes):
+        return quote_from_bytes(value, safe="")
+    return quote(value, safe="%")  # a "%" stays raw: malformed escapes are part of the test
+
+
+def as_header(value: str | bytes) -> str:
+    """What a WSGI server hands the site for a header sent as these bytes (PEP 3333:
+    Latin-1 decoded). Line breaks end a header on the wire, so none remain."""
+    raw = value if isinstance(value, bytes) else value.encode("utf-8")
+    return raw.replace(b"\r", b"").replace(b"\n", b"").decode("latin-1")
+
+
+def query_string(pairs) -> str:
+    return "&".join(f"{wire(key)}={wire(value)}" for key, value in pairs)
+
+
+PUBLIC_ROUTES = ["/", "/login", "/logout", "/login/{}", "/login/{}/callback",
+                 "/account/connections", "/{}", "/login/{}/{}", "/_cms_social_login_static/{}"]
+EDITOR_ROUTES = ["/editor", "/editor/system-pages", "/editor/system-pages/login",
+                 "/editor/system-pages/login/settings", "/editor/system-pages/login/preview",
+                 "/editor/system-pages/login/history", "/editor/system-pages/login/history/{}",
+                 "/editor/system-pages/login/audit", "/editor/{}", "/account/connections",
+                 "/login/{}", "/login/{}/callback"]  # signed in: the SSO routes link accounts
+HEADERS = ["Accept-Language", "Accept", "Referer", "Origin", "User-Agent", "Host",
+           "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-For", "If-None-Match",
+           "If-Modified-Since", "Authorization", "Range", "Content-Type", "X-Requested-With"]
+form_keys = st.one_of(known_keys, st.sampled_from(["login", "password", "came_from",
+                                                   "identity", "confirm_replace_draft",
+                                                   "csrf_token"]), unicode_text)
+requests_ = st.fixed_dictionaries({
+    "segments": st.lists(fuzz_value, min_size=2, max_size=2),
+    # Mostly the methods the routes answer; the others must get a 404/405, never a 500.
+    "method": st.sampled_from(["GET"] * 3 + ["POST"] * 3 + ["HEAD", "PUT", "DELETE",
+                                                            "OPTIONS"]),
+    "query": st.lists(st.tuples(form_keys, fuzz_value), max_size=5),
+    "form": st.one_of(st.lists(st.tuples(form_keys, fuzz_value), max_size=6),
+                      st.binary(max_size=200)),
+    "headers": st.dictionaries(st.sampled_from(HEADERS), fuzz_value, max_size=4),
+    "with_csrf_token": st.booleans(),
+})
+
+
+def send(app, route: str, request: dict, token: str | None = None, cookie=None):
+    """Send one fuzzed request to ``app`` as a WSGI server would; return the response.
+
+    Straight through WebOb, not WebTest: the test controls every header (Host and Cookie
+    included), and checks itself what a server would refuse to send.
+    """
+    path = route.format(*(wire(s) for s in request["segments"]))
+    url = path + ("?" + query_string(request["query"]) if request["query"] else "")
+    headers = {"Host": "localhost"}
+    headers.update((name, as_header(value)) for name, value in request["headers"].items())
+    if cookie is not None:
+        headers["Cookie"] = cookie
+    body = b""
+    if request["method"] in ("POST", "PUT"):
+        form = request["form"]
+        if isinstance(form, bytes):
+            body = form
+        else:
+            pairs = ([("csrf_token", token)] if token and request["with_csrf_token"] else [])
+            body = query_string([*pairs, *form]).encode("ascii")
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    fuzzed = Request.blank(url, method=request["method"], headers=headers, body=body)
+    return fuzzed.get_response(app)
+
+
+def assert_handled(response) -> None:
+    """Below 500, no stack trace, and headers a WSGI server can send (PEP 3333: Latin-1,
+    no line breaks)."""
+    assert response.status_int < 500, response.status
+    assert b"Traceback" not in response.body
+    for name, value in response.headerlist:
+        value.encode("latin-1")
+        assert "\r" not in value and "\n" not in value, (name, value)
+
+
+def cookie_of(browser) -> str:
+    """The Cookie header ``browser`` sends."""
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in browser.cookiejar)
+
+
+def signed_in(browser) -> bool:
+    return browser.get("/editor/system-pages/login", status="*").status_int == 200
+
+
+@pytest.fixture
+def editor_token(published_bitbucket) -> str:
+    """The signed-in editor's CSRF token."""
+    return settings_form(published_bitbucket)["csrf_token"].value
+
+
+#: Examples per route and test: enough to reach the odd corners, few enough for CI.
+PER_ROUTE = settings(FUZZ, max_examples=30)
+
+
+@pytest.mark.parametrize("route", PUBLIC_ROUTES)
+@PER_ROUTE
+@given(request=requests_, cookie=st.one_of(st.none(), fuzz_value.map(as_header)))
+def test_random_requests_to_public_routes(app, published_bitbucket, visitor, route, request,
+                                          cookie):
+    before = snapshot(app)
+    response = send(app, route, request, cookie=cookie)
+    assert_handled(response)
+    assert snapshot(app) == before
+    assert not signed_in(visitor)  # nobody was signed in ...
+    assert signed_in(published_bitbucket)  # ... and nobody else was signed out
+
+
+@pytest.mark.parametrize("route", EDITOR_ROUTES)
+@PER_ROUTE
+@given(request=requests_)
+def test_random_requests_to_editor_routes(app, published_bitbucket, editor_token, route,
+                                          request):
+    editor = published_bitbucket
+    before = snapshot(app)
+    response = send(app, route, request, token=editor_token, cookie=cookie_of(editor))
+    assert_handled(response)
+    if not (request["method"] == "POST" and response.status_int == 303):
+        assert snapshot(app) == before  # only a valid Apply, Save or restore may store
+    assert signed_in(editor)
+
+
+@pytest.mark.parametrize("url", ["/login?came_from=%80", "/login/%C3%28",
+                                 "/editor/system-pages/login/history/%80",
+                                 "/login/bitbucket/callback?state=%ff"],
+                         ids=["query", "path", "editor-path", "callback"])
+def test_bytes_that_are_not_utf8_get_a_plain_400(app, url):
+    headers = {"Host": "localhost", "Accept-Language": "de"}
+    response = Request.blank(url, headers=headers).get_response(app)
+    assert response.status_int == 400
+    assert "Zeichen, die wir nicht lesen" in response.text  # in the visitor's language
+
+
+def test_the_hosts_pages_survive_the_add_ons_locale_negotiator(app):
+    response = Request.blank("/?_LOCALE_=%ff", headers={"Host": "localhost"}).get_response(app)
+    assert response.status_int == 200

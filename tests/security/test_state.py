@@ -75,6 +75,8 @@ def pkce_app(app_settings):
     configuration wins over the add-on's entry point."""
     with Configurator(settings=dict(app_settings)) as config:
         config.include("cms_social_login")
+        config.add_request_method(lambda request: request.social_login_dbsession,
+                                  "dbsession", reify=True)  # as cms_demo.main does
         config.include("cms_demo.security")
         config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
         config.include("cms_demo.views")
@@ -104,3 +106,44 @@ def test_pkce_s256_is_sent_and_verified_where_the_provider_supports_it(
     token_form = bitbucket.requests_to("token")[0].form
     assert len(token_form["code_verifier"]) >= 43
     assert count(pkce_app, LinkedIdentity) == 1
+
+
+# ------------------------------------------------------------------ pending states per browser
+
+
+def test_one_browser_holds_at_most_the_cap_of_pending_logins_and_the_newest_works(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    cap = app.registry.social_login_settings.max_pending_logins
+    assert cap == 10  # the default
+    authorize_urls = [visitor.get("/login/bitbucket").location for _ in range(50)]
+    assert count(app, LoginState) == cap
+    # The oldest were dropped first: the first start's state no longer works ...
+    first = visitor.get(callback_path(bitbucket.approve(authorize_urls[0])), status=400)
+    assert "expired or was already used" in first.text
+    # ... while the most recent one completes the login.
+    last = visitor.get(callback_path(bitbucket.approve(authorize_urls[-1])))
+    assert last.status_int == 303
+    assert count(app, LinkedIdentity) == 1
+
+
+def test_the_cap_is_per_browser(app, published_bitbucket, make_browser, bitbucket):
+    browsers = [make_browser() for _ in range(3)]
+    for browser in browsers:
+        for _ in range(12):
+            browser.get("/login/bitbucket")
+    assert count(app, LoginState) == 3 * 10
+
+
+def test_a_start_sweeps_a_bounded_batch_of_expired_states(app, published_bitbucket, visitor):
+    from cms_social_login.services.sso import SWEEP_BATCH
+
+    long_ago = utcnow() - timedelta(hours=1)
+    with dbsession_of(app) as db:
+        db.add_all(LoginState(state_hash=f"{n:064x}", provider="bitbucket",
+                              binding=f"{n:064x}", came_from="/", created_at=long_ago)
+                   for n in range(SWEEP_BATCH + 50))
+        db.commit()
+    visitor.get("/login/bitbucket")
+    assert count(app, LoginState) == 50 + 1  # one batch swept, one new state
+    visitor.get("/login/bitbucket")
+    assert count(app, LoginState) == 2

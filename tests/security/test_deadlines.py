@@ -1,0 +1,164 @@
+"""Outbound calls have a total deadline, and a slow provider holds a bounded number of
+threads: ``/login`` keeps answering while a provider hangs (issue 12, item 5)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+
+import pytest
+import requests
+from webtest.http import StopableWSGIServer
+
+from cms_social_login.http import HttpClient, ProviderBusy, ProviderError
+from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
+from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
+
+from .helpers import TrickleServer
+
+
+def timed_call(client: HttpClient, url: str) -> tuple[float, Exception | None]:
+    started = time.monotonic()
+    try:
+        client.request_json("GET", url)
+    except ProviderError as exc:
+        return time.monotonic() - started, exc
+    return time.monotonic() - started, None
+
+
+@pytest.mark.parametrize("mode", ["body", "headers", "silent"])
+def test_a_trickling_provider_is_cut_at_the_deadline(mode):
+    """One byte every 1.5 s used to hold a call for as long as the server kept going
+    (the timeout was per read); now http_timeout = 2 is the whole call's budget."""
+    client = HttpClient("Bitbucket", timeout=2)
+    with TrickleServer(mode, interval=1.5, lifetime=20) as server:
+        elapsed, error = timed_call(client, server.url + "/2.0/user")
+    assert isinstance(error, ProviderError)
+    assert "We could not reach Bitbucket" in str(error.message.interpolate())
+    assert 1.9 <= elapsed < 3.0
+
+
+def test_a_cut_body_frees_the_providers_slot():
+    client = HttpClient("Bitbucket", timeout=1, max_concurrent=1)
+    with TrickleServer("body", interval=0.5, lifetime=20) as slow, \
+            TrickleServer("json", interval=0) as healthy:
+        elapsed, error = timed_call(client, slow.url)
+        assert error is not None and elapsed < 2
+        # The helper thread's socket was shut down at the deadline: the slot comes back
+        # at once, though the slow server would go on for 20 s.
+        for _attempt in range(20):
+            _elapsed, error = timed_call(client, healthy.url)
+            if not isinstance(error, ProviderBusy):
+                break
+            time.sleep(0.05)
+        assert error is None
+
+
+def test_calls_beyond_the_limit_are_refused_once_the_calls_in_flight_are_slow():
+    client = HttpClient("Bitbucket", timeout=4, max_concurrent=2)
+    with TrickleServer("silent", lifetime=10) as server, \
+            concurrent.futures.ThreadPoolExecutor(2) as pool:
+        hung = [pool.submit(timed_call, client, server.url) for _ in range(2)]
+        assert server.wait_for_connections(2)
+        elapsed, error = timed_call(client, server.url)  # waits until they are 1 s old
+        assert isinstance(error, ProviderBusy)
+        assert elapsed < 1.5
+        assert str(error.message.interpolate()) == (
+            "Bitbucket is slow to answer right now; please try again in a moment.")
+        elapsed, error = timed_call(client, server.url)  # known slow now: at once
+        assert isinstance(error, ProviderBusy)
+        assert elapsed < 0.5
+        assert all(isinstance(future.result(timeout=10)[1], ProviderError) for future in hung)
+    assert server.connections == 2  # the refused calls never reached the provider
+
+
+def test_a_burst_at_a_healthy_provider_waits_for_a_slot():
+    client = HttpClient("Bitbucket", timeout=4, max_concurrent=1)
+    with TrickleServer("json", interval=0.05) as server, \
+            concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = [f.result(timeout=10) for f in
+                   [pool.submit(timed_call, client, server.url) for _ in range(6)]]
+    assert [error for _elapsed, error in results] == [None] * 6
+    assert server.connections == 6
+
+
+def test_the_limit_holds_across_threads_of_one_process():
+    client = HttpClient("Bitbucket", timeout=2, max_concurrent=3)
+    with TrickleServer("silent", lifetime=10) as server, \
+            concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = [f.result(timeout=10) for f in
+                   [pool.submit(timed_call, client, server.url) for _ in range(8)]]
+    busy = [error for _elapsed, error in results if isinstance(error, ProviderBusy)]
+    assert len(busy) == 5
+    assert server.connections == 3
+
+
+# --------------------------------------------------------------------------- the whole site
+
+
+@pytest.fixture
+def hung_issuer():
+    """An OpenID Connect issuer that accepts connections and never answers."""
+    with TrickleServer("silent", lifetime=20) as server:
+        yield server
+
+
+@pytest.fixture
+def served_site(app_settings, hung_issuer):
+    """The demo site under waitress with 4 threads, its OpenID Connect tab published
+    with the hung issuer (discovery happens at every start, so every start calls it)."""
+    from cms_demo import main
+
+    settings = {**app_settings, "cms_social_login.http_timeout": "6",
+                "cms_social_login.max_concurrent_calls_per_provider": "2"}
+    app = main({}, **settings)
+    editor = make_browser(app)
+    sign_in(editor)
+    fill_tab(editor, "oidc", {"issuer": hung_issuer.url, "client_id": KIT_CLIENT_ID,
+                              "client_secret": KIT_CLIENT_SECRET}, "save").follow()
+    server = StopableWSGIServer.create(app, threads=4, host="127.0.0.1")
+    assert server.wait()
+    try:
+        yield server.application_url.rstrip("/")
+    finally:
+        server.shutdown()
+        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+def test_login_keeps_answering_while_a_provider_hangs(served_site, hung_issuer):
+    def start() -> requests.Response:
+        return requests.get(served_site + "/login/oidc", allow_redirects=False, timeout=20)
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        starts = [pool.submit(start) for _ in range(6)]
+        assert hung_issuer.wait_for_connections(2)
+        began = time.monotonic()
+        page = requests.get(served_site + "/login", timeout=20)
+        answered_in = time.monotonic() - began
+        results = [future.result(timeout=20) for future in starts]
+    assert page.status_code == 200
+    # Not after the hung calls' 6 s deadline: at most after the excess starts' 1 s wait.
+    assert answered_in < 3
+    assert all(result.status_code < 500 for result in results)
+    texts = [result.text for result in results]
+    assert sum("slow to answer right now" in text for text in texts) == 4  # after <= 1 s
+    assert sum("could not reach" in text for text in texts) == 2
+    assert hung_issuer.connections == 2
+
+
+def test_a_start_after_the_deadline_ends_by_itself(served_site, hung_issuer):
+    began = time.monotonic()
+    result = requests.get(served_site + "/login/oidc", allow_redirects=False, timeout=20)
+    assert result.status_code < 500 and "could not reach" in result.text
+    assert 5.9 <= time.monotonic() - began < 8
+    # The helper thread that made the call ends by itself too (its read timed out).
+    for _attempt in range(30):
+        if not helper_threads():
+            break
+        time.sleep(0.1)
+    assert not helper_threads()
+
+
+def helper_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("cms_social_login ")]
