@@ -47,7 +47,7 @@ from joserfc.jwk import KeySet, import_key
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
-from ..http import HttpResponse, ProviderError, reason_in_words
+from ..http import SLOT_PATIENCE, HttpResponse, ProviderBusy, ProviderError, reason_in_words
 from ..i18n import _
 from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, OAuth2Provider, Verification, url_field_error
@@ -245,12 +245,19 @@ class OIDCProvider(OAuth2Provider):
                     fresh: bool = False) -> T:
         """``cache[key]``, else ``fetch()`` kept there; a failure is remembered for
         :data:`FAILURE_TTL` and raised again meanwhile without a new attempt (``fresh``:
-        fetch anyway). One fetch at a time per provider: others wait for its result."""
+        fetch anyway). One fetch at a time per provider: others wait for its result, but
+        no longer than :data:`~cms_social_login.http.SLOT_PATIENCE` (a hung issuer must
+        not hold every worker of the site), then they are told the provider is slow."""
         if not fresh:
             cached = cache.get(key)
             if cached is not None:
                 return cached
-        with self._fetch_lock:
+        if not self._fetch_lock.acquire(timeout=SLOT_PATIENCE):
+            raise ProviderBusy(
+                _("${title} is slow to answer right now; please try again in a moment.",
+                  mapping={"title": self.title}),
+                "another fetch of the discovery document or keys is still in flight")
+        try:
             if not fresh:
                 cached = cache.get(key)
                 if cached is not None:
@@ -260,12 +267,16 @@ class OIDCProvider(OAuth2Provider):
                     raise ProviderError(failed.message, failed.cause)
             try:
                 value = fetch()
+            except ProviderBusy:  # this process is busy with the issuer: not its failure
+                raise
             except ProviderError as exc:
                 self.failure_cache.put(key, exc)
                 raise
             self.failure_cache.discard(key)
             cache.put(key, value)
             return value
+        finally:
+            self._fetch_lock.release()
 
     def metadata(self, values: Mapping[str, str], fresh: bool = False) -> ProviderMetadata:
         """The checked discovery document of the tab's issuer (cached; ``fresh``: fetched
