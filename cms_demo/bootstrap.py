@@ -28,7 +28,7 @@ DEMO_EDITOR = ("editor", "editor")
 
 def setup_database(registry: Any) -> None:
     """Upgrade the add-on's schema, create the demo's table and (demo) editor account."""
-    session_factory: sessionmaker = registry["cms_social_login.dbsession_factory"]
+    session_factory: sessionmaker = registry["dbsession_factory"]
     engine = session_factory.kw["bind"]
     with engine.connect() as connection, migration_lock(connection):
         upgrade(connection)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 
 from pyramid.config import Configurator
-from pyramid.events import BeforeRender
+from pyramid.events import BeforeRender, BeforeTraversal
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 
 from .crypto import FernetSecretBox
 from .events import SocialLoginFailed, SocialLoginSucceeded
-from .i18n import add_template_globals, negotiate_locale
+from .i18n import add_template_globals, negotiate_on_own_pages
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
 from .providers.registry import (
     ProviderRegistry,
@@ -69,6 +69,19 @@ def _check_security_policy(config: Configurator) -> None:
     config.action("cms_social_login.check_security", check, order=10)
 
 
+def _session_factory_unless_host_has_one(config: Configurator, secret_key: str,
+                                         timeout: int) -> None:
+    """The signed cookie session, unless the host set a session factory (anywhere in its
+    configuration: no conflict with an include of the host's)."""
+
+    def register() -> None:
+        if config.registry.queryUtility(ISessionFactory) is None:
+            config.registry.registerUtility(CookieSessionFactory(secret_key, timeout),
+                                            ISessionFactory)
+
+    config.action(None, register, order=1)
+
+
 def includeme(config: Configurator) -> None:
     """Set the add-on up: settings, database, directives, providers, routes and views."""
     settings = config.get_settings()
@@ -81,17 +94,15 @@ def includeme(config: Configurator) -> None:
     config.add_jinja2_search_path("cms_social_login:templates", name=".jinja2")
 
     config.registry.registerUtility(ProviderRegistry(), IProviderRegistry)
-    config.add_directive("add_social_login_provider", add_social_login_provider,
-                         action_wrap=False)
-    config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter,
-                         action_wrap=False)
-    config.add_directive("set_social_login_secret_box", set_social_login_secret_box,
-                         action_wrap=False)
+    # Wrapped (Pyramid's default): a conflict names the caller's file and line.
+    config.add_directive("add_social_login_provider", add_social_login_provider)
+    config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter)
+    config.add_directive("set_social_login_secret_box", set_social_login_secret_box)
 
     # Defaults, registered through the directives so the host's own calls win.
     config.set_social_login_secret_box(FernetSecretBox(typed.secret_key))
     config.set_social_login_user_adapter(IdentityUserAdapter())
-    config.set_session_factory(CookieSessionFactory(typed.secret_key, typed.session_timeout))
+    _session_factory_unless_host_has_one(config, typed.secret_key, typed.session_timeout)
     include_entry_point_providers(config)
     _check_security_policy(config)
 
@@ -105,9 +116,11 @@ def includeme(config: Configurator) -> None:
     # An absolute path: the package may be loaded by an import hook pkg_resources does
     # not know (pytest's assertion rewriting, for the kit's pytest11 plugin).
     config.add_translation_dirs(os.path.join(os.path.dirname(__file__), "locale"))
-    config.set_locale_negotiator(negotiate_locale)
+    # The add-on's pages choose their language; the host's negotiator stays the host's.
+    config.add_subscriber(negotiate_on_own_pages, BeforeTraversal)
     config.add_subscriber(add_template_globals, BeforeRender)
     config.add_subscriber(on_login_succeeded, SocialLoginSucceeded)
     config.add_subscriber(on_login_failed, SocialLoginFailed)
     config.include(".routes")
     config.include(".views")
+    config.include(".views.forbidden")
