@@ -74,7 +74,10 @@ def pkce_app(app_settings):
     """The demo site whose host registers its own "bitbucket" provider: the host's
     configuration wins over the add-on's entry point."""
     with Configurator(settings=dict(app_settings)) as config:
+        config.include("cms_demo.models")
         config.include("cms_social_login")
+        config.set_social_login_dbsession("request.dbsession",
+                                          session_factory=config.registry["dbsession_factory"])
         config.include("cms_demo.security")
         config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
         config.include("cms_demo.views")
