@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 def main(global_config: dict, **settings: str) -> Router:
     """The demo site's WSGI application."""
     with Configurator(settings=settings) as config:
-        config.include(".models")  # the demo's database and request.dbsession
         config.include("cms_social_login")
+        config.include(".models")  # the demo's database and request.dbsession
         # One database, one session: the add-on's tables go through the demo's session.
         config.set_social_login_dbsession(
             "request.dbsession", session_factory=config.registry["dbsession_factory"])

@@ -30,11 +30,12 @@ def setup_database(registry: Any) -> None:
     """Upgrade the add-on's schema, create the demo's table and (demo) editor account."""
     session_factory: sessionmaker = registry["dbsession_factory"]
     engine = session_factory.kw["bind"]
-    with engine.connect() as connection, migration_lock(connection):
+    settings = registry.settings or {}
+    lock_dir = settings.get("cms_social_login.migration_lock_dir") or None
+    with engine.connect() as connection, migration_lock(connection, lock_dir):
         upgrade(connection)
         Base.metadata.create_all(connection)
         connection.commit()
-    settings = registry.settings or {}
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
     created = create_editor(session_factory, DEMO_EDITOR[0], DEMO_EDITOR[1],

@@ -9,8 +9,10 @@ Usage::
     cms-social-login-db production.ini stamp 0001        # mark, run nothing
     cms-social-login-db production.ini upgrade --sql     # print the SQL only
 
-The database URL is the ``sqlalchemy.url`` of the ini file's ``[app:main]`` section,
-overridden by ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` like the application's own setting.
+The database is the add-on's: ``cms_social_login.sqlalchemy.url`` of the ini file's
+``[app:main]`` section (or ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL``), else its ``sqlalchemy.url``.
+On SQLite the lock file goes to ``cms_social_login.migration_lock_dir`` (default: the
+system's temporary folder).
 Developers of the add-on make a new revision with ``revision -m "what" --autogenerate``.
 """
 
@@ -68,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = get_engine(settings)
         try:
             before = current_revision(engine)
-            upgrade(engine, args.revision)
+            upgrade(engine, args.revision,
+                    lock_dir=settings.get("cms_social_login.migration_lock_dir") or None)
             after = current_revision(engine)
         finally:
             engine.dispose()
