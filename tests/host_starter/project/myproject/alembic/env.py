@@ -4,6 +4,8 @@ from myproject.models.meta import Base
 from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy import engine_from_config
 
+from cms_social_login.migrations import host_include_name
+
 config = context.config
 
 setup_logging(config.config_file_name)
@@ -26,6 +28,7 @@ def run_migrations_online():
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=host_include_name,
     )
     try:
         with context.begin_transaction():

@@ -4,6 +4,7 @@ from sqlalchemy.orm import configure_mappers, sessionmaker
 
 # Every model is imported here, so that Base.metadata knows them all.
 from .mymodel import MyModel  # noqa: F401
+from .user import User  # noqa: F401
 
 configure_mappers()
 
