@@ -48,7 +48,7 @@ import pytest
 from ..i18n import english
 from ..providers.base import FieldError, Provider
 from .oauth2_emulator import OAuth2Emulator
-from .plugin import on_sys_path
+from .plugin import on_sys_path, site_session_factory
 from .steps import (
     callback_path,
     callback_url,
@@ -74,7 +74,7 @@ class ExpectedUser:
 def _count(app: Any, model: Any) -> int:
     from sqlalchemy import func, select
 
-    with app.registry["cms_social_login.dbsession_factory"]() as db:
+    with site_session_factory(app)() as db:
         return int(db.scalar(select(func.count()).select_from(model)))
 
 
@@ -304,7 +304,7 @@ class ProviderConformance:
         assert back.status_int in (302, 303), error_message(back) or back.status
         home = back.follow()
         assert "Signed in as" in home.text and conformance_user.display_name in home.text
-        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+        with site_session_factory(social_login_app)() as db:
             identity = db.scalar(select(LinkedIdentity))
             assert identity.provider == self.provider_name
             assert identity.provider_user_id == conformance_user.stable_id
@@ -390,6 +390,6 @@ class ProviderConformance:
         for page in pages:
             assert secret not in page.text, f"the secret is in {page.request.url}"
             assert secret not in str(page.headers)
-        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+        with site_session_factory(social_login_app)() as db:
             for record in db.query(LoginSettings):
                 assert secret not in str(record.document)

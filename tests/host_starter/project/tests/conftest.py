@@ -66,3 +66,23 @@ def testapp(app, tm, dbsession):
         "tm.manager": tm,
         "app.dbsession": dbsession,
     })
+
+
+@pytest.fixture
+def social_login_app(social_login_settings, bitbucket_emulator_server):
+    """cms_social_login's test kit runs on this site: our tables, the add-on's, an editor
+    account, and Bitbucket at the kit's emulator."""
+    from cms_social_login.migrations import upgrade
+
+    app = main({}, **social_login_settings,
+               **{f"cms_social_login.bitbucket.{key}": getattr(bitbucket_emulator_server, key)
+                  for key in ("authorize_url", "token_url", "api_url")})
+    engine = app.registry["dbsession_factory"].kw["bind"]
+    Base.metadata.create_all(engine)
+    upgrade(engine)
+    with transaction.manager:
+        editor = models.User(name="editor", is_editor=True)
+        editor.set_password("editor")
+        models.get_tm_session(app.registry["dbsession_factory"], transaction.manager).add(editor)
+    yield app
+    engine.dispose()
