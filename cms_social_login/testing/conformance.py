@@ -183,10 +183,13 @@ class ProviderConformance:
                  "save").follow()
 
     def assert_failed_login(self, app: Any, browser: Any, page: Any) -> str:
-        """``page`` is the login page with a message, and nobody got signed in."""
+        """``page`` (the callback's answer) leads to a clean login page with a message, and
+        nobody got signed in."""
         from ..models import LinkedIdentity
 
-        assert page.status_int == 200, page.status
+        assert page.status_int == 303, page.status
+        assert urlsplit(page.location).path == "/login" and not urlsplit(page.location).query
+        page = page.follow()
         message = error_message(page)
         assert message, "the login page shows no message"
         assert "Traceback" not in page.text

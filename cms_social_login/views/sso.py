@@ -65,7 +65,6 @@ def login_result(request: Any) -> AuthenticationComplete | AuthenticationDenied:
         notify_failure(request, name, failure)
         denied = AuthenticationDenied(reason=translate(request, failure.message),
                                       provider_name=name[:64])
-        denied.status = failure.status
         if failure.result is not None:
             denied.provider_type = getattr(failure.result, "provider_type", None)
         return denied
@@ -83,10 +82,10 @@ def login_complete(context: AuthenticationComplete, request: Any):
 
 
 def login_denied(context: AuthenticationDenied, request: Any):
-    """Default view of a failed login: the login page with the reason."""
-    response = render_to_response(LOGIN_TEMPLATE, login_page(request, error=context.reason),
-                                  request=request)
-    response.status_int = getattr(context, "status", 200)
+    """Default view of a failed login: a clean ``/login`` (no code or state left in the
+    address bar) that shows the reason (Post/Redirect/Get with a flash message)."""
+    request.session.flash(context.reason, queue=FAILED_LOGIN_QUEUE)
+    response = HTTPSeeOther(request.route_url("cms_social_login.login"))
     response.cache_control = "no-store"
     return response
 

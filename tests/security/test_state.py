@@ -33,7 +33,7 @@ def test_missing_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
                                        bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     code = query_of(location)["code"]
-    page = visitor.get(f"/login/bitbucket/callback?code={code}", status=400)
+    page = visitor.get(f"/login/bitbucket/callback?code={code}", status=303).follow()
     assert "expired or was already used" in page.text
     assert count(app, LinkedIdentity) == 0
     assert not bitbucket.requests_to("token")
@@ -45,7 +45,7 @@ def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
     with dbsession_of(app) as db:
         db.execute(update(LoginState).values(created_at=utcnow() - timedelta(minutes=11)))
         db.commit()
-    page = visitor.get(callback_path(location), status=400)
+    page = visitor.get(callback_path(location), status=303).follow()
     assert "expired or was already used" in page.text
     assert count(app, LinkedIdentity) == 0
     assert count(app, LoginState) == 0  # the expired state is gone too
@@ -54,7 +54,7 @@ def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
 def test_state_for_another_provider_is_refused(app, published_bitbucket, visitor, bitbucket):
     location = bitbucket.approve(start_login(visitor))
     path = callback_path(location).replace("/login/bitbucket/", "/login/nosuch/")
-    page = visitor.get(path, status=400)
+    page = visitor.get(path, status=303).follow()
     assert "not available" in page.text
 
 
