@@ -84,6 +84,7 @@ def login_complete(context: AuthenticationComplete, request: Any):
 def login_denied(context: AuthenticationDenied, request: Any):
     """Default view of a failed login: a clean ``/login`` (no code or state left in the
     address bar) that shows the reason (Post/Redirect/Get with a flash message)."""
+    request.session.pop_flash(FAILED_LOGIN_QUEUE)  # the latest failure only: the cookie stays small
     request.session.flash(context.reason, queue=FAILED_LOGIN_QUEUE)
     response = HTTPSeeOther(request.route_url("cms_social_login.login"))
     response.cache_control = "no-store"
