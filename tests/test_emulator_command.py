@@ -3,11 +3,12 @@ what it prints, and the whole login works without a real Bitbucket account."""
 
 from __future__ import annotations
 
+import queue
 import re
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -23,20 +24,20 @@ from .conftest import callback_path, start_login
 
 def read_until_ready(process: subprocess.Popen, seconds: float = 30) -> str:
     """What the command printed up to its READY line (bounded in time)."""
-    lines, deadline = [], time.monotonic() + seconds
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    printed, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-        if not ready:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
             break
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
+        printed.append(line)
         if line.strip() == READY:
-            return "".join(lines)
+            return "".join(printed)
     process.kill()
-    pytest.fail("the emulator did not get ready:\n" + "".join(lines)
-                + process.stderr.read()[-2000:])
+    pytest.fail("the emulator did not get ready:\n" + "".join(printed))
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def emulator_command():
     process = subprocess.Popen(
         [sys.executable, "-m", "cms_social_login.scripts.emulator", "--provider", "bitbucket",
          "--site", "http://localhost"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         yield process, read_until_ready(process)
     finally:

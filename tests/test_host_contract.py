@@ -86,11 +86,12 @@ def test_the_host_may_replace_the_success_view(app_settings, bitbucket, bitbucke
         config.registry["dbsession_factory"].kw["bind"].dispose()
 
 
-def test_the_default_failure_view_still_shows_the_reason(editor, visitor, bitbucket,
+def test_the_default_failure_view_goes_to_a_clean_login_page(editor, visitor, bitbucket,
                                                         bitbucket_user):
     submit_bitbucket(editor, "save").follow()
-    page = visitor.get(callback_path(bitbucket.deny(start_login(visitor))))
-    assert "login was cancelled" in page.text
+    back = visitor.get(callback_path(bitbucket.deny(start_login(visitor))), status=303)
+    assert back.location == "http://localhost/login"  # no code or state in the address bar
+    assert "login was cancelled" in back.follow().text
 
 
 def test_the_host_may_name_its_session_in_a_setting(app_settings):
