@@ -94,6 +94,24 @@ def test_the_default_failure_view_goes_to_a_clean_login_page(editor, visitor, bi
     assert "login was cancelled" in back.follow().text
 
 
+def test_the_host_may_replace_the_forbidden_view_of_an_editor_page(app_settings):
+    def members_only(request):
+        request.response.status_int = 403
+        request.response.text = "Ask the webmaster for editor rights."
+        return request.response
+
+    with demo_host(app_settings) as config:
+        config.add_forbidden_view(members_only, route_name="cms_social_login.editor_home")
+    app = config.make_wsgi_app()
+    try:
+        visitor = make_browser(app)
+        assert visitor.get("/editor", status=403).text == "Ask the webmaster for editor rights."
+        # The add-on's other pages keep its redirect to the login page.
+        assert "/login?came_from=" in visitor.get("/editor/system-pages", status=303).location
+    finally:
+        config.registry["dbsession_factory"].kw["bind"].dispose()
+
+
 def test_the_host_may_name_its_session_in_a_setting(app_settings):
     """``cms_social_login.dbsession = request.dbsession``: no code, one database."""
     settings = {**app_settings, "cms_social_login.dbsession": "request.dbsession"}
