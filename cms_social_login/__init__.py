@@ -6,6 +6,8 @@ Turn it on with ``config.include("cms_social_login")``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.events import BeforeRender, BeforeTraversal
@@ -63,21 +65,18 @@ def _check_security_policy(config: Configurator) -> None:
                 f"{config.registry.social_login_settings.editor_permission!r} to editors; "
                 "without one every visitor could edit the login settings."
             )
-        if config.registry.queryUtility(ISessionFactory) is None:
-            raise ConfigurationError("cms_social_login needs a session factory")
 
     config.action("cms_social_login.check_security", check, order=10)
 
 
-def _session_factory_unless_host_has_one(config: Configurator, secret_key: str,
-                                         timeout: int) -> None:
-    """The signed cookie session, unless the host set a session factory (anywhere in its
-    configuration: no conflict with an include of the host's)."""
+def _default_unless_host_set(config: Configurator, interface: Any,
+                             make: Callable[[], object]) -> None:
+    """Register ``make()`` for ``interface`` unless the host registered one, wherever in its
+    configuration (``main()`` or one of its includes: no conflict with the add-on)."""
 
     def register() -> None:
-        if config.registry.queryUtility(ISessionFactory) is None:
-            config.registry.registerUtility(CookieSessionFactory(secret_key, timeout),
-                                            ISessionFactory)
+        if config.registry.queryUtility(interface) is None:
+            config.registry.registerUtility(make(), interface)
 
     config.action(None, register, order=1)
 
@@ -99,10 +98,11 @@ def includeme(config: Configurator) -> None:
     config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter)
     config.add_directive("set_social_login_secret_box", set_social_login_secret_box)
 
-    # Defaults, registered through the directives so the host's own calls win.
-    config.set_social_login_secret_box(FernetSecretBox(typed.secret_key))
-    config.set_social_login_user_adapter(IdentityUserAdapter())
-    _session_factory_unless_host_has_one(config, typed.secret_key, typed.session_timeout)
+    # Defaults, used where the host's configuration registered none.
+    _default_unless_host_set(config, ISecretBox, lambda: FernetSecretBox(typed.secret_key))
+    _default_unless_host_set(config, IUserAdapter, IdentityUserAdapter)
+    _default_unless_host_set(config, ISessionFactory, lambda: CookieSessionFactory(
+        typed.secret_key, typed.session_timeout))
     include_entry_point_providers(config)
     _check_security_policy(config)
 

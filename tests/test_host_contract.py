@@ -18,7 +18,9 @@ from sqlalchemy import inspect as inspect_schema
 from velruse import AuthenticationComplete
 
 from cms_demo.bootstrap import setup_database
+from cms_demo.users import DemoUserAdapter
 from cms_social_login.events import SocialLoginSucceeded
+from cms_social_login.interfaces import IUserAdapter
 from cms_social_login.migrations import upgrade
 from cms_social_login.models import LoginState
 from cms_social_login.providers.bitbucket import BitbucketProvider
@@ -128,12 +130,13 @@ def test_the_host_may_name_its_session_in_a_setting(app_settings):
         app.registry["dbsession_factory"].kw["bind"].dispose()
 
 
-def test_the_host_may_hand_its_session_over_inside_its_own_include(app_settings):
-    """Like the starter's models include: no conflict with the add-on's default."""
+def test_the_host_may_set_its_parts_inside_its_own_include(app_settings):
+    """Like the starter's models include: no conflict with the add-on's defaults."""
 
     def host_models(config):
         config.include("cms_demo.models")
         config.set_social_login_dbsession("request.dbsession")
+        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
 
     with Configurator(settings=dict(app_settings)) as config:
         config.include("cms_social_login")
@@ -143,6 +146,7 @@ def test_the_host_may_hand_its_session_over_inside_its_own_include(app_settings)
     try:
         with prepare(registry=app.registry) as env:
             assert env["request"].social_login_dbsession is env["request"].dbsession
+        assert isinstance(app.registry.getUtility(IUserAdapter), DemoUserAdapter)
     finally:
         app.registry["dbsession_factory"].kw["bind"].dispose()
 
