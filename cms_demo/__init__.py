@@ -15,9 +15,10 @@ def main(global_config: dict, **settings: str) -> Router:
     """The demo site's WSGI application."""
     with Configurator(settings=settings) as config:
         config.include("cms_social_login")
-        # The demo keeps its accounts in the add-on's database and transaction.
-        config.add_request_method(lambda request: request.social_login_dbsession,
-                                  "dbsession", reify=True)
+        config.include(".models")  # the demo's database and request.dbsession
+        # One database, one session: the add-on's tables go through the demo's session.
+        config.set_social_login_dbsession(
+            "request.dbsession", session_factory=config.registry["dbsession_factory"])
         config.include(".security")
         config.set_social_login_user_adapter(".users.DemoUserAdapter")
         config.include(".views")

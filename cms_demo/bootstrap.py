@@ -28,13 +28,14 @@ DEMO_EDITOR = ("editor", "editor")
 
 def setup_database(registry: Any) -> None:
     """Upgrade the add-on's schema, create the demo's table and (demo) editor account."""
-    session_factory: sessionmaker = registry["cms_social_login.dbsession_factory"]
+    session_factory: sessionmaker = registry["dbsession_factory"]
     engine = session_factory.kw["bind"]
-    with engine.connect() as connection, migration_lock(connection):
-        upgrade(connection, settings=registry.settings)
+    settings = registry.settings or {}
+    lock_dir = settings.get("cms_social_login.migration_lock_dir") or None
+    with engine.connect() as connection, migration_lock(connection, lock_dir):
+        upgrade(connection, settings=settings)
         Base.metadata.create_all(connection)
         connection.commit()
-    settings = registry.settings or {}
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
     created = create_editor(session_factory, DEMO_EDITOR[0], DEMO_EDITOR[1],

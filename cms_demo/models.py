@@ -1,4 +1,10 @@
-"""The demo site's own accounts (a real CMS has its own; the add-on only needs an adapter)."""
+"""The demo site's database and its own accounts (a real CMS has its own; the add-on only
+needs an adapter).
+
+The demo keeps its accounts and the add-on's tables in one database, the one the add-on's
+setting names (``cms_social_login.sqlalchemy.url``, i.e. ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL``,
+else ``sqlalchemy.url``), and hands its ``request.dbsession`` to the add-on.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,13 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timezone
+from typing import Any
 
+from pyramid.config import Configurator
 from sqlalchemy import Boolean, DateTime, Integer, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from cms_social_login.models import get_engine, get_session_factory, get_tm_session
 from cms_social_login.models.meta import NAMING_CONVENTION
 
 PBKDF2_ROUNDS = 200_000
@@ -48,3 +57,18 @@ class User(Base):
         _, rounds, salt, expected = self.password_hash.split("$")
         digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(rounds))
         return hmac.compare_digest(digest.hex(), expected)
+
+
+def includeme(config: Configurator) -> None:
+    """The demo's engine, ``registry["dbsession_factory"]`` and ``request.dbsession``."""
+    settings = config.get_settings()
+    settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    session_factory = get_session_factory(get_engine(settings))
+    config.registry["dbsession_factory"] = session_factory
+
+    def dbsession(request: Any) -> Session:
+        return get_tm_session(session_factory, request.tm, request=request)
+
+    config.add_request_method(dbsession, reify=True)

@@ -14,15 +14,17 @@ import warnings
 # ruff: noqa: E402
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated as an API",
                         category=UserWarning)
+from collections.abc import Callable
+from typing import Any
 
 from pyramid.config import Configurator
-from pyramid.events import BeforeRender
+from pyramid.events import BeforeRender, BeforeTraversal
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 
 from .crypto import FernetSecretBox
 from .events import SocialLoginFailed, SocialLoginSucceeded
-from .i18n import add_template_globals, negotiate_locale
+from .i18n import add_template_globals, negotiate_on_own_pages
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
 from .providers.registry import (
     ProviderRegistry,
@@ -71,10 +73,20 @@ def _check_security_policy(config: Configurator) -> None:
                 f"{config.registry.social_login_settings.editor_permission!r} to editors; "
                 "without one every visitor could edit the login settings."
             )
-        if config.registry.queryUtility(ISessionFactory) is None:
-            raise ConfigurationError("cms_social_login needs a session factory")
 
     config.action("cms_social_login.check_security", check, order=10)
+
+
+def _default_unless_host_set(config: Configurator, interface: Any,
+                             make: Callable[[], object]) -> None:
+    """Register ``make()`` for ``interface`` unless the host registered one, wherever in its
+    configuration (``main()`` or one of its includes: no conflict with the add-on)."""
+
+    def register() -> None:
+        if config.registry.queryUtility(interface) is None:
+            config.registry.registerUtility(make(), interface)
+
+    config.action(None, register, order=1)
 
 
 def includeme(config: Configurator) -> None:
@@ -89,18 +101,16 @@ def includeme(config: Configurator) -> None:
     config.add_jinja2_search_path("cms_social_login:templates", name=".jinja2")
 
     config.registry.registerUtility(ProviderRegistry(), IProviderRegistry)
-    config.add_directive("add_social_login_provider", add_social_login_provider,
-                         action_wrap=False)
-    config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter,
-                         action_wrap=False)
-    config.add_directive("set_social_login_secret_box", set_social_login_secret_box,
-                         action_wrap=False)
+    # Wrapped (Pyramid's default): a conflict names the caller's file and line.
+    config.add_directive("add_social_login_provider", add_social_login_provider)
+    config.add_directive("set_social_login_user_adapter", set_social_login_user_adapter)
+    config.add_directive("set_social_login_secret_box", set_social_login_secret_box)
 
-    # Defaults, registered through the directives so the host's own calls win.
-    config.set_social_login_secret_box(FernetSecretBox(typed.secret_keys))
-    config.set_social_login_user_adapter(IdentityUserAdapter())
-    config.set_session_factory(CookieSessionFactory(typed.secret_keys,
-                                                    typed.session_timeout))
+    # Defaults, used where the host's configuration registered none.
+    _default_unless_host_set(config, ISecretBox, lambda: FernetSecretBox(typed.secret_keys))
+    _default_unless_host_set(config, IUserAdapter, IdentityUserAdapter)
+    _default_unless_host_set(config, ISessionFactory, lambda: CookieSessionFactory(
+        typed.secret_keys, typed.session_timeout))
     include_entry_point_providers(config)
     _check_security_policy(config)
 
@@ -114,9 +124,11 @@ def includeme(config: Configurator) -> None:
     # An absolute path: the package may be loaded by an import hook pkg_resources does
     # not know (pytest's assertion rewriting, for the kit's pytest11 plugin).
     config.add_translation_dirs(os.path.join(os.path.dirname(__file__), "locale"))
-    config.set_locale_negotiator(negotiate_locale)
+    # The add-on's pages choose their language; the host's negotiator stays the host's.
+    config.add_subscriber(negotiate_on_own_pages, BeforeTraversal)
     config.add_subscriber(add_template_globals, BeforeRender)
     config.add_subscriber(on_login_succeeded, SocialLoginSucceeded)
     config.add_subscriber(on_login_failed, SocialLoginFailed)
     config.include(".routes")
     config.include(".views")
+    config.include(".views.forbidden")

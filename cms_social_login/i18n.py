@@ -53,19 +53,65 @@ def add_template_globals(event: Any) -> None:
         event["_"] = lambda message, **mapping: translate(request, message, **mapping)
 
 
-def negotiate_locale(request: Any) -> str | None:
-    """``_LOCALE_`` (query or cookie) when offered, else the best Accept-Language match.
+#: Routes whose pages choose their own language (the add-on's, all named with this prefix).
+OWN_ROUTES = "cms_social_login."
+#: Remembers a language chosen with ``?_LOCALE_=`` across the add-on's form posts. Not
+#: Pyramid's ``_LOCALE_`` cookie, which the host's own negotiator may read.
+LOCALE_COOKIE = "cms_social_login_locale"
 
-    The offered locales are ``cms_social_login.locales`` (default: the shipped ones);
-    None leaves Pyramid's ``pyramid.default_locale_name``.
-    """
-    offered = aslist(request.registry.settings.get("cms_social_login.locales", "")) \
+
+def _offered(request: Any) -> list[str]:
+    return aslist(request.registry.settings.get("cms_social_login.locales", "")) \
         or list(SHIPPED_LOCALES)
+
+
+def _asked_in_query(request: Any) -> str | None:
+    """``?_LOCALE_=``, or None (also for a query that is not UTF-8: answered with a 400)."""
     try:
-        asked = request.params.get("_LOCALE_")
-    except UnicodeDecodeError:  # a query or form that is not UTF-8 (answered with a 400)
-        asked = None
-    asked = asked or request.cookies.get("_LOCALE_")
-    if asked in offered:
-        return asked
-    return request.accept_language.lookup(offered, default="") or None
+        return request.GET.get("_LOCALE_")
+    except UnicodeDecodeError:
+        return None
+
+
+def negotiate_locale(request: Any) -> str:
+    """The language of the add-on's pages.
+
+    ``?_LOCALE_=`` when offered, else the one chosen earlier (the add-on's cookie, or
+    Pyramid's ``_LOCALE_`` cookie), else the best ``Accept-Language`` match, else
+    ``pyramid.default_locale_name``. The offered locales are ``cms_social_login.locales``
+    (default: the shipped ones).
+    """
+    offered = _offered(request)
+    for asked in (_asked_in_query(request), request.cookies.get(LOCALE_COOKIE),
+                  request.cookies.get("_LOCALE_")):
+        if asked in offered:
+            return asked
+    return (request.accept_language.lookup(offered, default="")
+            or request.registry.settings.get("pyramid.default_locale_name") or "en")
+
+
+def _remember_choice(asked: str):
+    def callback(request: Any, response: Any) -> None:
+        response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 24 * 3600, path="/",
+                            httponly=True, samesite="Lax", secure=request.scheme == "https")
+
+    return callback
+
+
+def negotiate_on_own_pages(event: Any) -> None:
+    """BeforeTraversal subscriber (a route matched, nothing else ran yet): on the add-on's
+    routes only, the language is the add-on's choice (:func:`negotiate_locale`); every
+    other page keeps the host's negotiator.
+
+    A language asked for with ``?_LOCALE_=`` is remembered in :data:`LOCALE_COOKIE`, so
+    the add-on's forms answer in it after a POST.
+    """
+    request = event.request
+    route = getattr(request, "matched_route", None)
+    if route is None or not route.name.startswith(OWN_ROUTES):
+        return
+    request.locale_name = negotiate_locale(request)
+    request.__dict__.pop("localizer", None)  # made from the host's choice, if already used
+    asked = _asked_in_query(request)
+    if asked in _offered(request) and request.cookies.get(LOCALE_COOKIE) != asked:
+        request.add_response_callback(_remember_choice(asked))

@@ -1,10 +1,11 @@
 """Typed settings of the add-on, read once at start from the ini and the environment.
 
-Every setting under the ``cms_social_login.`` prefix (and ``sqlalchemy.url``) may be
-overridden by an environment variable ``CMS_SOCIAL_LOGIN_<NAME>``: the part after the
-prefix in upper case with dots turned into underscores, e.g.
-``CMS_SOCIAL_LOGIN_BITBUCKET_API_URL`` for ``cms_social_login.bitbucket.api_url`` and
-``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` for ``sqlalchemy.url``. The variable wins.
+Every setting under the ``cms_social_login.`` prefix may be overridden by an environment
+variable ``CMS_SOCIAL_LOGIN_<NAME>``: the part after the prefix in upper case with dots
+turned into underscores, e.g. ``CMS_SOCIAL_LOGIN_BITBUCKET_API_URL`` for
+``cms_social_login.bitbucket.api_url`` and ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` for the
+add-on's own ``cms_social_login.sqlalchemy.url``. The variable wins. The host's settings
+(``sqlalchemy.url`` among them) are never written.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _setting_for(variable: str, settings: Mapping[str, object]) -> str:
     """
     rest = variable[len(ENV_PREFIX):].lower()
     if rest == "sqlalchemy_url":
-        return "sqlalchemy.url"
+        return PREFIX + "sqlalchemy.url"
     names = {entry_point.name for entry_point in entry_points(group=PROVIDER_GROUP)}
     names.update(aslist(str(settings.get(PREFIX + "oidc.providers") or "")))
     for name in sorted(names, key=len, reverse=True):
@@ -60,8 +61,7 @@ def apply_environment(settings: MutableMapping[str, object],
     does not list is added under the name :func:`_setting_for` gives it.
     """
     environ = os.environ if environ is None else environ
-    wanted = {env_name(key): key for key in settings
-              if key.startswith(PREFIX) or key == "sqlalchemy.url"}
+    wanted = {env_name(key): key for key in settings if key.startswith(PREFIX)}
     for var, value in environ.items():
         if var.startswith(ENV_PREFIX):
             settings[wanted.get(var) or _setting_for(var, settings)] = value

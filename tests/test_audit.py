@@ -109,8 +109,8 @@ def test_failed_sign_ins_record_their_outcome(editor, make_browser, bitbucket, b
     visitor = make_browser()
     location = bitbucket.approve(start_login(visitor))
     bitbucket.fail("token", status=500)
-    visitor.get(callback_path(location))
-    visitor.get(callback_path(location), status=400)
+    visitor.get(callback_path(location), status=303)
+    visitor.get(callback_path(location), status=303)
     rows = audit_rows(editor.get(AUDIT, {"kind": "signin"}))
     assert [r[2] for r in rows] == ["Expired, reused or unknown login link", "Sign-in failed"]
     assert "Bitbucket could not complete the login" in rows[1][5]

@@ -71,7 +71,7 @@ def test_a_provider_account_of_someone_else_cannot_be_connected(
     member = make_browser()
     sign_in_with_bitbucket(member, bitbucket)
     editor = published_bitbucket
-    page = editor.get(callback_path(bitbucket.approve(start_login(editor))))
+    page = editor.get(callback_path(bitbucket.approve(start_login(editor)))).follow()
     assert "already connected to another account" in page.text
     with dbsession_of(app) as db:
         assert db.scalar(select(LinkedIdentity.userid)) != "1"

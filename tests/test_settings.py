@@ -11,7 +11,7 @@ from cms_social_login.settings import SocialLoginSettings, apply_environment, en
 @pytest.mark.parametrize("setting, variable", [
     ("cms_social_login.secret_key", "CMS_SOCIAL_LOGIN_SECRET_KEY"),
     ("cms_social_login.bitbucket.api_url", "CMS_SOCIAL_LOGIN_BITBUCKET_API_URL"),
-    ("sqlalchemy.url", "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL"),
+    ("cms_social_login.sqlalchemy.url", "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL"),
 ])
 def test_variable_names(setting, variable):
     assert env_name(setting) == variable
@@ -39,10 +39,18 @@ def test_variables_for_settings_the_ini_does_not_list():
     })
     assert settings["cms_social_login.secret_key"] == "k"
     assert settings["cms_social_login.session_timeout"] == "60"
-    assert settings["sqlalchemy.url"] == "sqlite://"
+    assert settings["cms_social_login.sqlalchemy.url"] == "sqlite://"
     assert settings["cms_social_login.bitbucket.token_url"] == "http://127.0.0.1:9/token"
     assert settings["cms_social_login.google.title"] == "Google"
     assert settings["cms_social_login.staff-sso.title"] == "Staff"
+
+
+def test_the_add_ons_database_variable_leaves_the_hosts_setting_alone():
+    """The host's engine and its Alembic read ``sqlalchemy.url``: the add-on never moves it."""
+    settings = {"sqlalchemy.url": "sqlite:///host.sqlite"}
+    apply_environment(settings, {"CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": "sqlite:///addon.sqlite"})
+    assert settings == {"sqlalchemy.url": "sqlite:///host.sqlite",
+                        "cms_social_login.sqlalchemy.url": "sqlite:///addon.sqlite"}
 
 
 @pytest.mark.parametrize("key, value, complaint", [

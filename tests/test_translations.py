@@ -61,8 +61,9 @@ def test_a_provider_failure_in_the_visitors_language(editor, make_browser, bitbu
     submit_bitbucket(editor, "save").follow()
     visitor = make_browser()
     location = bitbucket.deny(start_login(visitor))
-    page = visitor.get(callback_path(location), extra_environ={
-        "HTTP_ACCEPT_LANGUAGE": locale})
+    language = {"HTTP_ACCEPT_LANGUAGE": locale}
+    page = visitor.get(callback_path(location), extra_environ=language).follow(
+        extra_environ=language)
     assert text in page.text
     assert 'Mit Bitbucket anmelden' in page.text if locale == "de" else \
         "Log in with Bitbucket" in page.text

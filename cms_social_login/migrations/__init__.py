@@ -4,6 +4,13 @@ The revisions live in ``cms_social_login/migrations/versions`` and are shipped w
 package. The add-on keeps its own version table, :data:`VERSION_TABLE`, so a host site
 can run its own Alembic history in the same database without the two meeting.
 
+A host's own Alembic ``env.py`` leaves the add-on's tables (and its version table) alone
+with :func:`host_include_name`::
+
+    from cms_social_login.migrations import host_include_name
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      include_name=host_include_name)
+
 Run them with the console script (see :mod:`cms_social_login.migrations.cli`)::
 
     cms-social-login-db development.ini upgrade
@@ -16,8 +23,11 @@ or from Python, e.g. at a host's first start::
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +40,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from ..models import database_url
 from ..models.meta import metadata
 
 __all__ = [
@@ -39,6 +50,7 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "head_revision",
+    "host_include_name",
     "include_name",
     "migration_lock",
     "schema_differences",
@@ -63,19 +75,19 @@ def alembic_config(url: str | None = None, settings: Mapping[str, Any] | None = 
                    connection: Connection | None = None) -> Config:
     """An Alembic ``Config`` for the add-on's migrations, without an ini file.
 
-    ``settings`` are the application's settings (``sqlalchemy.*``); ``url`` overrides
-    their ``sqlalchemy.url``; ``connection`` (an open connection, possibly inside a
-    transaction) is used instead of a new engine.
+    ``settings`` are the application's settings (the database is
+    :func:`~cms_social_login.models.database_url` of them); ``url`` overrides it;
+    ``connection`` (an open connection, possibly inside a transaction) is used instead of
+    a new engine.
     """
     config = Config(stdout=sys.stdout)  # today's stdout, not the one at import time
     config.set_main_option("script_location", SCRIPT_LOCATION)
     settings = dict(settings or {})
     if url is not None:
-        settings["sqlalchemy.url"] = url
-    if settings.get("sqlalchemy.url"):
+        settings["cms_social_login.sqlalchemy.url"] = url
+    if settings.get("cms_social_login.sqlalchemy.url") or settings.get("sqlalchemy.url"):
         # ConfigParser interpolation: a literal % in a password must be doubled.
-        config.set_main_option("sqlalchemy.url",
-                               str(settings["sqlalchemy.url"]).replace("%", "%%"))
+        config.set_main_option("sqlalchemy.url", database_url(settings).replace("%", "%%"))
     config.attributes["settings"] = settings
     if connection is not None:
         config.attributes["connection"] = connection
@@ -87,6 +99,24 @@ def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) 
     if type_ == "table":
         return name in metadata.tables
     return True
+
+
+def host_include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+    """For the host's own ``env.py`` (``include_name=``): everything but the add-on's tables
+    and its version table, so the host's ``alembic check`` and ``revision --autogenerate``
+    never propose to drop them."""
+    if type_ == "table":
+        return name not in metadata.tables and name != VERSION_TABLE
+    return True
+
+
+def lock_path(database: str, lock_dir: str | None = None) -> str:
+    """The lock file of the SQLite file ``database``: in ``lock_dir`` (default the system's
+    temporary folder), never next to the database; named after the database's absolute
+    path, so every process migrating that file takes the same lock."""
+    digest = hashlib.sha256(os.path.abspath(database).encode()).hexdigest()[:16]
+    return os.path.join(lock_dir or tempfile.gettempdir(),
+                        f"cms_social_login-{digest}.migrate-lock")
 
 
 def head_revision() -> str:
@@ -106,11 +136,12 @@ def current_revision(connectable: Engine | Connection) -> str | None:
 
 
 @contextmanager
-def migration_lock(connection: Connection) -> Iterator[None]:
+def migration_lock(connection: Connection, lock_dir: str | None = None) -> Iterator[None]:
     """Let one process at a time migrate: hold it until ``connection`` has committed.
 
     PostgreSQL: a transaction-scoped advisory lock (taken now, released by the commit
-    or rollback). SQLite file: an exclusive ``flock`` on ``<database>.migrate-lock``,
+    or rollback). SQLite file: an exclusive ``flock`` on :func:`lock_path` (in ``lock_dir``,
+    the ``cms_social_login.migration_lock_dir`` setting, default the temporary folder),
     released when the block ends (commit inside the block). Other databases: nothing.
     """
     if connection.dialect.name == "postgresql":
@@ -125,7 +156,7 @@ def migration_lock(connection: Connection) -> Iterator[None]:
         return
     import fcntl
 
-    with open(f"{database}.migrate-lock", "a+b") as lockfile:
+    with open(lock_path(database, lock_dir), "a+b") as lockfile:
         fcntl.flock(lockfile, fcntl.LOCK_EX)
         try:
             yield
@@ -178,7 +209,8 @@ def upgrade(connectable: Engine | Connection, revision: str = "head",
     revision read what it needs (e.g. provider URLs set in the ini).
     """
     if isinstance(connectable, Engine):
-        with connectable.connect() as connection, migration_lock(connection):
+        lock_dir = (settings or {}).get("cms_social_login.migration_lock_dir") or None
+        with connectable.connect() as connection, migration_lock(connection, lock_dir):
             upgrade(connection, revision, settings)
             connection.commit()
         return

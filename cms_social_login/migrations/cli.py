@@ -10,8 +10,10 @@ Usage::
     cms-social-login-db production.ini upgrade --sql     # print the SQL only
     cms-social-login-db production.ini sweep-audit       # drop audit rows past retention
 
-The database URL is the ``sqlalchemy.url`` of the ini file's ``[app:main]`` section,
-overridden by ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL`` like the application's own setting.
+The database is the add-on's: ``cms_social_login.sqlalchemy.url`` of the ini file's
+``[app:main]`` section (or ``CMS_SOCIAL_LOGIN_SQLALCHEMY_URL``), else its ``sqlalchemy.url``.
+On SQLite the lock file goes to ``cms_social_login.migration_lock_dir`` (default: the
+system's temporary folder).
 Developers of the add-on make a new revision with ``revision -m "what" --autogenerate``.
 The console shows the command's result and warnings only; ``-v`` logs as the ini says.
 """

@@ -2,7 +2,7 @@
 
 Alembic runs this file for every command. It uses the connection that
 :func:`cms_social_login.migrations.alembic_config` put in ``config.attributes`` when
-there is one, otherwise an engine from the ``sqlalchemy.url`` of the configuration.
+there is one, otherwise an engine on the add-on's database URL of the configuration.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def run_migrations_online() -> None:
         _run_on(connection)
         return
     settings = dict(config.attributes.get("settings") or {})
-    settings.setdefault("sqlalchemy.url", config.get_main_option("sqlalchemy.url"))
+    settings["cms_social_login.sqlalchemy.url"] = config.get_main_option("sqlalchemy.url")
     engine = get_engine(settings)
     try:
         with engine.connect() as connection:

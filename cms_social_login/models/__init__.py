@@ -1,17 +1,33 @@
-"""Database wiring: engine from settings, one session per request joined to ``pyramid_tm``."""
+"""Database wiring: the add-on's session per request, joined to ``pyramid_tm``.
+
+Two ways, chosen by the host (see the README, "Including it in a CMS"):
+
+* **The host's session** (one database, one session): ``config.set_social_login_dbsession(
+  "request.dbsession")`` or the setting ``cms_social_login.dbsession = request.dbsession``
+  (a request attribute, or the dotted name of a callable taking the request). The host's
+  session is joined to the request's transaction by the host (the starter's
+  ``get_tm_session``).
+* **Its own engine** (the default): from ``cms_social_login.sqlalchemy.url``, falling back to
+  reading the host's ``sqlalchemy.url``; a session per request joined to ``request.tm``.
+
+Either way the add-on's code uses ``request.social_login_dbsession``.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import transaction
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
+from pyramid.path import DottedNameResolver
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from zope.interface import Interface
 from zope.sqlalchemy.datamanager import _retryable_errors
 
 from .activity import AuditEvent, StoredToken
@@ -28,10 +44,18 @@ from .records import (
 
 __all__ = [
     "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
-    "LoginSettings", "LoginState", "PublishRecord", "SignedInSession", "get_engine",
-    "get_session_factory",
-    "get_tm_session",
+    "LoginSettings", "LoginState", "PublishRecord", "SignedInSession", "database_url",
+    "get_engine", "get_session_factory", "get_tm_session", "session_factory_for",
+    "set_social_login_dbsession",
 ]
+
+#: The add-on's own database URL (the host's ``sqlalchemy.url`` is only read as a fallback).
+URL_SETTING = "cms_social_login.sqlalchemy.url"
+#: Names the host's session: ``request.<attribute>`` or a dotted name of a callable.
+DBSESSION_SETTING = "cms_social_login.dbsession"
+#: Registry key of the session factory for work outside a request's transaction (a
+#: token refresh that commits on its own, the login page's autocommit read, scripts).
+SESSION_FACTORY_KEY = "cms_social_login.dbsession_factory"
 
 
 def _sqlite_lock_is_retryable(error: Exception) -> bool:
@@ -52,17 +76,25 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-def get_engine(settings: Mapping[str, object], prefix: str = "sqlalchemy.") -> Engine:
-    """An engine from ``sqlalchemy.*`` settings; SQLite waits for locks instead of failing.
-
-    A missing ``sqlalchemy.url`` is a ``ConfigurationError`` naming the setting and its
-    environment variable.
-    """
-    if not settings.get(prefix + "url"):
+def database_url(settings: Mapping[str, object]) -> str:
+    """The add-on's database URL: ``cms_social_login.sqlalchemy.url``, else the host's
+    ``sqlalchemy.url`` (read, never written). Neither set is a ``ConfigurationError``."""
+    url = settings.get(URL_SETTING) or settings.get("sqlalchemy.url")
+    if not url:
         raise ConfigurationError(
-            f"{prefix}url is required: set it in the ini file or in "
-            "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL (e.g. postgresql+psycopg://user@host/dbname)")
-    engine = engine_from_config(dict(settings), prefix)
+            f"{URL_SETTING} (or the site's sqlalchemy.url) is required: set it in the ini "
+            "file or in CMS_SOCIAL_LOGIN_SQLALCHEMY_URL "
+            "(e.g. postgresql+psycopg://user@host/dbname)")
+    return str(url)
+
+
+def get_engine(settings: Mapping[str, object]) -> Engine:
+    """An engine on :func:`database_url`, with the other ``sqlalchemy.*`` options of the
+    settings; on SQLite every connection turns on foreign keys and waits for locks."""
+    options = {key: value for key, value in settings.items()
+               if key.startswith("sqlalchemy.") and key != "sqlalchemy.url"}
+    options["sqlalchemy.url"] = database_url(settings)
+    engine = engine_from_config(options, "sqlalchemy.")
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -82,26 +114,115 @@ def get_tm_session(session_factory: sessionmaker,
     return dbsession
 
 
-def includeme(config: Configurator) -> None:
-    """Add ``request.social_login_dbsession`` backed by the ``sqlalchemy.url`` setting.
+class ISocialLoginDBSession(Interface):
+    """Gives the request's session for the add-on's tables: ``source(request) -> Session``."""
 
-    A host that already has its own ``request.social_login_dbsession`` (in the same database) keeps
-    it: the includer's configuration wins the conflict.
+
+class OwnSession:
+    """The add-on's own engine: a session per request, joined to ``request.tm``."""
+
+    def __init__(self, session_factory: sessionmaker) -> None:
+        self.session_factory = session_factory
+
+    def __call__(self, request: Any) -> Session:
+        return get_tm_session(self.session_factory, request.tm, request=request)
+
+
+class RequestAttribute:
+    """The host's session, read from a request attribute (``request.dbsession``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, request: Any) -> Session:
+        return getattr(request, self.name)
+
+    def __repr__(self) -> str:
+        return f"request.{self.name}"
+
+
+def _session_source(config: Configurator, dbsession: object) -> Callable[[Any], Session]:
+    if isinstance(dbsession, str):
+        name = dbsession.strip()
+        if name.startswith("request."):
+            return RequestAttribute(name[len("request."):])
+        dbsession = DottedNameResolver(package=config.package).resolve(name)
+    if not callable(dbsession):
+        raise ConfigurationError(
+            f"set_social_login_dbsession: {dbsession!r} is neither 'request.<attribute>', "
+            "a dotted name nor a callable taking the request")
+    return dbsession
+
+
+def set_social_login_dbsession(config: Configurator, dbsession: object,
+                               session_factory: sessionmaker | str | None = None) -> None:
+    """Keep the add-on's tables in the host's session (and so its database and transaction).
+
+    ``dbsession`` is ``"request.<attribute>"`` (e.g. ``"request.dbsession"``), a callable
+    taking the request, or the dotted name of one; the session it gives must be joined to
+    the request's transaction (as the Pyramid starter's ``request.dbsession`` is).
+    ``session_factory`` (optional, the host's ``sessionmaker``) opens sessions outside a
+    request; by default they are made on the bind of the request's session.
     """
+    source = _session_source(config, dbsession)
+    factory = config.maybe_dotted(session_factory)
+
+    def register() -> None:
+        config.registry.registerUtility(source, ISocialLoginDBSession)
+        if factory is not None:
+            config.registry[SESSION_FACTORY_KEY] = factory
+
+    intr = config.introspectable("social login dbsession", None, repr(source),
+                                 "social login dbsession")
+    config.action("cms_social_login.dbsession", register, introspectables=(intr,))
+
+
+def _own_session_unless_host_gave_one(config: Configurator) -> None:
+    """The default, decided after the host's configuration ran (wherever the host's
+    ``set_social_login_dbsession`` sits, in ``main`` or in one of its includes)."""
+    settings = config.get_settings()
+
+    def register() -> None:
+        if config.registry.queryUtility(ISocialLoginDBSession) is not None:
+            return
+        factory = get_session_factory(get_engine(settings))
+        config.registry[SESSION_FACTORY_KEY] = factory
+        config.registry.registerUtility(OwnSession(factory), ISocialLoginDBSession)
+
+    config.action(None, register, order=1)
+
+
+def social_login_dbsession(request: Any) -> Session:
+    """``request.social_login_dbsession``: the session of the add-on's tables."""
+    return request.registry.getUtility(ISocialLoginDBSession)(request)
+
+
+def open_session(request: Any) -> Session | None:
+    """The request's session if using it costs nothing: the host's (made by the host
+    anyway) or the add-on's own once something made it; None otherwise."""
+    source = request.registry.getUtility(ISocialLoginDBSession)
+    if isinstance(source, OwnSession):
+        return request.__dict__.get("social_login_dbsession")
+    return request.social_login_dbsession
+
+
+def session_factory_for(request: Any) -> sessionmaker:
+    """Sessions on the add-on's database outside the request's transaction."""
+    factory = request.registry.get(SESSION_FACTORY_KEY)
+    if factory is None:
+        factory = get_session_factory(request.social_login_dbsession.get_bind(LoginSettings))
+    return factory
+
+
+def includeme(config: Configurator) -> None:
+    """Add ``request.social_login_dbsession`` and the ``set_social_login_dbsession``
+    directive; read ``cms_social_login.dbsession`` when the host names its session there."""
     settings = config.get_settings()
     settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     config.include("pyramid_tm")
     config.include("pyramid_retry")
-    engine = get_engine(settings)
-    session_factory = get_session_factory(engine)
-    config.registry["cms_social_login.dbsession_factory"] = session_factory
-
-    def dbsession(request) -> Session:
-        # request.tm is the transaction manager of this request (pyramid_tm);
-        # tests pass their own through the WSGI environ.
-        dbsession = request.environ.get("app.dbsession")
-        if dbsession is None:
-            dbsession = get_tm_session(session_factory, request.tm, request=request)
-        return dbsession
-
-    config.add_request_method(dbsession, "social_login_dbsession", reify=True)
+    config.add_directive("set_social_login_dbsession", set_social_login_dbsession)
+    if settings.get(DBSESSION_SETTING):
+        config.set_social_login_dbsession(settings[DBSESSION_SETTING])
+    _own_session_unless_host_gave_one(config)
+    config.add_request_method(social_login_dbsession, "social_login_dbsession", reify=True)

@@ -29,7 +29,7 @@ from typing import Any
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
-from ..models import PUBLISHED, LoginSettings
+from ..models import PUBLISHED, LoginSettings, open_session, session_factory_for
 from ..providers.registry import get_provider_registry
 from .login_settings import LoginButton, login_buttons
 
@@ -135,7 +135,8 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     When the request's session has not started a transaction yet (the login page, the
     start of a login, the callback: the check comes first), the read runs on a pooled
     connection in autocommit mode: one round trip instead of BEGIN, SELECT and COMMIT,
-    and no session is made for an anonymous login page. It sees what the request's own
+    and (on the add-on's own engine) no session is made for an anonymous login page; the
+    host's session, when the add-on uses it, is the host's to make. It sees what the request's own
     transaction would (the latest committed row). Once the session is in a transaction
     (it may hold its own uncommitted Save), the read goes through the session.
     """
@@ -145,16 +146,13 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     registry = request.registry
     max_age = _max_age(registry)
     cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
-    # request.social_login_dbsession is reified: in the request's __dict__ once something used it.
-    dbsession = request.__dict__.get("social_login_dbsession")
-    if dbsession is None and "app.dbsession" in request.environ:
-        dbsession = request.social_login_dbsession
+    dbsession = open_session(request)
     if dbsession is not None and dbsession.in_transaction():
         snapshot = _refresh(registry, dbsession.execute)
     elif max_age and cached is not None and time.monotonic() - cached.checked_at < max_age:
         snapshot = cached
     else:
-        engine = registry["cms_social_login.dbsession_factory"].kw["bind"]
+        engine = session_factory_for(request).kw["bind"]
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             snapshot = _refresh(registry, connection.execute)
     request.__dict__[_REQUEST_KEY] = snapshot

@@ -63,6 +63,8 @@ class LoginOutcome:
     came_from: str
     created: bool
     headers: list[tuple[str, str]]
+    #: The provider's answer, velruse's ``AuthenticationComplete``.
+    result: Any = None
 
 
 def callback_url(request: Any, provider_name: str) -> str:
@@ -192,7 +194,7 @@ class SocialLoginService:
             request=self.request, provider_name=name, result=result, userid=userid,
             created=created))
         return LoginOutcome(userid=userid, came_from=came_from, created=created,
-                            headers=list(headers))
+                            headers=list(headers), result=result)
 
     def _invalid_state(self, provider: Provider) -> LoginFailure:
         return LoginFailure(

@@ -45,7 +45,7 @@ from ..events import SocialLoginSucceeded
 from ..http import ProviderError, RefreshTokenRejected
 from ..interfaces import ISecretBox
 from ..logs import loggable
-from ..models import LinkedIdentity, StoredToken
+from ..models import LinkedIdentity, StoredToken, session_factory_for
 from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
 from .db import flush_or_retry
@@ -162,7 +162,7 @@ class TokenKeeper:
         self.request = request
         self.registry = request.registry
         self.box: ISecretBox = self.registry.getUtility(ISecretBox)
-        self.session_factory = self.registry["cms_social_login.dbsession_factory"]
+        self.session_factory = session_factory_for(request)
 
     def access_token(self, userid: str, provider_name: str, force_refresh: bool = False
                      ) -> str | None:

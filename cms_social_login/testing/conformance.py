@@ -54,7 +54,7 @@ import pytest
 from ..i18n import english
 from ..providers.base import FieldError, Provider
 from .oauth2_emulator import OAuth2Emulator
-from .plugin import on_sys_path
+from .plugin import on_sys_path, site_session_factory
 from .steps import (
     callback_path,
     callback_url,
@@ -80,7 +80,7 @@ class ExpectedUser:
 def _count(app: Any, model: Any) -> int:
     from sqlalchemy import func, select
 
-    with app.registry["cms_social_login.dbsession_factory"]() as db:
+    with site_session_factory(app)() as db:
         return int(db.scalar(select(func.count()).select_from(model)))
 
 
@@ -191,10 +191,13 @@ class ProviderConformance:
                  "save").follow()
 
     def assert_failed_login(self, app: Any, browser: Any, page: Any) -> str:
-        """``page`` is the login page with a message, and nobody got signed in."""
+        """``page`` (the callback's answer) leads to a clean login page with a message, and
+        nobody got signed in."""
         from ..models import LinkedIdentity
 
-        assert page.status_int == 200, page.status
+        assert page.status_int == 303, page.status
+        assert urlsplit(page.location).path == "/login" and not urlsplit(page.location).query
+        page = page.follow()
         message = error_message(page)
         assert message, "the login page shows no message"
         assert "Traceback" not in page.text
@@ -314,7 +317,7 @@ class ProviderConformance:
         assert back.status_int in (302, 303), error_message(back) or back.status
         home = back.follow()
         assert "Signed in as" in home.text and conformance_user.display_name in home.text
-        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+        with site_session_factory(social_login_app)() as db:
             identity = db.scalar(select(LinkedIdentity))
             assert identity.provider == self.provider_name
             assert identity.provider_user_id == conformance_user.stable_id
@@ -400,7 +403,7 @@ class ProviderConformance:
         for page in pages:
             assert secret not in page.text, f"the secret is in {page.request.url}"
             assert secret not in str(page.headers)
-        with social_login_app.registry["cms_social_login.dbsession_factory"]() as db:
+        with site_session_factory(social_login_app)() as db:
             for record in db.query(LoginSettings):
                 assert secret not in str(record.document)
 

@@ -950,14 +950,15 @@ class OAuth2Emulator:
 
     # ------------------------------------------------------------------ serving
 
-    def start(self) -> OAuth2Emulator:
-        """Serve the app on 127.0.0.1 (ephemeral port) in a daemon thread."""
+    def start(self, port: int = 0) -> OAuth2Emulator:
+        """Serve the app on 127.0.0.1 (``port``, default an ephemeral one) in a daemon
+        thread."""
         import waitress  # a test dependency; imported lazily
 
         if self._thread is not None:
             return self
         self._stopping.clear()
-        server = waitress.create_server(self, host="127.0.0.1", port=0, threads=8)
+        server = waitress.create_server(self, host="127.0.0.1", port=port, threads=8)
         self._server = server
 
         def serve() -> None:

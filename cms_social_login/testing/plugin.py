@@ -11,6 +11,9 @@ Installed with ``cms_social_login``, it offers these fixtures to any test suite:
     A factory of WebTest browsers, one signed in as the editor, one anonymous.
 ``social_login_dbsession``
     A SQLAlchemy session on the site's database (for assertions).
+
+A host site runs these fixtures on its own application by overriding one fixture,
+``social_login_app`` (see ``docs/testing-your-site.md``).
 ``social_login_extra_sys_path``
     Folders put on ``sys.path`` while the site is built (default none): where a provider
     package installed by ``social_login_package_installer`` is found.
@@ -162,10 +165,24 @@ def social_login_visitor(social_login_browser: Callable[[], Any]) -> Any:
     return social_login_browser()
 
 
+def site_session_factory(app: Any) -> Any:
+    """A ``sessionmaker`` on the database of ``app``'s add-on tables, outside any request:
+    the add-on's own, or one on the bind of the host's session."""
+    from pyramid.scripting import prepare
+
+    from ..models import session_factory_for
+
+    env = prepare(registry=app.registry)
+    try:
+        return session_factory_for(env["request"])
+    finally:
+        env["closer"]()
+
+
 @pytest.fixture
 def social_login_dbsession(social_login_app: Any) -> Iterator[Any]:
     """A session on the site's database (read what a test did; commit nothing)."""
-    session = social_login_app.registry["cms_social_login.dbsession_factory"]()
+    session = site_session_factory(social_login_app)()
     try:
         yield session
     finally:

@@ -349,14 +349,13 @@ def start_test_login_from_preview(request: Any):
     return response
 
 
-def finish_test_login(request: Any, provider_name: str, params: dict[str, str]):
-    """The callback of a Test login (handed over by the SSO callback): finish it, then
-    show the result on a clean URL. Only an editor's session holds a pending test."""
+def finish_test_login(request: Any, provider_name: str, params: dict[str, str]) -> None:
+    """The callback of a Test login (handed over by the SSO callback): finish it and keep
+    the result for the Test login page. Only an editor's session holds a pending test."""
     permission = request.registry.social_login_settings.editor_permission
     if not request.has_permission(permission):
         raise HTTPForbidden()
     test_login.finish(request, provider_name, params)
-    return HTTPSeeOther(request.route_url("cms_social_login.editor_test_login"))
 
 
 def test_login_result_page(request: Any) -> dict[str, Any]:

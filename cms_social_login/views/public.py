@@ -64,8 +64,9 @@ def refuse_oversized_form(request: Any) -> None:
 
 
 def show_login(request: Any) -> dict[str, Any]:
-    """GET /login."""
-    return login_page(request)
+    """GET /login (with the message of a login that just failed, if any)."""
+    failed = request.session.pop_flash("cms_social_login.login_failed")
+    return login_page(request, error=failed[0] if failed else None)
 
 
 def password_login(request: Any):

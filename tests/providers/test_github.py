@@ -62,7 +62,7 @@ def test_no_verified_primary_address(social_login_editor, social_login_visitor,
     github_emulator.current_user = github_emulator.add_user("nobody", emails=[
         {"email": "nobody@example.org", "primary": True, "verified": False}])
     _, back = login(social_login_editor, social_login_visitor, github_emulator)
-    assert "no verified primary email address" in error_message(back)
+    assert "no verified primary email address" in error_message(back.follow())
 
 
 @pytest.mark.parametrize(("secret", "message"), [
@@ -77,7 +77,7 @@ def test_token_errors_sent_with_http_200(secret, message, social_login_editor,
     if secret == KIT_CLIENT_SECRET:
         location = location.replace("code=", "code=spoilt")
     back = social_login_visitor.get(callback_path(location))
-    assert message in error_message(back)
+    assert message in error_message(back.follow())
     assert github_emulator.requests_to("token")[0] is not None
 
 

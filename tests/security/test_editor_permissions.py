@@ -46,7 +46,7 @@ def member(published_bitbucket, make_browser, bitbucket, bitbucket_user):
 @pytest.mark.parametrize("url", EDITOR_URLS)
 def test_signed_in_non_editors_are_refused(member, url):
     page = member.get(url, status=403)
-    assert "Only the site's editors" in page.text
+    assert "Only the site's editors" in page.html.get_text()
 
 
 def test_signed_in_non_editor_post_changes_nothing(app, member):

@@ -49,7 +49,9 @@ def app_settings(app_settings):
 
 
 def assert_failed_cleanly(app, page, caplog, message):
-    assert page.status_int < 500
+    # Back on a clean /login (no code or state in the address bar), with the message.
+    assert page.status_int == 303 and page.location == "http://localhost/login"
+    page = page.follow()
     assert message in page.text
     assert "Traceback" not in page.text
     assert count(app, LinkedIdentity) == 0

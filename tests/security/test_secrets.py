@@ -38,7 +38,7 @@ def test_the_secret_appears_in_no_page_and_no_log(app, published_bitbucket, visi
     # A full login, a failed one, and a logout.
     location = bitbucket.approve(start_login(visitor))
     bodies.append(visitor.get(callback_path(location)).follow().text)
-    bodies.append(visitor.get(callback_path(location), status=400).text)
+    bodies.append(visitor.get(callback_path(location), status=303).follow().text)
     bodies.append(log_out(visitor).text)
     for body in bodies:
         assert CLIENT_SECRET not in body

@@ -33,7 +33,7 @@ def test_missing_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
                                        bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     code = query_of(location)["code"]
-    page = visitor.get(f"/login/bitbucket/callback?code={code}", status=400)
+    page = visitor.get(f"/login/bitbucket/callback?code={code}", status=303).follow()
     assert "expired or was already used" in page.text
     assert count(app, LinkedIdentity) == 0
     assert not bitbucket.requests_to("token")
@@ -45,7 +45,7 @@ def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
     with dbsession_of(app) as db:
         db.execute(update(LoginState).values(created_at=utcnow() - timedelta(minutes=11)))
         db.commit()
-    page = visitor.get(callback_path(location), status=400)
+    page = visitor.get(callback_path(location), status=303).follow()
     assert "expired or was already used" in page.text
     assert count(app, LinkedIdentity) == 0
     assert count(app, LoginState) == 0  # the expired state is gone too
@@ -74,9 +74,10 @@ def pkce_app(app_settings):
     """The demo site whose host registers its own "bitbucket" provider: the host's
     configuration wins over the add-on's entry point."""
     with Configurator(settings=dict(app_settings)) as config:
+        config.include("cms_demo.models")
         config.include("cms_social_login")
-        config.add_request_method(lambda request: request.social_login_dbsession,
-                                  "dbsession", reify=True)  # as cms_demo.main does
+        config.set_social_login_dbsession("request.dbsession",
+                                          session_factory=config.registry["dbsession_factory"])
         config.include("cms_demo.security")
         config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
         config.include("cms_demo.views")

@@ -1,0 +1,116 @@
+"""``cms-social-login-emulator``: a site owner runs an emulator next to the site, pastes
+what it prints, and the whole login works without a real Bitbucket account."""
+
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+from cms_social_login.scripts.emulator import READY
+from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
+
+from .conftest import callback_path, start_login
+
+
+def read_until_ready(process: subprocess.Popen, seconds: float = 30) -> str:
+    """What the command printed up to its READY line (bounded in time)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    printed, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        printed.append(line)
+        if line.strip() == READY:
+            return "".join(printed)
+    process.kill()
+    pytest.fail("the emulator did not get ready:\n" + "".join(printed))
+
+
+@pytest.fixture
+def emulator_command():
+    """``cms-social-login-emulator --provider bitbucket --site http://localhost``, running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cms_social_login.scripts.emulator", "--provider", "bitbucket",
+         "--site", "http://localhost"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield process, read_until_ready(process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=15) == 0  # SIGTERM stops it cleanly
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            raise
+
+
+class ConsentForm(HTMLParser):
+    """The hidden fields and action of the emulator's consent page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action, self.fields = "", {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.action = attrs.get("action") or ""
+        elif tag == "input" and attrs.get("type") == "hidden":
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+
+
+def grant_at_the_emulator(authorize_url: str) -> str:
+    """Be the visitor's browser at the consent page: press Grant access."""
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text
+    form = ConsentForm()
+    form.feed(page.text)
+    answer = requests.post(urljoin(authorize_url, form.action),
+                           data={**form.fields, "decision": "grant"},
+                           allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303), answer.text
+    return answer.headers["Location"]
+
+
+def test_a_site_pointed_at_the_printed_settings_signs_a_visitor_in(emulator_command,
+                                                                  app_settings):
+    process, printed = emulator_command
+    settings = dict(re.findall(r"^\s+(cms_social_login\.bitbucket\.\w+) = (\S+)$", printed,
+                               re.MULTILINE))
+    assert sorted(settings) == ["cms_social_login.bitbucket.api_url",
+                                "cms_social_login.bitbucket.authorize_url",
+                                "cms_social_login.bitbucket.token_url"]
+    assert all(value.startswith("http://127.0.0.1:") for value in settings.values())
+    assert "export CMS_SOCIAL_LOGIN_BITBUCKET_TOKEN_URL=" in printed
+    client_id = re.search(r"Bitbucket Client ID: (\S+)", printed).group(1)
+    client_secret = re.search(r"Bitbucket Client Secret: (\S+)", printed).group(1)
+
+    from cms_demo import main
+
+    app = main({}, **{**app_settings, **settings})
+    try:
+        editor, visitor = make_browser(app), make_browser(app)
+        sign_in(editor)
+        fill_tab(editor, "bitbucket", {"client_id": client_id, "client_secret": client_secret},
+                 "save").follow()
+        location = grant_at_the_emulator(start_login(visitor, came_from="/"))
+        home = visitor.get(callback_path(location)).follow()
+        assert "Signed in as" in home.text and "Test Visitor" in home.text
+    finally:
+        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    assert process.poll() is None  # still serving until stopped
