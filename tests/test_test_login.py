@@ -103,11 +103,12 @@ def test_the_test_state_works_once_and_only_for_the_editor(app, published_bitbuc
     started = start_test(editor)
     location = callback_path(bitbucket.approve(started.location))
     # In another browser the state is unknown: the visitor's login fails plainly.
-    stranger = visitor.get(location, status=400)
+    stranger = visitor.get(location, status=303).follow()
     assert "expired or was already used" in stranger.text
-    editor.get(location, status=303)
+    done = editor.get(location, status=303)
+    assert done.location.endswith("/editor/system-pages/login/test-login")
     # Used once: the same callback again is not a test any more, and signs nobody in.
-    again = editor.get(location, status=400)
+    again = editor.get(location, status=303).follow()
     assert "expired or was already used" in again.text
     assert count(app, LinkedIdentity) == 0
     assert "Demo Editor" in editor.get("/editor").text

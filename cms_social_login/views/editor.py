@@ -8,6 +8,7 @@ from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
+from pyramid.traversal import DefaultRootFactory
 
 from ..crypto import can_decrypt
 from ..i18n import _, translate
@@ -353,7 +354,9 @@ def finish_test_login(request: Any, provider_name: str, params: dict[str, str]) 
     """The callback of a Test login (handed over by the SSO callback): finish it and keep
     the result for the Test login page. Only an editor's session holds a pending test."""
     permission = request.registry.social_login_settings.editor_permission
-    if not request.has_permission(permission):
+    # The callback's factory runs this before the request has a context: check the
+    # permission against the site's root, as the editor pages' routes do.
+    if not request.has_permission(permission, context=DefaultRootFactory(request)):
         raise HTTPForbidden()
     test_login.finish(request, provider_name, params)
 
