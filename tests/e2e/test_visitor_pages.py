@@ -2,7 +2,7 @@
 already linked to Bitbucket is not offered to connect it again, "You are logged out" shows
 only when nobody is signed in, the connected-accounts page suggests only the ways in this
 site offers (no password: the demo has no page to set one), and the header names the site
-by its host name with a link to its root (no hard-coded "Demo CMS")."""
+by its setting with a link to the site's root."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_a_signed_in_visitor_reads_no_contradictions(site, visitor_page, bitbuck
     visitor = visitor_page
     visitor.goto(site("/login"))
     header = visitor.locator("a.site-name")
-    expect(header).to_have_text("127.0.0.1")
+    expect(header).to_have_text("Demo CMS")  # cms_social_login.site_name
     expect(header).to_have_attribute("href", site("/"))
     visitor.get_by_role("link", name="Log in with Bitbucket").click()
     visitor.wait_for_url(re.compile(re.escape(bitbucket.authorize_url)))
@@ -54,7 +54,7 @@ def test_a_signed_in_visitor_reads_no_contradictions(site, visitor_page, bitbuck
     expect(visitor.locator(".disconnect-reason")).to_have_text(
         "It is your only way to sign in. This site offers no other way to sign in.")
     expect(visitor.get_by_text(re.compile("password", re.IGNORECASE))).to_have_count(0)
-    shoot(visitor, "connections-01")
+    shoot(visitor, "visitor-connections-no-password")
 
     # Logged out for real: now the page says so.
     visitor.get_by_role("navigation", name="Your account").get_by_role(
