@@ -34,7 +34,7 @@ def test_the_last_way_in_cannot_be_disconnected_and_the_page_says_why(
     assert button.has_attr("disabled")
     reason = page.html.select_one("#" + button["aria-describedby"]).get_text(" ", strip=True)
     # No other provider is published, and the demo has no page to set a password.
-    assert reason == "It is your only way to sign in. This site offers no other way to sign in."
+    assert reason == "It is your only way to sign in."
     refused = disconnect_forms(page)[0].submit(status=409)  # forced anyway: refused
     assert "This is your only way to sign in" in refused.text
     assert count(app, LinkedIdentity) == 1
@@ -163,7 +163,7 @@ def test_an_adapter_without_has_password_means_no_password(app_settings, bitbuck
     assert page.status_int == 200 and "Ada Lovelace" in page.text
     assert page.html.select_one(".connection button").has_attr("disabled")
     reason = page.html.select_one(".disconnect-reason").get_text(" ", strip=True)
-    assert reason == "It is your only way to sign in. This site offers no other way to sign in."
+    assert reason == "It is your only way to sign in."
     assert "password" not in page.text.lower()
 
 

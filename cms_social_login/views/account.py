@@ -58,8 +58,8 @@ def _last_way_in(request: Any, userid: str, connectable: list[Any]) -> str:
         hint = _("Connect ${providers} first.", mapping={"providers": titles})
     elif password_page:
         hint = _("Set a password for your account first.")
-    else:
-        hint = _("This site offers no other way to sign in.")
+    else:  # this site offers no other way in: nothing to suggest
+        return translate(request, _("It is your only way to sign in."))
     return translate(request, _("It is your only way to sign in. ${hint}",
                                 mapping={"hint": translate(request, hint)}))
 

@@ -52,7 +52,7 @@ def test_a_signed_in_visitor_reads_no_contradictions(site, visitor_page, bitbuck
     visitor.goto(site("/account/connections"))
     expect(visitor.locator("a.site-name")).to_have_attribute("href", site("/"))
     expect(visitor.locator(".disconnect-reason")).to_have_text(
-        "It is your only way to sign in. This site offers no other way to sign in.")
+        "It is your only way to sign in.")
     expect(visitor.get_by_text(re.compile("password", re.IGNORECASE))).to_have_count(0)
     shoot(visitor, "visitor-connections-no-password")
 
