@@ -18,7 +18,7 @@ from pyramid.settings import asbool
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from cms_social_login.migrations import migration_lock, upgrade
+from cms_social_login.migrations import alembic_quiet_unless_configured, migration_lock, upgrade
 from cms_social_login.models import get_tm_session
 
 from .models import Base, User
@@ -32,7 +32,8 @@ def setup_database(registry: Any) -> None:
     engine = session_factory.kw["bind"]
     settings = registry.settings or {}
     lock_dir = settings.get("cms_social_login.migration_lock_dir") or None
-    with engine.connect() as connection, migration_lock(connection, lock_dir):
+    with engine.connect() as connection, migration_lock(connection, lock_dir), \
+            alembic_quiet_unless_configured():
         upgrade(connection, settings=settings)
         Base.metadata.create_all(connection)
         connection.commit()

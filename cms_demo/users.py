@@ -6,17 +6,14 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
-from zope.interface import implementer
 
-from cms_social_login.interfaces import IUserAdapter
-from cms_social_login.users import SiteUser
+from cms_social_login.users import SiteUser, UserAdapterBase
 
 from .models import User
 
 
-@implementer(IUserAdapter)
-class DemoUserAdapter:
-    """Accounts live in the demo's ``demo_users`` table."""
+class DemoUserAdapter(UserAdapterBase):
+    """Accounts live in the demo's ``demo_users`` table (no page to set a password)."""
 
     password_login = True
 

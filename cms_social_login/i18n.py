@@ -13,6 +13,8 @@ from typing import Any
 from pyramid.i18n import TranslationString, TranslationStringFactory
 from pyramid.settings import aslist
 
+from .settings import site_name
+
 DOMAIN = "cms_social_login"
 _ = TranslationStringFactory(DOMAIN)
 #: Locales the package ships catalogs for (English needs none).
@@ -46,11 +48,13 @@ def english(message: Any) -> str:
 
 
 def add_template_globals(event: Any) -> None:
-    """BeforeRender subscriber: the add-on's templates get ``_`` bound to the request."""
+    """BeforeRender subscriber: the add-on's templates get ``_`` bound to the request, and
+    the site's name (``cms_social_login.site_name``) as ``site_name``."""
     name = event.get("renderer_name") or ""
     request = event.get("request")
     if request is not None and name.startswith("cms_social_login/"):
         event["_"] = lambda message, **mapping: translate(request, message, **mapping)
+        event["site_name"] = site_name(request)
 
 
 #: Routes whose pages choose their own language (the add-on's, all named with this prefix).

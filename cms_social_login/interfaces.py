@@ -53,3 +53,12 @@ class IUserAdapter(Interface):
 
     def has_password(request, userid):
         """Whether the account can sign in without any provider (optional; default no)."""
+
+    def password_page_url(request, userid):
+        """The URL of the site's page where the account sets a password, or None when the
+        site has none (optional; default None). The connected-accounts page suggests setting
+        a password only when there is such a page.
+
+        ``cms_social_login.users.UserAdapterBase`` declares every optional part with its
+        default; an adapter that subclasses it writes only what it changes.
+        """

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import Any
 
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
@@ -117,6 +118,9 @@ class SocialLoginSettings:
     #: Origins (``https://host[:port]``) an OpenID Connect discovery document may announce
     #: endpoints on besides the issuer's own; ``*`` allows any.
     allowed_endpoint_origins: tuple[str, ...] = ()
+    #: The site's name in the header of the add-on's public pages (None: the request's
+    #: host name).
+    site_name: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -202,5 +206,12 @@ class SocialLoginSettings:
             allow_private_provider_urls=asbool(
                 settings.get(PREFIX + "allow_private_provider_urls", False)),
             allowed_endpoint_origins=origins,
+            site_name=" ".join(str(settings.get(PREFIX + "site_name") or "").split()) or None,
             raw=dict(settings),
         )
+
+
+def site_name(request: Any) -> str:
+    """The site's name for the add-on's pages: ``cms_social_login.site_name``, else the
+    host name the visitor typed (``example.org``)."""
+    return request.registry.social_login_settings.site_name or request.domain

@@ -24,7 +24,62 @@ class SiteUser:
 
 
 @implementer(IUserAdapter)
-class IdentityUserAdapter:
+class UserAdapterBase:
+    """The optional parts of ``IUserAdapter`` with their defaults; subclass it and write
+    ``get_user`` and ``create_user`` (and, for a password form, ``authenticate``).
+
+    - ``password_login = False``: ``/login`` shows no username and password form;
+    - ``authenticate(...)`` -> None: nobody signs in with a password;
+    - ``has_password(...)`` -> False: no account can sign in without a provider, so its
+      last linked provider cannot be disconnected;
+    - ``find_user_by_email(...)`` -> None: no account is found by its email address;
+    - ``password_page_url(...)`` -> None: the site has no page where a user sets a password,
+      so the connected-accounts page never suggests setting one.
+    """
+
+    password_login = False
+
+    def get_user(self, request: Any, userid: str) -> SiteUser | None:
+        raise NotImplementedError
+
+    def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
+        raise NotImplementedError
+
+    def authenticate(self, request: Any, login: str, password: str) -> str | None:
+        return None
+
+    def find_user_by_email(self, request: Any, email: str) -> str | None:
+        return None
+
+    def has_password(self, request: Any, userid: str) -> bool:
+        return False
+
+    def password_page_url(self, request: Any, userid: str) -> str | None:
+        return None
+
+
+def _optional(adapter: Any, name: str) -> Any:
+    """The adapter's optional method ``name``, or the default of ``UserAdapterBase``: an
+    adapter written against ``IUserAdapter`` alone may leave the optional methods out."""
+    method = getattr(adapter, name, None)
+    return method if method is not None else getattr(UserAdapterBase(), name)
+
+
+def has_password(request: Any, userid: str) -> bool:
+    """Whether ``userid`` can sign in with a password on this site (not only by a provider)."""
+    adapter = request.registry.getUtility(IUserAdapter)
+    return bool(adapter.password_login and _optional(adapter, "has_password")(request, userid))
+
+
+def password_page_url(request: Any, userid: str) -> str | None:
+    """Where ``userid`` sets a password on this site, or None when the site has no such page."""
+    adapter = request.registry.getUtility(IUserAdapter)
+    if not adapter.password_login:
+        return None
+    return _optional(adapter, "password_page_url")(request, userid)
+
+
+class IdentityUserAdapter(UserAdapterBase):
     """The default adapter, for sites without accounts of their own.
 
     The account is made by its first linked identity: its userid is
@@ -49,12 +104,3 @@ class IdentityUserAdapter:
         # Random, not the provider's user id: the same id at another issuer (another
         # OpenID Connect issuer, another GitLab server) is another person.
         return f"{provider_name}:{secrets.token_urlsafe(18)}"
-
-    def authenticate(self, request: Any, login: str, password: str) -> str | None:
-        return None
-
-    def find_user_by_email(self, request: Any, email: str) -> str | None:
-        return None
-
-    def has_password(self, request: Any, userid: str) -> bool:
-        return False

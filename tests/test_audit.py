@@ -18,7 +18,7 @@ import pytest
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
-from cms_social_login.models import AuditEvent
+from cms_social_login.models import AuditEvent, LoginSettings
 from cms_social_login.models.records import utcnow
 from cms_social_login.services import audit
 from cms_social_login.settings import SocialLoginSettings
@@ -41,6 +41,28 @@ def audit_table(page) -> str:
     return page.html.select_one("main").get_text(" ", strip=True)
 
 
+def test_a_preview_of_unchanged_settings_stores_no_new_draft_version(app, editor):
+    """Apply, then Preview without a change: the preview shows the stored draft; nothing
+    is written, so the log reads Draft version 1 (Apply), Published version 1 (Save)."""
+    submit_bitbucket(editor, "apply").follow()
+    preview = submit_bitbucket(editor, "preview")
+    assert preview.location.endswith("/editor/system-pages/login/preview")
+    assert preview.follow().status_int == 200
+    with dbsession_of(app) as db:
+        assert db.scalar(select(LoginSettings.version).where(
+            LoginSettings.stage == "draft")) == 1
+    changed = submit_bitbucket(editor, "preview", client_id="otherKey1234567890")
+    assert changed.location.endswith("/editor/system-pages/login/preview")
+    submit_bitbucket(editor, "save").follow()
+    rows = audit_rows(editor.get(AUDIT))
+    assert [(r[2], r[5].split(" Changed:")[0]) for r in rows] == [
+        ("Published (Save)", "Published version 1"),
+        ("Draft stored for Preview", "Draft version 2"),
+        ("Draft stored (Apply)", "Draft version 1"),
+    ]
+    assert "Nothing changed" not in audit_table(editor.get(AUDIT))
+
+
 def test_editor_actions_and_sign_ins_are_recorded_in_plain_words(
         app, editor, make_browser, bitbucket, bitbucket_user, caplog):
     caplog.set_level(logging.INFO, logger="cms_social_login.audit")
@@ -58,7 +80,8 @@ def test_editor_actions_and_sign_ins_are_recorded_in_plain_words(
     assert rows[0][3:5] == ["Bitbucket", "Not signed in"]
     assert "The Bitbucket login was cancelled, so you are not signed in." in rows[0][5]
     assert rows[1][4] == "Ada Lovelace" and rows[1][5] == "New account created"
-    assert "Version 1" in rows[3][5] and "Bitbucket: Bitbucket Client Secret" in rows[3][5]
+    assert "Draft version 1" in rows[3][5] and "Bitbucket: Bitbucket Client Secret" in rows[3][5]
+    assert "Published version 1" in rows[2][5]
     text = audit_table(page)
     assert not [word for word in INTERNAL_KEYS if word in text]
     lines = [json.loads(r.getMessage()) for r in caplog.records

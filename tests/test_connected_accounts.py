@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from cms_demo.users import DemoUserAdapter
 from cms_social_login.models import LinkedIdentity
-from cms_social_login.testing.steps import fill_tab
+from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .conftest import callback_path, start_login
+from .conftest import callback_path, start_login, submit_bitbucket
 from .security.helpers import count, dbsession_of
+from .test_host_contract import demo_host
 
 PAGE = "/account/connections"
 
@@ -31,8 +33,8 @@ def test_the_last_way_in_cannot_be_disconnected_and_the_page_says_why(
     button = page.html.select_one(".connection button")
     assert button.has_attr("disabled")
     reason = page.html.select_one("#" + button["aria-describedby"]).get_text(" ", strip=True)
-    # The demo's accounts have passwords; no other provider is published.
-    assert reason == "It is your only way to sign in. Set a password for your account first."
+    # No other provider is published, and the demo has no page to set a password.
+    assert reason == "It is your only way to sign in."
     refused = disconnect_forms(page)[0].submit(status=409)  # forced anyway: refused
     assert "This is your only way to sign in" in refused.text
     assert count(app, LinkedIdentity) == 1
@@ -44,8 +46,7 @@ def test_the_reason_suggests_the_providers_this_site_publishes(
                                              "client_secret": "gh-secret-0001"}, "save")
     sign_in_with_bitbucket(visitor, bitbucket)
     reason = visitor.get(PAGE).html.select_one(".disconnect-reason").get_text(" ", strip=True)
-    assert reason == ("It is your only way to sign in. Connect GitHub or set a password "
-                      "first.")
+    assert reason == "It is your only way to sign in. Connect GitHub first."
 
 
 def test_an_account_with_a_password_may_disconnect(app, published_bitbucket, bitbucket,
@@ -108,3 +109,69 @@ def test_the_account_menu_speaks_the_visitors_language_in_the_hosts_header(edito
     assert words.startswith("Angemeldet als Demo Editor")
     assert "Verbundene Konten" in words and "Abmelden" in words
     assert menu.select_one("form")["method"] == "post"  # Log out is a POST button
+
+
+class AdapterWithoutOptionalParts:
+    """A host's adapter written against IUserAdapter alone, as the README once showed it:
+    password login, but no has_password, no password_page_url (both optional)."""
+
+    password_login = True
+
+    def __init__(self):
+        self.demo = DemoUserAdapter()
+
+    def get_user(self, request, userid):
+        return self.demo.get_user(request, userid)
+
+    def create_user(self, request, profile, provider_name):
+        return self.demo.create_user(request, profile, provider_name)
+
+    def authenticate(self, request, login, password):
+        return self.demo.authenticate(request, login, password)
+
+    def find_user_by_email(self, request, email):
+        return self.demo.find_user_by_email(request, email)
+
+
+class AdapterWithAPasswordPage(DemoUserAdapter):
+    """A host with a page where a user sets a password."""
+
+    def password_page_url(self, request, userid):
+        return request.application_url + "/account/password"
+
+
+def host_with_adapter(app_settings, adapter):
+    with demo_host(app_settings, user_adapter=adapter) as config:
+        pass
+    return config.make_wsgi_app()
+
+
+def publish_bitbucket_and_sign_in_a_visitor(host, bitbucket):
+    editor = make_browser(host)
+    sign_in(editor, "editor", "editor")
+    submit_bitbucket(editor, "save")
+    visitor = make_browser(host)
+    sign_in_with_bitbucket(visitor, bitbucket)
+    return visitor
+
+
+def test_an_adapter_without_has_password_means_no_password(app_settings, bitbucket,
+                                                            bitbucket_user):
+    host = host_with_adapter(app_settings, AdapterWithoutOptionalParts)
+    visitor = publish_bitbucket_and_sign_in_a_visitor(host, bitbucket)
+    page = visitor.get(PAGE)  # was a 500: AttributeError has_password
+    assert page.status_int == 200 and "Ada Lovelace" in page.text
+    assert page.html.select_one(".connection button").has_attr("disabled")
+    reason = page.html.select_one(".disconnect-reason").get_text(" ", strip=True)
+    assert reason == "It is your only way to sign in."
+    assert "password" not in page.text.lower()
+
+
+def test_a_site_with_a_password_page_suggests_it_and_links_it(app_settings, bitbucket,
+                                                            bitbucket_user):
+    host = host_with_adapter(app_settings, AdapterWithAPasswordPage)
+    page = publish_bitbucket_and_sign_in_a_visitor(host, bitbucket).get(PAGE)
+    reason = page.html.select_one(".disconnect-reason").get_text(" ", strip=True)
+    assert reason == "It is your only way to sign in. Set a password for your account first."
+    link = page.html.find("a", string="Set a password")
+    assert link["href"] == "http://localhost/account/password"

@@ -90,19 +90,26 @@ def grant_at_the_emulator(authorize_url: str) -> str:
 def test_a_site_pointed_at_the_printed_settings_signs_a_visitor_in(emulator_command,
                                                                   app_settings):
     process, printed = emulator_command
-    settings = dict(re.findall(r"^\s+(cms_social_login\.bitbucket\.\w+) = (\S+)$", printed,
+    settings = dict(re.findall(r"^\s+(cms_social_login\.[\w.]+) = (\S+)$", printed,
                                re.MULTILINE))
-    assert sorted(settings) == ["cms_social_login.bitbucket.api_url",
+    assert sorted(settings) == ["cms_social_login.allow_private_provider_urls",
+                                "cms_social_login.bitbucket.api_url",
                                 "cms_social_login.bitbucket.authorize_url",
                                 "cms_social_login.bitbucket.token_url"]
+    assert settings.pop("cms_social_login.allow_private_provider_urls") == "true"
     assert all(value.startswith("http://127.0.0.1:") for value in settings.values())
     assert "export CMS_SOCIAL_LOGIN_BITBUCKET_TOKEN_URL=" in printed
+    assert "export CMS_SOCIAL_LOGIN_ALLOW_PRIVATE_PROVIDER_URLS=true" in printed
     client_id = re.search(r"Bitbucket Client ID: (\S+)", printed).group(1)
     client_secret = re.search(r"Bitbucket Client Secret: (\S+)", printed).group(1)
 
     from cms_demo import main
 
-    app = main({}, **{**app_settings, **settings})
+    # A site that has only what was printed: loopback calls are refused unless allowed.
+    host_settings = {key: value for key, value in app_settings.items()
+                     if key != "cms_social_login.allow_private_provider_urls"}
+    settings["cms_social_login.allow_private_provider_urls"] = "true"
+    app = main({}, **{**host_settings, **settings})
     try:
         editor, visitor = make_browser(app), make_browser(app)
         sign_in(editor)

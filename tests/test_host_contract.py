@@ -30,14 +30,14 @@ from .conftest import SECRET_KEY, callback_path, start_login, submit_bitbucket
 
 
 @contextmanager
-def demo_host(settings):
+def demo_host(settings, user_adapter="cms_demo.users.DemoUserAdapter"):
     """The demo host assembled by hand, so a test can add its own configuration."""
     with Configurator(settings=dict(settings)) as config:
         config.include("cms_social_login")
         config.include("cms_demo.models")
         config.set_social_login_dbsession("request.dbsession")
         config.include("cms_demo.security")
-        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
+        config.set_social_login_user_adapter(user_adapter)
         config.include("cms_demo.views")
         yield config
         setup_database(config.registry)

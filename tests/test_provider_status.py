@@ -72,23 +72,37 @@ def test_sign_ins_of_the_last_seven_days_and_the_last_failure(
                                               "error_description": "bad client"})
     visitor.get(callback_path(location))
     page = editor.get(SETTINGS)
+    # Still live (visitors see the button), with the failure beside it.
     assert tab_statuses(page)["bitbucket"] == \
-        "Last sign-in failed: Bitbucket refused the Client ID or Client Secret"
-    assert page_status(editor.get(LOGIN_PAGE), "bitbucket").startswith("Last sign-in failed")
+        "Live; last sign-in failed: Bitbucket refused the Client ID or Client Secret"
+    assert page_status(editor.get(LOGIN_PAGE), "bitbucket").startswith(
+        "Live; last sign-in failed")
     # Screen readers read the same words: they are text, not a coloured dot.
     tab = page.html.find(id="tab-bitbucket")
-    assert "Last sign-in failed" in tab.get_text(" ", strip=True)
+    assert "last sign-in failed" in tab.get_text(" ", strip=True)
+
+    # A visitor cancelling afterwards says nothing about Bitbucket: the failure stays.
+    canceller = make_browser()
+    canceller.get(callback_path(bitbucket.deny(start_login(canceller))))
+    assert tab_statuses(editor.get(SETTINGS))["bitbucket"].startswith(
+        "Live; last sign-in failed")
 
     sign_in(make_browser, bitbucket)
     assert tab_statuses(editor.get(SETTINGS))["bitbucket"] == "Live"
 
 
-def test_a_cancelled_sign_in_in_words(editor, make_browser, bitbucket, bitbucket_user):
+def test_a_visitor_cancelling_is_no_failure_of_the_provider(editor, make_browser, bitbucket,
+                                                           bitbucket_user):
+    """Cancel at the provider is the visitor's choice: the status stays "Live" (the audit
+    log still records it as "Cancelled at the provider")."""
     submit_bitbucket(editor, "save").follow()
+    sign_in(make_browser, bitbucket)
     visitor = make_browser()
     visitor.get(callback_path(bitbucket.deny(start_login(visitor))))
-    assert tab_statuses(editor.get(SETTINGS))["bitbucket"] == \
-        "Last sign-in failed: the visitor cancelled at Bitbucket"
+    assert tab_statuses(editor.get(SETTINGS))["bitbucket"] == "Live"
+    assert page_status(editor.get(LOGIN_PAGE), "bitbucket") == "Live"
+    assert "Cancelled at the provider" in editor.get(
+        "/editor/system-pages/login/audit").text
 
 
 def audit_reads(statements: list[str]) -> list[str]:

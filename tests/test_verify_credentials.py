@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cms_social_login.models import LoginSettings
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
-from cms_social_login.testing.steps import fill_tab
+from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, settings_form, submit_bitbucket
 from .security.helpers import count
@@ -42,6 +42,24 @@ def test_unreachable_bitbucket(app, editor, bitbucket):
     bitbucket.fail("token", status=None, delay=timeout + 0.5)
     message, _ = verify(editor)
     assert message.startswith("Could not reach Bitbucket")
+
+
+def test_an_address_the_sites_policy_refuses_is_named_as_such(app_settings, bitbucket):
+    """The emulator is on 127.0.0.1; a site without allow_private_provider_urls refuses it.
+    The editor reads that it is the site's own setting, not a network problem."""
+    from cms_demo import main
+
+    app = main({}, **{**app_settings, "cms_social_login.allow_private_provider_urls": "false"})
+    try:
+        editor = make_browser(app)
+        sign_in(editor)
+        message, _ = verify(editor)
+        assert message == ("Could not check Bitbucket: the address is not allowed by this "
+                           "site's settings. Nothing was stored.")
+        assert bitbucket.requests_to("token") == []  # nothing left the site
+        assert count(app, LoginSettings) == 0
+    finally:
+        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
 
 
 def test_the_stored_secret_is_used_when_the_field_is_left_empty(app, editor, bitbucket):

@@ -32,22 +32,28 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from ..models import database_url
 from ..models.meta import metadata
+from .quiet import alembic_quiet_unless_configured
+
+# Importing Alembic logs one INFO line per built-in plugin ("setup plugin ..."): no news
+# for a site's start-up log.
+with alembic_quiet_unless_configured():
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "INITIAL_REVISION",
     "SCRIPT_LOCATION",
     "VERSION_TABLE",
     "alembic_config",
+    "alembic_quiet_unless_configured",
     "current_revision",
     "head_revision",
     "host_include_name",

@@ -14,6 +14,7 @@ from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
 from ..http import (
+    NOT_ALLOWED_REASON,
     AccessRestricted,
     HttpClient,
     HttpResponse,
@@ -81,6 +82,16 @@ class Verification:
 
     ok: bool | None
     message: str
+
+    @classmethod
+    def unanswered(cls, error: ProviderError, title: str, unreachable: Any) -> Verification:
+        """The answer when the call failed with ``error``: ``unreachable`` (a message), or,
+        when the site's own address policy refused the call, that in words (no network
+        problem to look for: ``cms_social_login.allow_private_provider_urls``)."""
+        if error.cause == NOT_ALLOWED_REASON:
+            return cls(None, _("Could not check ${title}: the address is not allowed by this "
+                               "site's settings. Nothing was stored.", mapping={"title": title}))
+        return cls(None, unreachable)
 
 
 @implementer(IProvider)
@@ -429,9 +440,10 @@ class OAuth2Provider(Provider):
         title = {"title": self.title}
         try:
             response = self.token_request(values, {"grant_type": "client_credentials"})
-        except ProviderError:
-            return Verification(None, _("Could not reach ${title}. Check the network and try "
-                                        "again; nothing was stored.", mapping=title))
+        except ProviderError as failure:
+            return Verification.unanswered(failure, self.title, _(
+                "Could not reach ${title}. Check the network and try again; nothing was "
+                "stored.", mapping=title))
         data = response.data if isinstance(response.data, dict) else {}
         if response.status == 200 and isinstance(data.get("access_token"), str):
             return Verification(True, _("These credentials work: ${title} accepted the key "
@@ -460,10 +472,10 @@ class OAuth2Provider(Provider):
                 "code": "cms-social-login-credentials-check"}
         try:
             response = self.token_request(values, form)
-        except ProviderError:
-            return Verification(None, _("Could not reach ${title}. Check the address and the "
-                                        "network, then try again; nothing was stored.",
-                                        mapping=title))
+        except ProviderError as failure:
+            return Verification.unanswered(failure, self.title, _(
+                "Could not reach ${title}. Check the address and the network, then try "
+                "again; nothing was stored.", mapping=title))
         data = response.data if isinstance(response.data, dict) else {}
         error = data.get("error")
         if error in ("invalid_client", "unauthorized_client"):

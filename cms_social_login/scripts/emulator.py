@@ -34,6 +34,8 @@ __all__ = ["EMULATOR_GROUP", "EmulatorRecipe", "main"]
 EMULATOR_GROUP = "cms_social_login.emulators"
 #: Printed once everything above it is printed and the emulator serves.
 READY = "Ready. Ctrl+C stops the emulator."
+#: The setting that lets the site call an emulator on 127.0.0.1 (refused by default).
+ALLOW_PRIVATE = f"{PREFIX}allow_private_provider_urls"
 
 
 def url_settings(emulator: Any, provider_name: str) -> dict[str, str]:
@@ -129,7 +131,8 @@ def _parser(names: Sequence[str]) -> argparse.ArgumentParser:
 
 def _describe(recipe: EmulatorRecipe, emulator: Any, name: str, callback: str,
               client_id: str, client_secret: str, user: Any) -> str:
-    settings = recipe.site_settings(emulator, name)
+    # The emulator is on loopback, which the site refuses to call unless told to.
+    settings = {**recipe.site_settings(emulator, name), ALLOW_PRIVATE: "true"}
     lines = [f"{recipe.title} emulator serving on {emulator.base_url}", ""]
     if settings:
         lines += ["Settings for the site's ini file ([app:main]):"]

@@ -35,6 +35,10 @@ ACTIONS = {
              "test-login"),
     SIGNIN: ("success", "denied", "error", "refused", "invalid-state"),
 }
+#: The editor actions whose ``version`` is a published record's ("Published version N"): a
+#: Save's new one, and the old one a restore or re-publish took; the others' (apply,
+#: preview, import) is the draft's ("Draft version N"). The two count separately.
+PUBLISHED_ACTIONS = ("save", "publish-version", "restore")
 #: What the audit page calls each kind and action (a new action adds its words here).
 KIND_LABELS = {EDITOR: _("Editor action"), SIGNIN: _("Sign-in")}
 ACTION_LABELS = {
@@ -346,7 +350,10 @@ def in_words(event: AuditEvent, change_words: Any = None) -> EventInWords:
         if key in ("message", "reason", "count", "first_at"):
             continue
         if key == "version":
-            words.details.append(_("Version ${version}", mapping={"version": value}))
+            words.details.append(
+                _("Published version ${version}", mapping={"version": value})
+                if event.action in PUBLISHED_ACTIONS
+                else _("Draft version ${version}", mapping={"version": value}))
         elif key == "changed":
             if value:
                 changes = [change_words(item) if change_words else item for item in value]

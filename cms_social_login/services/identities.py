@@ -26,3 +26,9 @@ def find_identity(dbsession: Session, provider_name: str, issuer: str,
         LinkedIdentity.provider == provider_name, LinkedIdentity.issuer == issuer,
         LinkedIdentity.provider_user_id == provider_user_id))
 
+
+
+def linked_providers(dbsession: Session, userid: str) -> set[str]:
+    """The names of the providers linked to the account ``userid``."""
+    return set(dbsession.scalars(select(LinkedIdentity.provider).distinct()
+                                 .where(LinkedIdentity.userid == userid)))

@@ -1,9 +1,13 @@
 """Each provider's status in words, for the tab list and the Login system page.
 
 The words come from the draft and the published document ("Live", "Set up, not shown",
-"Draft changes", "Not set up") and from the audit log's sign-in records ("Last sign-in
-failed: ...", sign-ins in the last 7 days, the last one's time). The audit log is read
-with one statement for all providers (:func:`sign_in_activity`), whatever their number.
+"Draft changes", "Not set up") and from the audit log's sign-in records ("Live; last
+sign-in failed: ...", sign-ins in the last 7 days, the last one's time). Only a sign-in
+that failed with an error counts as a failure of the provider; a visitor's Cancel at the
+provider, an account refused by the tab's own rule and an expired or reused login link
+are the visitor's doing or the site's rule working, so they never change the status. The
+audit log is read with one statement for all providers (:func:`sign_in_activity`),
+whatever their number.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .login_settings import ProviderConfig
 
 #: How far back "sign-ins in the last 7 days" counts.
 ACTIVITY_DAYS = 7
+#: The sign-in outcomes that tell whether the provider works (see the module's docstring).
+TELLING_OUTCOMES = ("success", "error")
 
 LIVE = "live"
 SET_UP_NOT_SHOWN = "set-up-not-shown"
@@ -64,7 +70,8 @@ def sign_in_activity(dbsession: Session, names: Iterable[str]
                      ) -> dict[str, SignInActivity]:
     """Every named provider's sign-ins, read in ONE statement: per provider the number of
     successes in the last :data:`ACTIVITY_DAYS` days, the time of the last success, and
-    the outcome of the latest sign-in (joined on the highest id)."""
+    the outcome of the latest sign-in that succeeded or failed with an error (joined on
+    the highest id; cancels, refusals and bad login links are left out)."""
     names = list(names)
     if not names:
         return {}
@@ -75,7 +82,8 @@ def sign_in_activity(dbsession: Session, names: Iterable[str]
                func.max(AuditEvent.id).label("last_id"),
                func.count(case((and_(success, AuditEvent.at >= since), 1))).label("recent"),
                func.max(case((success, AuditEvent.at))).label("last_success"))
-        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.in_(names))
+        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.in_(names),
+               AuditEvent.action.in_(TELLING_OUTCOMES))
         .group_by(AuditEvent.provider)
         .subquery())
     rows = dbsession.execute(
@@ -93,16 +101,10 @@ def sign_in_activity(dbsession: Session, names: Iterable[str]
     return activity
 
 
-def failure_in_words(provider: Provider, action: str, cause: str) -> Any:
-    """Why a sign-in failed, for the editor: from the audit record's outcome and the
-    operator's cause (which never holds a secret)."""
+def failure_in_words(provider: Provider, cause: str) -> Any:
+    """Why a sign-in failed with an error, for the editor: from the operator's cause in the
+    audit record (which never holds a secret)."""
     title = {"title": provider.title}
-    if action == "denied":
-        return _("the visitor cancelled at ${title}", mapping=title)
-    if action == "refused":
-        return _("the account is not allowed by the tab's rule", mapping=title)
-    if action == "invalid-state":
-        return _("the login link had expired or was used twice")
     lowered = cause.lower()
     if "client credentials" in lowered or "invalid_client" in lowered \
             or "unauthorized_client" in lowered:
@@ -133,12 +135,7 @@ def provider_statuses(providers: Iterable[Provider], draft: Mapping[str, Any],
         live = ProviderConfig.from_document(published, provider.name)
         is_live = live.enabled and live.is_complete(provider)
         seen = activity.get(provider.name, SignInActivity())
-        if is_live and seen.last_action not in (None, "success"):
-            key = FAILING
-            words = _("Last sign-in failed: ${reason}", mapping={
-                "reason": failure_in_words(provider, seen.last_action or "error",
-                                           seen.last_cause)})
-        elif is_live:
+        if is_live:
             key = DRAFT_CHANGES if _part(mine) != _part(live) else LIVE
         elif mine.enabled and mine.is_complete(provider):
             key = DRAFT_CHANGES
@@ -146,10 +143,16 @@ def provider_statuses(providers: Iterable[Provider], draft: Mapping[str, Any],
             key = SET_UP_NOT_SHOWN
         else:
             key = NOT_SET_UP
-        if key != FAILING:
-            words = {LIVE: _("Live"), DRAFT_CHANGES: _("Draft changes"),
-                     SET_UP_NOT_SHOWN: _("Set up, not shown"),
-                     NOT_SET_UP: _("Not set up")}[key]
+        words = {LIVE: _("Live"), DRAFT_CHANGES: _("Draft changes"),
+                 SET_UP_NOT_SHOWN: _("Set up, not shown"), NOT_SET_UP: _("Not set up")}[key]
+        if is_live and seen.last_action == "error":
+            # Still live (visitors see the button), with the failure beside it.
+            reason = failure_in_words(provider, seen.last_cause)
+            words = (_("Live; last sign-in failed: ${reason}", mapping={"reason": reason})
+                     if key == LIVE else
+                     _("Draft changes; last sign-in failed: ${reason}",
+                       mapping={"reason": reason}))
+            key = FAILING
         statuses[provider.name] = ProviderStatus(
             name=provider.name, key=key, words=words, activity=_activity_words(seen, is_live))
     return statuses

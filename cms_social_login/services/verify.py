@@ -19,10 +19,11 @@ def can_verify(provider: Provider) -> bool:
 def verify_credentials(provider: Provider, values: Mapping[str, str]) -> Verification:
     """Ask the provider whether ``values`` work (its
     :meth:`~cms_social_login.providers.base.Provider.verify_credentials`); a provider
-    that fails on the way answers "could not tell", never an error page."""
+    that fails on the way answers "could not tell", never an error page; an address the
+    site's own policy refuses is named as such (no network problem to look for)."""
     try:
         return provider.verify_credentials(values)
-    except ProviderError:
-        return Verification(None, _("Could not reach ${title}. Check the network and try "
-                                    "again; nothing was stored.",
-                                    mapping={"title": provider.title}))
+    except ProviderError as error:
+        return Verification.unanswered(error, provider.title, _(
+            "Could not reach ${title}. Check the network and try again; nothing was stored.",
+            mapping={"title": provider.title}))

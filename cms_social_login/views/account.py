@@ -12,13 +12,13 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from sqlalchemy import delete, select
 
 from ..i18n import _, translate
-from ..interfaces import IUserAdapter
 from ..models import LinkedIdentity
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
 from ..services.login_settings import ProviderConfig
 from ..services.published import live_buttons, published_document
 from ..session import live_sessions
+from ..users import has_password, password_page_url
 from .public import current_user, refuse_oversized_form
 
 
@@ -46,24 +46,20 @@ def _title(request: Any, provider: Provider | None, name: str) -> str:
     return provider.display_title(config.values)
 
 
-def _has_password(request: Any, userid: str) -> bool:
-    adapter = request.registry.getUtility(IUserAdapter)
-    return bool(adapter.password_login and adapter.has_password(request, userid))
-
-
-def _last_way_in(request: Any, connectable: list[Any]) -> str:
-    """Why the only link cannot go, and only the ways in this site actually offers."""
-    adapter = request.registry.getUtility(IUserAdapter)
+def _last_way_in(request: Any, userid: str, connectable: list[Any]) -> str:
+    """Why the only link cannot go, and only the ways in this site actually offers (a
+    password only when the site has a page to set one)."""
     titles = ", ".join(button.title for button in connectable)
-    if connectable and adapter.password_login:
+    password_page = password_page_url(request, userid)
+    if connectable and password_page:
         hint = _("Connect ${providers} or set a password first.",
                  mapping={"providers": titles})
     elif connectable:
         hint = _("Connect ${providers} first.", mapping={"providers": titles})
-    elif adapter.password_login:
+    elif password_page:
         hint = _("Set a password for your account first.")
-    else:
-        hint = _("This site offers no other way to sign in.")
+    else:  # this site offers no other way in: nothing to suggest
+        return translate(request, _("It is your only way to sign in."))
     return translate(request, _("It is your only way to sign in. ${hint}",
                                 mapping={"hint": translate(request, hint)}))
 
@@ -79,8 +75,8 @@ def connections_page(request: Any, *, error: str | None = None) -> Any:
     registry = get_provider_registry(request.registry)
     linked = {identity.provider for identity in identities}
     connectable = [p for p in live_buttons(request) if p.name not in linked]
-    alone = len(identities) == 1 and not _has_password(request, user.userid)
-    reason = _last_way_in(request, connectable) if alone else None
+    alone = len(identities) == 1 and not has_password(request, user.userid)
+    reason = _last_way_in(request, user.userid, connectable) if alone else None
     connections = []
     for identity in identities:
         provider = registry.get(identity.provider)
@@ -90,6 +86,7 @@ def connections_page(request: Any, *, error: str | None = None) -> Any:
         "user": user,
         "connections": connections,
         "available": connectable,
+        "password_page": password_page_url(request, user.userid) if alone else None,
         "sessions": live_sessions(request, user.userid),
         "error": error,
         "flash": request.session.pop_flash(),
@@ -112,7 +109,7 @@ def disconnect(request: Any):
     others = request.social_login_dbsession.scalars(
         select(LinkedIdentity.id).where(LinkedIdentity.userid == user.userid,
                                         LinkedIdentity.id != identity.id).limit(1)).first()
-    if others is None and not _has_password(request, user.userid):
+    if others is None and not has_password(request, user.userid):
         request.response.status_int = 409
         return connections_page(request, error=translate(request, _(
             "This is your only way to sign in, so it cannot be disconnected.")))

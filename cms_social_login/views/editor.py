@@ -249,7 +249,11 @@ def settings_submit(request: Any):
             message=message or _("Checked. Nothing is stored yet: Apply keeps these values "
                                  "as the draft, Save publishes them."))
     userid = request.authenticated_userid
-    before, _version = service.editable_document()
+    before, current = service.editable_document()
+    if action == "preview" and current == expected and not changed_settings(
+            before, form.document, service.providers, service.box):
+        # The stored draft already is what the preview shows: no new version, no audit row.
+        return HTTPSeeOther(request.route_url("cms_social_login.editor_preview"))
     try:
         if action == "save":
             live = service.published()

@@ -11,6 +11,7 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
+from ..services.identities import linked_providers
 from ..services.provider_sessions import provider_logout_url
 from ..services.published import live_buttons
 from ..session import sign_in, sign_out
@@ -47,8 +48,11 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         "preview": preview,
         "login_name": login_name,
         "csrf_token": get_csrf_token(request),
-        # Signed in already: the page says who, with Continue and Log out.
+        # Signed in already: the page says who, with Continue and Log out, and offers to
+        # connect the providers not linked yet.
         "signed_in": None if preview else user,
+        "linked": (linked_providers(request.social_login_dbsession, user.userid)
+                   if user is not None and not preview else set()),
     }
     return {"login": card, "preview": preview, "user": user}
 
@@ -110,8 +114,10 @@ def logout(request: Any):
 
 
 def logged_out(request: Any) -> dict[str, Any]:
-    """GET /logout/done: where a provider sends the browser back after logging out."""
-    return login_page(request, message=_("You are logged out."))
+    """GET /logout/done: where a provider sends the browser back after logging out ("You
+    are logged out" only when nobody is signed in: another tab may have signed in since)."""
+    signed_in = request.authenticated_userid is not None
+    return login_page(request, message=None if signed_in else _("You are logged out."))
 
 
 def includeme(config: Configurator) -> None:

@@ -247,6 +247,7 @@ def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator) -> Iterator[Call
             "sqlalchemy.url": f"sqlite:///{tmp_path}/site-{len(servers)}.sqlite",
             "cms_social_login.secret_key": SECRET_KEY,
             "cms_social_login.http_timeout": "5",
+            "cms_social_login.site_name": "Demo CMS",  # as development.ini names the demo
             "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback
             "cms_social_login.bitbucket.authorize_url": bitbucket_e2e.authorize_url,
             "cms_social_login.bitbucket.token_url": bitbucket_e2e.token_url,

@@ -67,6 +67,8 @@ def host_app(migrated, bitbucket_server):
         settings = dict(get_appsettings(str(migrated / "testing.ini")))
         settings.update({f"cms_social_login.bitbucket.{key}": getattr(bitbucket_server, key)
                          for key in ("authorize_url", "token_url", "api_url")})
+        # What cms-social-login-emulator prints besides the URLs: the emulator is on loopback.
+        settings["cms_social_login.allow_private_provider_urls"] = "true"
         app = main({}, **settings)
     factory = app.registry["dbsession_factory"]
     with transaction.manager:
@@ -102,6 +104,10 @@ def test_the_whole_story_runs_on_the_starter(host_app, bitbucket, bitbucket_user
         assert identity.userid == str(ada.id)
     # Signed in: a non-editor gets the add-on's 403 page, not a redirect.
     assert "may open this page" in visitor.get("/editor", status=403).text
+    # Their connected accounts: Bitbucket, the only way in (no password, nothing suggested).
+    connections = visitor.get("/account/connections")
+    assert connections.html.select_one(".disconnect-reason").get_text(strip=True) == \
+        "It is your only way to sign in."
 
 
 def test_the_host_keeps_its_own_request_dbsession(host_app):

@@ -1,15 +1,15 @@
 from sqlalchemy import select
-from zope.interface import implementer
 
-from cms_social_login.interfaces import IUserAdapter
-from cms_social_login.users import SiteUser
+from cms_social_login.users import SiteUser, UserAdapterBase
 
 from .models import User
 
 
-@implementer(IUserAdapter)
-class UserAdapter:
-    """Accounts are rows of the site's own User model, in the site's request.dbsession."""
+class UserAdapter(UserAdapterBase):
+    """Accounts are rows of the site's own User model, in the site's request.dbsession.
+
+    UserAdapterBase gives the optional parts their defaults: no page to set a password
+    (password_page_url), so the add-on never suggests setting one."""
 
     password_login = True
 
@@ -31,6 +31,10 @@ class UserAdapter:
     def authenticate(self, request, login, password):
         user = request.dbsession.scalar(select(User).where(User.name == login))
         return str(user.id) if user is not None and user.check_password(password) else None
+
+    def has_password(self, request, userid):
+        user = request.dbsession.get(User, int(userid)) if userid.isdigit() else None
+        return bool(user is not None and user.password_hash)
 
     def find_user_by_email(self, request, email):
         user = request.dbsession.scalar(select(User).where(User.email == email))

@@ -1,0 +1,43 @@
+"""The demo's start says what matters: no Alembic INFO lines (plugin set-up, "Context impl
+SQLiteImpl") unless the site's logging configuration asks for Alembic's logger."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+
+def start_demo(app_settings):
+    from cms_demo import main
+
+    app = main({}, **app_settings)
+    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+def alembic_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+
+
+def test_a_start_logs_no_alembic_info_lines(app_settings, caplog):
+    caplog.set_level(logging.INFO)
+    start_demo(app_settings)
+    assert alembic_lines(caplog) == []
+    assert logging.getLogger("alembic").level == logging.NOTSET  # left as it was
+
+
+@pytest.fixture
+def alembic_logger_configured():
+    """As ``[logger_alembic] level = INFO`` in an ini file would make it."""
+    alembic_log = logging.getLogger("alembic")
+    alembic_log.setLevel(logging.INFO)
+    yield
+    alembic_log.setLevel(logging.NOTSET)
+
+
+def test_a_site_that_asks_for_alembics_logger_gets_its_lines(app_settings, caplog,
+                                                             alembic_logger_configured):
+    caplog.set_level(logging.INFO)
+    start_demo(app_settings)
+    lines = alembic_lines(caplog)
+    assert any(line.startswith("Context impl") for line in lines), lines
