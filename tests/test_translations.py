@@ -103,7 +103,7 @@ def test_history_and_audit_pages_are_german_through_and_through(editor, make_bro
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
     denied = make_browser()
     denied.get(callback_path(bitbucket.deny(start_login(denied))))
-    make_browser().get("/login/bitbucket/callback?state=" + "x" * 20, status=400)
+    make_browser().get("/login/bitbucket/callback?state=" + "x" * 20, status=303)
     submit_bitbucket(editor, "apply", client_id="draft-key-9999", enabled=False,
                      client_secret="another-secret-value-123").follow()
     history = "/editor/system-pages/login/history"
