@@ -7,17 +7,28 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.renderers import render
+from pyramid.response import Response
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import live_buttons
+from ..services.published import live_buttons, published_snapshot, site_key
 from ..session import sign_in, sign_out
 
 LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
 #: The flash queue of "You are logged out" (shown once on /login).
 LOGGED_OUT_QUEUE = "cms_social_login.logged_out"
+#: The flash queue of the message of a login that just failed (shown once on /login).
+LOGIN_FAILED_QUEUE = "cms_social_login.login_failed"
+#: Registry key of the anonymous login pages rendered in this process.
+PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
+#: At most this many of them are kept (one per site, published version, language and
+#: site address seen; a Host header an attacker varies cannot grow it further).
+PAGE_CACHE_SIZE = 32
+#: What a rendered page holds in place of the visitor's CSRF token.
+TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
 
 
 def current_user(request: Any):
@@ -63,9 +74,37 @@ def refuse_oversized_form(request: Any) -> None:
         raise HTTPBadRequest(translate(request, _("A form must be sent with its length.")))
 
 
-def show_login(request: Any) -> dict[str, Any]:
+def anonymous_login_page(request: Any) -> Response:
+    """The login page of a visitor who is not signed in, has no message waiting and
+    came from nowhere in particular: the same page for every such visitor but for the
+    CSRF token. It is rendered once per site, published version, language and site
+    address in each process; each request only puts its visitor's token in."""
+    snapshot = published_snapshot(request)
+    key = (site_key(request), snapshot.key, request.locale_name, request.application_url)
+    pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
+    body = pages.get(key)
+    if body is None:
+        values = login_page(request)
+        values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
+        body = render(LOGIN_TEMPLATE, values, request=request).encode()
+        if len(pages) >= PAGE_CACHE_SIZE:
+            pages.clear()
+        pages[key] = body
+    token = get_csrf_token(request).encode()
+    return Response(body.replace(TOKEN_PLACEHOLDER.encode(), token),
+                    content_type="text/html", charset="UTF-8")
+
+
+def show_login(request: Any):
     """GET /login (with the message of a login that just failed, if any)."""
-    failed = request.session.pop_flash("cms_social_login.login_failed")
+    session = request.session
+    if (request.authenticated_userid is None and "came_from" not in request.GET
+            and not session.peek_flash(LOGIN_FAILED_QUEUE)
+            and not session.peek_flash(LOGGED_OUT_QUEUE)):
+        return anonymous_login_page(request)
+    # peek first: popping an empty queue would rewrite every visitor's cookie
+    failed = session.pop_flash(LOGIN_FAILED_QUEUE) if session.peek_flash(
+        LOGIN_FAILED_QUEUE) else []
     return login_page(request, error=failed[0] if failed else None)
 
 
