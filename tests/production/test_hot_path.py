@@ -73,24 +73,43 @@ def test_login_page_costs_no_statement(settled, published_bitbucket, visitor):
     assert statements == []
 
 
-def test_a_first_time_visitor_gets_the_page_and_one_session_cookie(settled,
-                                                                   published_bitbucket,
-                                                                   make_browser):
-    first, second = make_browser(), make_browser()
-    pages = [browser.get("/login") for browser in (first, second)]
-    tokens = [password_form(page)["csrf_token"].value for page in pages]
-    # The page is rendered once; each visitor finds their own token in it.
-    assert tokens[0] != tokens[1]
-    assert all("Log in with Bitbucket" in page.text for page in pages)
-    assert all(len(page.headers.getall("Set-Cookie")) == 1 for page in pages)
-    # A visitor who already has the session gets the same page without a new cookie.
-    again = first.get("/login")
-    assert password_form(again)["csrf_token"].value == tokens[0]
-    assert again.headers.getall("Set-Cookie") == []
-    # The token in the shared page is the visitor's own: the password form works.
-    form = password_form(again)
+def test_an_anonymous_visitor_gets_the_page_without_a_cookie(settled, published_bitbucket,
+                                                           visitor):
+    page = visitor.get("/login")
+    assert "Log in with Bitbucket" in page.text
+    assert page.headers.getall("Set-Cookie") == []
+    # Wrong password: the page again, still no session.
+    form = password_form(page)
     form["login"], form["password"] = "editor", "wrong password"
-    assert "Wrong username or password." in form.submit(status=400).text
+    failed = form.submit(status=400)
+    assert "Wrong username or password." in failed.text
+    assert failed.headers.getall("Set-Cookie") == []
+    # The right one: signed in, and now the visitor has a session.
+    form = password_form(failed)
+    form["password"] = "editor"
+    signed_in = form.submit(status=303)
+    assert any(c.startswith("cms_session=") for c in signed_in.headers.getall("Set-Cookie"))
+    assert "You are signed in as" in visitor.get("/login").text
+
+
+def test_a_visitor_with_a_session_finds_its_token_in_the_shared_page(settled,
+                                                                    published_bitbucket,
+                                                                    make_browser):
+    browsers = [make_browser(), make_browser()]
+    for browser in browsers:  # a failed login leaves a message, hence a session
+        browser.get("/login/bitbucket/callback?error=access_denied")
+        browser.get("/login")  # shows the message once
+    pages = [browser.get("/login") for browser in browsers]
+    tokens = [password_form(page)["csrf_token"].value for page in pages]
+    assert tokens[0] != tokens[1]
+    assert all(page.headers.getall("Set-Cookie") == [] for page in pages)
+    # Each token is its own session's: another session's is refused, its own works.
+    for browser, token in ((browsers[1], tokens[0]), (browsers[0], tokens[0])):
+        form = password_form(pages[0])
+        form["login"], form["password"] = "editor", "editor"
+        expected = 303 if browser is browsers[0] else 400
+        browser.post("/login", [(k, token if k == "csrf_token" else v)
+                                for k, v in form.submit_fields()], status=expected)
 
 
 def test_a_save_costs_the_next_login_page_two_reads(settled, published_bitbucket, visitor):
