@@ -189,3 +189,29 @@ def test_a_stated_bound_spares_even_the_version_read(app_settings, app, publishe
         assert shapes(statements) == ["SELECT social_login_settings"] * 2
     finally:
         bounded.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+def test_shipped_head_is_alembics_head():
+    from cms_social_login.migrations import head_revision
+    from cms_social_login.schema_version import shipped_head
+
+    assert shipped_head() == head_revision()
+
+
+def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, app):
+    import json
+    import subprocess
+    import sys
+
+    # ``app`` migrated the database; a second process of the site starts on it.
+    script = (
+        "import json, sys\n"
+        "from cms_demo import main\n"
+        "main({}, **json.loads(sys.argv[1]))\n"
+        "print(json.dumps(sorted(m for m in ('alembic', 'mako', 'pygments') "
+        "if m in sys.modules)))\n")
+    settings = {key: str(value) for key, value in app_settings.items()}
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(settings)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
