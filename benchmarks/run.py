@@ -507,10 +507,24 @@ def vm_kib(pid: int, field: str) -> int:
 
 
 def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
-                        requests_count: int = 3000, clients: int = 8) -> dict[str, Any]:
-    """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``."""
+                        requests_count: int = 3000, clients: int = 8,
+                        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``.
+
+    The database is migrated first, as production.ini's deployment steps do
+    (``cms-social-login-db production.ini upgrade`` before the workers start).
+    """
+    from cms_demo.models import Base
+    from cms_social_login.migrations import upgrade
+
     url = server.create_database("bench_worker")
-    env = {**os.environ, "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    env = {**os.environ, **(extra_env or {}), "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
            "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
            "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
            "CMS_SOCIAL_LOGIN_BITBUCKET_AUTHORIZE_URL": emulator.authorize_url,
@@ -575,6 +589,23 @@ def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
         except subprocess.TimeoutExpired:
             worker.kill()
         server.drop_database("bench_worker")
+
+
+def bench_memory_per_provider(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                              requests_count: int = 600, many: int = 20) -> dict[str, Any]:
+    """Benchmark 4b: peak RSS with 1 and with ``many`` OpenID Connect provider instances
+    (``cms_social_login.oidc.providers``: one tab, one provider object and one pooled
+    HTTP client each), the four shipped providers installed in both."""
+    sizes = {}
+    for count in (1, many):
+        names = " ".join(f"idp{i}" for i in range(count))
+        figures = bench_worker_memory(server, emulator, requests_count=requests_count,
+                                      clients=4,
+                                      extra_env={"CMS_SOCIAL_LOGIN_OIDC_PROVIDERS": names})
+        sizes[count] = figures["peak_rss_mib"]
+    return {"providers": [1, many], "peak_rss_mib": [sizes[1], sizes[many]],
+            "per_provider_mib": (sizes[many] - sizes[1]) / (many - 1),
+            "requests": requests_count}
 
 
 def publish_over_http(base: str) -> None:
@@ -644,6 +675,9 @@ def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
             server, emulator, requests_count=sizes["memory_requests"],
             clients=2 if quick else 8)
         report_one("worker_memory", results["worker_memory"])
+        results["memory_per_provider"] = bench_memory_per_provider(
+            server, emulator, requests_count=20 if quick else 600)
+        report_one("memory_per_provider", results["memory_per_provider"])
     return results
 
 
@@ -692,6 +726,13 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f"after {figures['requests']} requests from {figures['clients']} clients "
               f"(after start {figures['rss_after_start_mib']:.1f} MiB; "
               f"{figures['http_rps']:.0f} req/s over HTTP)", flush=True)
+    elif name == "memory_per_provider":
+        one, many = figures["peak_rss_mib"]
+        print(f"4b. worker peak RSS with {figures['providers'][0]} / "
+              f"{figures['providers'][1]} OpenID Connect providers: {one:.1f} / {many:.1f} MiB"
+              f" after {figures['requests']} requests -> "
+              f"{figures['per_provider_mib']:.2f} MiB per provider (target <= 0.5)",
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

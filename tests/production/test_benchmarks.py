@@ -21,7 +21,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     benchmarks = load_benchmarks()
     results = benchmarks.run(quick=True, server=postgresql_server)
     printed = capsys.readouterr().out
-    for number in ("1a.", "1b.", "2.", "3.", "4."):
+    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b."):
         assert f"\n{number} " in "\n" + printed
     login = results["login_page"]
     assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
@@ -35,4 +35,5 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert "Index" in lookup["plan"]
     memory = results["worker_memory"]
     assert 10 < memory["peak_rss_mib"] < 2000
+    assert results["memory_per_provider"]["providers"] == [1, 20]
     assert results["machine"]["nproc"] >= 1
