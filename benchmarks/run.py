@@ -11,9 +11,13 @@
 2. A full SSO login through the site against the local Bitbucket emulator, against a
    bare client making the same HTTP calls directly (target >= 0.7 of its rate).
 3. The callback's identity lookup with 1,000 and with 1,000,000 linked identities in
-   PostgreSQL (target: p50 ratio <= 1.5).
+   PostgreSQL (target: p50 ratio <= 1.2).
 4. Peak memory (VmHWM) of a ``pserve production.ini`` worker process serving the login
-   page.
+   page (target <= 60 MiB), and (4b) with 1 and with 20 provider instances (target: at
+   most 0.5 MiB per provider).
+5. Cost growth on PostgreSQL: the editor's audit page, filtered, with 100 and with 100,000
+   audit rows; the history page with 1 and with 100 published versions (target: p50
+   ratio <= 1.5 each).
 
 It starts its own PostgreSQL server (Debian's binaries, see
 ``cms_social_login.testing.postgresql``) and Bitbucket emulator on 127.0.0.1; it needs
@@ -37,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack as contextlib_exit_stack
 from contextlib import contextmanager, nullcontext
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -60,7 +65,8 @@ CLIENT_SECRET = "benchClientSecret-0123456789-abcdefghij"
 SECRET_KEY = "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 EDITOR = ("editor", "editor")
 
-TARGETS = {"login_page": 0.8, "sso_login": 0.7, "identity_lookup": 1.5}
+TARGETS = {"login_page": 0.8, "sso_login": 0.7, "identity_lookup": 1.2,
+           "audit_page": 1.5, "history_page": 1.5}
 
 
 # --------------------------------------------------------------------------- machine
@@ -499,6 +505,89 @@ def bench_identity_lookup(server: PostgreSQLServer, small: int = 1_000,
             "target": TARGETS["identity_lookup"]}
 
 
+# --------------------------------------------------------------------------- 5. growth
+
+
+#: The audit page as an editor filters it: sign-ins at Bitbucket that worked, last 30 days.
+AUDIT_PAGE = ("/editor/system-pages/login/audit?kind=signin&action=success"
+              "&provider=bitbucket&days=30")
+HISTORY_PAGE = "/editor/system-pages/login/history"
+
+
+def signed_in_editor(app: Any) -> WsgiBrowser:
+    """The demo editor, signed in with the password form."""
+    editor = WsgiBrowser(app)
+    _, _, page = editor.get("/login")
+    fields = dict(form_fields(page.decode(), action_end="/login"))
+    fields.update(login=EDITOR[0], password=EDITOR[1])
+    status, _, _ = editor.post("/login", list(fields.items()))
+    assert status == 303, status
+    return editor
+
+
+def fill_activity(url: str, audit_rows: int, versions: int) -> None:
+    """``audit_rows`` audit events over the last 60 days (a quarter of them Bitbucket
+    sign-ins that worked) and ``versions`` - 1 more published versions."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO social_login_audit (at, kind, action, actor, provider, detail) "
+                "SELECT now() - (i % 86400) * interval '1 minute', "
+                "CASE WHEN i % 2 = 0 THEN 'signin' ELSE 'editor' END, "
+                "CASE WHEN i % 4 = 0 THEN 'success' WHEN i % 2 = 0 THEN 'denied' "
+                "ELSE 'apply' END, 'user-' || (i % 500), "
+                "CASE WHEN i % 3 = 0 THEN 'github' ELSE 'bitbucket' END, '{}' "
+                "FROM generate_series(1, :count) AS i"), {"count": audit_rows})
+            connection.execute(text(
+                "INSERT INTO social_login_publish_history (version, document, published_at, "
+                "published_by) SELECT 1000 + i, document, now() - i * interval '1 hour', "
+                "'1' FROM social_login_publish_history, generate_series(1, :count) AS i"),
+                {"count": versions - 1})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    finally:
+        engine.dispose()
+
+
+def page_p50_ms(browser: WsgiBrowser, path: str, samples: int) -> float:
+    """The median time of ``GET path`` in milliseconds."""
+    timings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        status, _, _ = browser.get(path)
+        timings.append(time.perf_counter() - start)
+        assert status == 200, (path, status)
+    return statistics.median(timings) * 1000
+
+
+def bench_growth(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                 sizes: dict[str, tuple[int, int]], samples: int = 60,
+                 rounds: int = 3) -> dict[str, Any]:
+    """Benchmark 5: the audit page (filtered) and the history page, on a small and on a
+    large site: ``sizes`` maps "small" / "large" to (audit rows, published versions)."""
+    timings: dict[str, dict[str, list[float]]] = {"audit": {}, "history": {}}
+    with contextlib_exit_stack() as stack:
+        editors = {}
+        for name, (audit_rows, versions) in sizes.items():
+            url = server.create_database(f"bench_growth_{name}")
+            stack.callback(server.drop_database, f"bench_growth_{name}")
+            site = stack.enter_context(running_site(url, emulator))
+            fill_activity(url, audit_rows, versions)
+            editors[name] = signed_in_editor(site)
+        for _ in range(rounds):  # interleaved, so drift hits both alike
+            for name, editor in editors.items():
+                timings["audit"].setdefault(name, []).append(
+                    page_p50_ms(editor, AUDIT_PAGE, samples // rounds))
+                timings["history"].setdefault(name, []).append(
+                    page_p50_ms(editor, HISTORY_PAGE, samples // rounds))
+    result: dict[str, Any] = {"sizes": sizes}
+    for page, target in (("audit", TARGETS["audit_page"]), ("history", TARGETS["history_page"])):
+        p50 = {name: statistics.median(values) for name, values in timings[page].items()}
+        result[page] = {"p50_ms": p50, "ratio": p50["large"] / p50["small"], "target": target}
+    return result
+
+
 # --------------------------------------------------------------------------- 4. memory
 
 
@@ -635,7 +724,7 @@ def publish_over_http(base: str) -> None:
 
 
 def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
-    """Run the four benchmarks; the figures as a dict.
+    """Run the benchmarks; the figures as a dict.
 
     ``quick`` uses tiny sizes (a smoke run); ``server`` is a PostgreSQL server to use
     (anything with ``create_database`` / ``drop_database``), else a private one starts.
@@ -675,6 +764,11 @@ def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
         results["identity_lookup"] = bench_identity_lookup(
             server, small=sizes["small"], large=sizes["large"], samples=sizes["samples"])
         report_one("identity_lookup", results["identity_lookup"])
+        results["growth"] = bench_growth(
+            server, emulator, sizes={"small": (100, 1), "large": (
+                (2_000, 10) if quick else (100_000, 100))},
+            samples=6 if quick else 60)
+        report_one("growth", results["growth"])
         results["worker_memory"] = bench_worker_memory(
             server, emulator, requests_count=sizes["memory_requests"],
             clients=2 if quick else 8)
@@ -725,6 +819,18 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f"({verdict(figures['ratio'], figures['target'], higher_is_better=False)})",
               flush=True)
         print(f"   plan: {figures['plan']}", flush=True)
+    elif name == "growth":
+        small, large = figures["sizes"]["small"], figures["sizes"]["large"]
+        audit, history = figures["audit"], figures["history"]
+        print(f"5. audit page p50 (filtered: Bitbucket sign-ins that worked, 30 days): "
+              f"{audit['p50_ms']['small']:.1f} ms with {small[0]:,} rows vs "
+              f"{audit['p50_ms']['large']:.1f} ms with {large[0]:,} -> ratio "
+              f"{audit['ratio']:.2f} ({verdict(audit['ratio'], audit['target'], False)})",
+              flush=True)
+        print(f"   history page p50: {history['p50_ms']['small']:.1f} ms with {small[1]} "
+              f"published version(s) vs {history['p50_ms']['large']:.1f} ms with {large[1]}"
+              f" -> ratio {history['ratio']:.2f} "
+              f"({verdict(history['ratio'], history['target'], False)})", flush=True)
     elif name == "worker_memory":
         print(f"4. worker peak RSS (VmHWM) serving /login: {figures['peak_rss_mib']:.1f} MiB "
               f"after {figures['requests']} requests from {figures['clients']} clients "

@@ -21,7 +21,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     benchmarks = load_benchmarks()
     results = benchmarks.run(quick=True, server=postgresql_server)
     printed = capsys.readouterr().out
-    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b."):
+    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5."):
         assert f"\n{number} " in "\n" + printed
     login = results["login_page"]
     assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
@@ -36,4 +36,5 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     memory = results["worker_memory"]
     assert 10 < memory["peak_rss_mib"] < 2000
     assert results["memory_per_provider"]["providers"] == [1, 20]
+    assert results["growth"]["audit"]["ratio"] > 0 and results["growth"]["history"]["ratio"] > 0
     assert results["machine"]["nproc"] >= 1
