@@ -259,6 +259,7 @@ def test_a_login_started_on_one_worker_finishes_on_the_other(site, bitbucket,
                                                            bitbucket_user):
     a, b = site["A"], site["B"]
     publish(a, "alice", enabled=True)
+    assert seconds_until(b, shown=True) <= 1  # the Save is live on B within the bound
     visitor = requests.Session()
     assert has_button(a, visitor)
     start = visitor.get(a.url("/login/bitbucket?came_from=/"), allow_redirects=False,
