@@ -15,11 +15,11 @@ from typing import Any
 
 import transaction
 from pyramid.settings import asbool
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import sessionmaker
 
-from cms_social_login.migrations import alembic_quiet_unless_configured, migration_lock, upgrade
 from cms_social_login.models import get_tm_session
+from cms_social_login.schema_version import schema_is_current
 
 from .models import Base, User
 
@@ -32,11 +32,21 @@ def setup_database(registry: Any) -> None:
     engine = session_factory.kw["bind"]
     settings = registry.settings or {}
     lock_dir = settings.get("cms_social_login.migration_lock_dir") or None
-    with engine.connect() as connection, migration_lock(connection, lock_dir), \
-            alembic_quiet_unless_configured():
-        upgrade(connection, settings=settings)
-        Base.metadata.create_all(connection)
-        connection.commit()
+    with engine.connect() as connection:
+        ready = schema_is_current(connection) and inspect(connection).has_table(
+            User.__tablename__)
+    if not ready:  # Alembic is imported only when there is something to migrate
+        from cms_social_login.migrations import (
+            alembic_quiet_unless_configured,
+            migration_lock,
+            upgrade,
+        )
+
+        with engine.connect() as connection, migration_lock(connection, lock_dir), \
+                alembic_quiet_unless_configured():
+            upgrade(connection, settings=settings)
+            Base.metadata.create_all(connection)
+            connection.commit()
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
     created = create_editor(session_factory, DEMO_EDITOR[0], DEMO_EDITOR[1],

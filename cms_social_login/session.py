@@ -13,17 +13,30 @@ row, and a session whose row is gone (logout, "Log out everywhere") or past its 
 end (``cms_social_login.session_lifetime`` after sign-in, never extended by activity)
 is emptied: the visitor is anonymous again. Anonymous sessions carry no token and never
 touch the table.
+
+A visitor who only looks at the login page gets no session and no cookie at all. The
+page's password form then carries a *login form token* (:func:`login_form_token`) instead
+of a session's CSRF token: the time it was issued (in steps of 10 minutes, so every
+visitor of one step gets the same page) signed with a key derived from the secret key.
+It does not identify the browser, so POST /login (:func:`check_login_form`) accepts it
+only from the site's own pages: a browser's ``Sec-Fetch-Site`` and ``Origin`` (or, without
+``Origin``, ``Referer``) must name this site, so a form on another site cannot sign the
+visitor in to an account of its choosing (login CSRF; browsers send ``Origin`` with every
+cross-site POST). A visitor who has a session uses its token as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pyramid.csrf import check_csrf_origin, check_csrf_token, get_csrf_token
+from pyramid.exceptions import BadCSRFToken
 from pyramid.interfaces import ISessionFactory
 from pyramid.security import forget, remember
 from pyramid.session import BaseCookieSessionFactory, JSONSerializer
@@ -43,6 +56,12 @@ TOKEN_KEY = "cms_social_login.signed_in"
 #: The salt Pyramid's ``SignedCookieSessionFactory`` uses (cookies made before key
 #: rotation keep working).
 SALT = "pyramid.session."
+#: A login form token is issued per this many seconds (one page for all visitors of a step).
+LOGIN_FORM_TOKEN_STEP = 600
+#: And works for this long after it was issued (a form left open in a tab).
+LOGIN_FORM_TOKEN_LIFETIME = 4 * 3600
+_LOGIN_FORM_KEYS = "cms_social_login.login_form_keys"
+_LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
 
 
 def now() -> datetime:
@@ -152,3 +171,84 @@ def live_sessions(request: Any, userid: str) -> int:
     return request.social_login_dbsession.scalar(
         select(func.count()).select_from(SignedInSession).where(
             SignedInSession.userid == userid, SignedInSession.expires_at > now())) or 0
+
+
+def has_session(request: Any) -> bool:
+    """Whether the visitor has a session: sent as a cookie, or given one (something was
+    stored in it) during this request. Reading an empty new session does not count."""
+    session = request.__dict__.get("session")
+    if session is not None and (not session.new or len(session)):
+        return True
+    return COOKIE_NAME in request.cookies or SECURE_COOKIE_NAME in request.cookies
+
+
+def _login_form_keys(request: Any) -> list[bytes]:
+    keys = request.registry.get(_LOGIN_FORM_KEYS)
+    if keys is None:
+        keys = [derive_key(key, "login form token")
+                for key in request.registry.social_login_settings.secret_keys]
+        request.registry[_LOGIN_FORM_KEYS] = keys
+    return keys
+
+
+def _sign_issued(key: bytes, issued: int) -> str:
+    mac = hmac.new(key, f"login form {issued}".encode(), hashlib.sha256).hexdigest()
+    return f"{issued}.{mac[:32]}"
+
+
+def login_form_token(request: Any) -> str:
+    """The CSRF token of the password form: the session's when the visitor has a session,
+    else a login form token (no session is made)."""
+    if has_session(request):
+        return get_csrf_token(request)
+    issued = int(time.time()) // LOGIN_FORM_TOKEN_STEP * LOGIN_FORM_TOKEN_STEP
+    memo = request.registry.get(_LOGIN_FORM_TOKEN)
+    if memo is None or memo[0] != issued:
+        memo = (issued, _sign_issued(_login_form_keys(request)[0], issued))
+        request.registry[_LOGIN_FORM_TOKEN] = memo
+    return memo[1]
+
+
+def _is_login_form_token(request: Any, token: str) -> bool:
+    issued_text, _, _mac = token.partition(".")
+    if not issued_text.isdigit() or len(issued_text) > 12:
+        return False
+    issued = int(issued_text)
+    if not 0 <= time.time() - issued <= LOGIN_FORM_TOKEN_LIFETIME:
+        return False
+    return any(hmac.compare_digest(_sign_issued(key, issued), token)
+               for key in _login_form_keys(request))
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+
+
+def _from_this_site(request: Any) -> bool:
+    """Whether a browser says the request comes from one of this site's pages (a client
+    that is not a browser sends none of these headers and cannot carry a visitor's
+    login anyway)."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    site_url = request.registry.social_login_settings.site_url
+    own = {_origin_of(request.host_url)} | ({_origin_of(site_url)} if site_url else set())
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return _origin_of(origin) in own
+    referer = request.headers.get("Referer")
+    return referer is None or _origin_of(referer) in own
+
+
+def check_login_form(request: Any) -> None:
+    """The CSRF check of POST /login: the session's token, or a login form token sent from
+    this site's own page; BadCSRFToken (400) otherwise."""
+    check_csrf_origin(request)  # over https, as Pyramid's own check does
+    token = request.POST.get("csrf_token", "")
+    if has_session(request) and check_csrf_token(request, raises=False):
+        return
+    if isinstance(token, str) and _is_login_form_token(request, token) \
+            and _from_this_site(request):
+        return
+    raise BadCSRFToken()

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..models import database_url
 from ..models.meta import metadata
+from ..schema_version import VERSION_TABLE
 from .quiet import alembic_quiet_unless_configured
 
 # Importing Alembic logs one INFO line per built-in plugin ("setup plugin ..."): no news
@@ -67,8 +68,6 @@ log = logging.getLogger(__name__)
 
 #: Where Alembic finds ``env.py``, ``script.py.mako`` and ``versions/``.
 SCRIPT_LOCATION = "cms_social_login:migrations"
-#: The add-on's own Alembic version table (the host may have ``alembic_version``).
-VERSION_TABLE = "social_login_alembic_version"
 #: The revision that creates the whole schema of the first release.
 INITIAL_REVISION = "0001"
 #: Key of a PostgreSQL advisory lock held while migrating, so that several processes

@@ -197,15 +197,6 @@ def social_login_dbsession(request: Any) -> Session:
     return request.registry.getUtility(ISocialLoginDBSession)(request)
 
 
-def open_session(request: Any) -> Session | None:
-    """The request's session if using it costs nothing: the host's (made by the host
-    anyway) or the add-on's own once something made it; None otherwise."""
-    source = request.registry.getUtility(ISocialLoginDBSession)
-    if isinstance(source, OwnSession):
-        return request.__dict__.get("social_login_dbsession")
-    return request.social_login_dbsession
-
-
 def session_factory_for(request: Any) -> sessionmaker:
     """Sessions on the add-on's database outside the request's transaction."""
     factory = request.registry.get(SESSION_FACTORY_KEY)

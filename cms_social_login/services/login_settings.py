@@ -359,6 +359,10 @@ class LoginSettingsService:
             draft.document), published_by=userid)
         self.dbsession.add(record)
         flush_or_retry(self.dbsession)
+        # published.py builds on this module, hence the import here.
+        from .published import forget_published_on_commit
+
+        forget_published_on_commit(self.request)
         return record
 
     def last_publish(self) -> PublishRecord | None:

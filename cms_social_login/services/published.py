@@ -1,22 +1,23 @@
-"""What the live site uses: the published document, cached per process, checked per request.
+"""What the live site uses: the published document, cached per process and site.
 
-Every request that needs the published settings (the login page, starting a login, the
-callback) costs one indexed read: the ``version`` and ``updated_at`` of the
-``published`` row of ``social_login_settings`` (its primary key). When they are the
-ones this process saw last, the decoded document and the list of enabled providers
-built from it are reused; otherwise the document is read once (a second primary-key
-read) and becomes the process's new snapshot. A Save on any process therefore shows on
-every process from its very next request, and nothing correct depends on the cache:
-it only saves reading and decoding JSON and rebuilding the buttons.
+Each process keeps, per site, a snapshot of the published row: its ``version`` and
+``updated_at``, the decoded document and the list of enabled providers built from it. A
+snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
+after the read that last found it current; the first request after that checks the
+version again with one primary-key read (in autocommit: one round trip), and only a
+changed version reads the document. So a login page costs no database work at all on
+almost every request, and a Save on any process is live on every other process within
+``published_max_age`` (tests/production/test_many_processes.py holds two workers to 1 s).
+The process that saves drops its own snapshot when the Save commits: the editor sees
+the Save at once. ``published_max_age = 0`` checks the version on every request.
 
-A site that prefers no database work at all on most login pages may set
-``cms_social_login.published_max_age`` to a number of seconds: a snapshot checked less
-than that long ago is used without the read, so a Save shows on other processes within
-that bound instead of at once. The default, 0, checks on every request.
+Why a time bound and not a notification (PostgreSQL ``LISTEN``/``NOTIFY``, a file's
+mtime): it works the same on every database the site runs on, needs no connection or
+thread of its own per process, and its worst case is stated in one number.
 
-The snapshot lives on the registry (one per application, no module state); it is
-replaced whole, never changed in place, so threads share it without locks. Its
-document is shared too: treat it as read-only.
+The snapshots live on the registry (one per application, no module state), in a dict
+keyed by :func:`site_key`; each is replaced whole, never changed in place, so threads
+share them without locks. Their documents are shared too: treat them as read-only.
 """
 
 from __future__ import annotations
@@ -29,25 +30,31 @@ from typing import Any
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
-from ..models import PUBLISHED, LoginSettings, open_session, session_factory_for
+from ..models import PUBLISHED, LoginSettings, session_factory_for
 from ..providers.registry import get_provider_registry
 from .login_settings import LoginButton, login_buttons
 
 __all__ = [
     "CACHE_KEY",
+    "MAX_AGE_KEY",
     "MAX_AGE_SETTING",
     "PublishedSnapshot",
     "live_buttons",
     "load_published_document",
     "published_document",
     "published_snapshot",
+    "site_key",
+    "forget_published_on_commit",
 ]
 
-#: Registry key of the process's latest :class:`PublishedSnapshot`.
-CACHE_KEY = "cms_social_login.published_snapshot"
-#: Seconds a checked snapshot is used without checking again (default 0: never).
+#: Registry key of the process's latest :class:`PublishedSnapshot` per site key.
+CACHE_KEY = "cms_social_login.published_snapshots"
+#: Seconds a checked snapshot is used without checking again.
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
-_MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
+#: Its default: a Save is live on every process within half a second.
+DEFAULT_MAX_AGE = 0.5
+#: Registry key of that setting, read once (seconds, a float).
+MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
@@ -84,9 +91,10 @@ EMPTY = PublishedSnapshot(version=0, updated_at=None, document={})
 
 
 def _max_age(registry: Any) -> float:
-    seconds = registry.get(_MAX_AGE_KEY)
+    seconds = registry.get(MAX_AGE_KEY)
     if seconds is None:
-        raw = (registry.settings or {}).get(MAX_AGE_SETTING) or 0
+        raw = (registry.settings or {}).get(MAX_AGE_SETTING)
+        raw = DEFAULT_MAX_AGE if raw in (None, "") else raw
         try:
             seconds = float(raw)
         except (TypeError, ValueError) as exc:
@@ -94,11 +102,23 @@ def _max_age(registry: Any) -> float:
                                      f"got {raw!r}") from exc
         if seconds < 0:
             raise ConfigurationError(f"{MAX_AGE_SETTING} cannot be negative")
-        registry[_MAX_AGE_KEY] = seconds
+        registry[MAX_AGE_KEY] = seconds
     return seconds
 
 
-def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
+def site_key(request: Any) -> str:
+    """The key of the request's site in the published cache ("default": one site)."""
+    return "default"
+
+
+def _snapshots(registry: Any) -> dict[str, PublishedSnapshot]:
+    snapshots = registry.get(CACHE_KEY)
+    if snapshots is None:
+        snapshots = registry.setdefault(CACHE_KEY, {})
+    return snapshots
+
+
+def _refresh(registry: Any, cached: PublishedSnapshot | None, run: Any) -> PublishedSnapshot:
     now = time.monotonic()
     # 1. SELECT version, updated_at FROM social_login_settings WHERE stage = 'published'
     #    (a primary-key lookup; no JSON is read or decoded).
@@ -106,7 +126,6 @@ def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
     if row is None:
         snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
     else:
-        cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
         if cached is not None and cached.key == (row.version, row.updated_at):
             snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
                                          cached.buttons, checked_at=now)
@@ -121,42 +140,53 @@ def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
                 buttons = tuple(login_buttons(document, get_provider_registry(registry)))
                 snapshot = PublishedSnapshot(fresh.version, fresh.updated_at, document,
                                              buttons, checked_at=now)
-    registry[CACHE_KEY] = snapshot
     return snapshot
 
 
 def published_snapshot(request: Any) -> PublishedSnapshot:
-    """This request's snapshot of the published settings (checked once per request).
+    """This request's snapshot of the published settings (found once per request).
 
-    One statement when the process's cached snapshot is current (the version read),
-    two when it is not (the version read, then the row with its document), none when
-    ``cms_social_login.published_max_age`` allows reusing a recent check.
+    No statement while the process's snapshot of the site was checked less than
+    ``published_max_age`` seconds ago; else one (the version read) when it is still
+    current, two when it is not (the version read, then the row with its document).
 
-    When the request's session has not started a transaction yet (the login page, the
-    start of a login, the callback: the check comes first), the read runs on a pooled
-    connection in autocommit mode: one round trip instead of BEGIN, SELECT and COMMIT,
-    and (on the add-on's own engine) no session is made for an anonymous login page; the
-    host's session, when the add-on uses it, is the host's to make. It sees what the request's own
-    transaction would (the latest committed row). Once the session is in a transaction
-    (it may hold its own uncommitted Save), the read goes through the session.
+    The read runs on a pooled connection in autocommit mode (one round trip, and no
+    session is made for a login page), unless this request's session is already in a
+    transaction (it may hold its own uncommitted Save): then it goes through the session,
+    and what it finds is kept for this request only, never for the process.
     """
     snapshot = request.__dict__.get(_REQUEST_KEY)
     if snapshot is not None:
         return snapshot
     registry = request.registry
-    max_age = _max_age(registry)
-    cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
-    dbsession = open_session(request)
+    snapshots = _snapshots(registry)
+    key = site_key(request)
+    cached = snapshots.get(key)
+    dbsession = request.__dict__.get("social_login_dbsession")
     if dbsession is not None and dbsession.in_transaction():
-        snapshot = _refresh(registry, dbsession.execute)
-    elif max_age and cached is not None and time.monotonic() - cached.checked_at < max_age:
+        snapshot = _refresh(registry, cached, dbsession.execute)
+    elif cached is not None and time.monotonic() - cached.checked_at < _max_age(registry):
         snapshot = cached
     else:
         engine = session_factory_for(request).kw["bind"]
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            snapshot = _refresh(registry, connection.execute)
+            snapshot = _refresh(registry, cached, connection.execute)
+        snapshots[key] = snapshot
     request.__dict__[_REQUEST_KEY] = snapshot
     return snapshot
+
+
+def forget_published_on_commit(request: Any) -> None:
+    """Drop this process's snapshot of the request's site once its transaction commits
+    (a Save: the editor's own process shows it from the next request on)."""
+    snapshots = _snapshots(request.registry)
+    key = site_key(request)
+
+    def forget(committed: bool) -> None:
+        if committed:
+            snapshots.pop(key, None)
+
+    request.tm.get().addAfterCommitHook(forget)
 
 
 def load_published_document(request: Any) -> dict[str, Any]:

@@ -7,18 +7,29 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.renderers import render
+from pyramid.response import Response
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from
 from ..services.identities import linked_providers
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import live_buttons
-from ..session import sign_in, sign_out
+from ..services.published import live_buttons, published_snapshot, site_key
+from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
 
 LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
 #: The flash queue of "You are logged out" (shown once on /login).
 LOGGED_OUT_QUEUE = "cms_social_login.logged_out"
+#: The flash queue of the message of a login that just failed (shown once on /login).
+LOGIN_FAILED_QUEUE = "cms_social_login.login_failed"
+#: Registry key of the anonymous login pages rendered in this process.
+PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
+#: At most this many of them are kept (one per site, published version, language and
+#: site address seen; a Host header an attacker varies cannot grow it further).
+PAGE_CACHE_SIZE = 32
+#: What a rendered page holds in place of the visitor's CSRF token.
+TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
 
 
 def current_user(request: Any):
@@ -36,7 +47,8 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
     adapter = request.registry.getUtility(IUserAdapter)
     came_from = safe_came_from(request.params.get("came_from"))
     user = current_user(request)
-    if message is None and not preview and request.session.peek_flash(LOGGED_OUT_QUEUE):
+    if message is None and not preview and has_session(request) \
+            and request.session.peek_flash(LOGGED_OUT_QUEUE):
         # peek first: popping an empty queue would rewrite every visitor's cookie
         message = request.session.pop_flash(LOGGED_OUT_QUEUE)[0]
     card = {
@@ -47,7 +59,7 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         "error": translate(request, error) if error else None,
         "preview": preview,
         "login_name": login_name,
-        "csrf_token": get_csrf_token(request),
+        "csrf_token": login_form_token(request),
         # Signed in already: the page says who, with Continue and Log out, and offers to
         # connect the providers not linked yet.
         "signed_in": None if preview else user,
@@ -67,15 +79,47 @@ def refuse_oversized_form(request: Any) -> None:
         raise HTTPBadRequest(translate(request, _("A form must be sent with its length.")))
 
 
-def show_login(request: Any) -> dict[str, Any]:
-    """GET /login (with the message of a login that just failed, if any)."""
-    failed = request.session.pop_flash("cms_social_login.login_failed")
+def anonymous_login_page(request: Any) -> Response:
+    """The login page of a visitor who is not signed in, has no message waiting and
+    came from nowhere in particular: the same page for every such visitor but for the
+    CSRF token. It is rendered once per site, published version, language and site
+    address in each process; each request only puts its token in."""
+    snapshot = published_snapshot(request)
+    key = (site_key(request), snapshot.key, request.locale_name, request.application_url)
+    pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
+    body = pages.get(key)
+    if body is None:
+        values = login_page(request)
+        values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
+        body = render(LOGIN_TEMPLATE, values, request=request).encode()
+        if len(pages) >= PAGE_CACHE_SIZE:
+            pages.clear()
+        pages[key] = body
+    token = login_form_token(request).encode()
+    return Response(body.replace(TOKEN_PLACEHOLDER.encode(), token),
+                    content_type="text/html", charset="UTF-8")
+
+
+def show_login(request: Any):
+    """GET /login (with the message of a login that just failed, if any).
+
+    A visitor without a session gets none: the page needs no cookie (see
+    :func:`cms_social_login.session.login_form_token`).
+    """
+    if request.authenticated_userid is None and "came_from" not in request.GET and (
+            not has_session(request) or not (request.session.peek_flash(LOGIN_FAILED_QUEUE)
+                                             or request.session.peek_flash(LOGGED_OUT_QUEUE))):
+        return anonymous_login_page(request)
+    # peek first: popping an empty queue would rewrite every visitor's cookie
+    failed = request.session.pop_flash(LOGIN_FAILED_QUEUE) if request.session.peek_flash(
+        LOGIN_FAILED_QUEUE) else []
     return login_page(request, error=failed[0] if failed else None)
 
 
 def password_login(request: Any):
     """POST /login: the host's username and password check, through the user adapter."""
     refuse_oversized_form(request)
+    check_login_form(request)
     adapter = request.registry.getUtility(IUserAdapter)
     login = str(request.POST.get("login", ""))[:255].strip()
     password = str(request.POST.get("password", ""))[:1024]
@@ -124,8 +168,9 @@ def includeme(config: Configurator) -> None:
     """Register the public views."""
     config.add_view(show_login, route_name="cms_social_login.login", request_method="GET",
                     renderer=LOGIN_TEMPLATE)
+    # CSRF-checked by the view: a session's token or a login form token (session.py).
     config.add_view(password_login, route_name="cms_social_login.login",
-                    request_method="POST", renderer=LOGIN_TEMPLATE, require_csrf=True)
+                    request_method="POST", renderer=LOGIN_TEMPLATE, require_csrf=False)
     config.add_view(logout_page, route_name="cms_social_login.logout", request_method="GET",
                     renderer="cms_social_login/logout.jinja2", http_cache=0)
     config.add_view(logout, route_name="cms_social_login.logout", request_method="POST",

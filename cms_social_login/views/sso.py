@@ -22,10 +22,10 @@ from ..i18n import translate
 from ..services.sso import LoginFailure, SocialLoginService, notify_failure
 from ..services.test_login import is_test_login
 from .editor import finish_test_login
-from .public import LOGIN_TEMPLATE, login_page
+from .public import LOGIN_FAILED_QUEUE, LOGIN_TEMPLATE, login_page
 
 #: The flash queue that carries a failed login's message to the login page.
-FAILED_LOGIN_QUEUE = "cms_social_login.login_failed"
+FAILED_LOGIN_QUEUE = LOGIN_FAILED_QUEUE
 
 
 class TestLoginFinished:

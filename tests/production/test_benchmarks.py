@@ -21,11 +21,13 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     benchmarks = load_benchmarks()
     results = benchmarks.run(quick=True, server=postgresql_server)
     printed = capsys.readouterr().out
-    for number in ("1.", "2.", "3.", "4."):
+    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5."):
         assert f"\n{number} " in "\n" + printed
     login = results["login_page"]
     assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
-    assert login["bounded_rps"] > 0
+    assert login["checking_rps"] > 0 and login["first_time_rps"] > 0
+    assert not login["set_cookie"]
+    assert results["login_page_development"]["ratio"] > 0
     sso = results["sso_login"]
     assert sso["api_calls"][0] == "token" and sso["ratio"] > 0
     lookup = results["identity_lookup"]
@@ -33,4 +35,6 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert "Index" in lookup["plan"]
     memory = results["worker_memory"]
     assert 10 < memory["peak_rss_mib"] < 2000
+    assert results["memory_per_provider"]["providers"] == [1, 20]
+    assert results["growth"]["audit"]["ratio"] > 0 and results["growth"]["history"]["ratio"] > 0
     assert results["machine"]["nproc"] >= 1

@@ -63,7 +63,7 @@ def test_a_fixated_session_does_not_carry_into_the_login(published_bitbucket, vi
                                                          make_browser, bitbucket,
                                                          bitbucket_user):
     attacker = make_browser()
-    attacker.get("/login")
+    start_login(attacker)  # the login's state is kept in a session: the attacker has one
     planted = session_cookie(attacker)
     visitor.set_cookie("cms_session", planted)
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
@@ -188,8 +188,19 @@ def test_an_anonymous_login_page_never_touches_the_sessions_table(app, visitor):
     assert not [s for s in statements if "social_login_sessions" in s]
 
 
+def session_set_cookie(browser, referer: str) -> str:
+    """The Set-Cookie header of the session that signing in with the password form gives
+    (looking at the login page gives no cookie at all)."""
+    page = browser.get("/login")
+    assert page.headers.getall("Set-Cookie") == []
+    form = next(f for f in page.forms.values() if f.action.endswith("/login"))
+    form["login"], form["password"] = "editor", "editor"
+    headers = form.submit(headers={"Referer": referer}, status=303).headers
+    return next(h for h in headers.getall("Set-Cookie") if "cms_session=" in h)
+
+
 def test_cookie_flags_over_http(visitor):
-    header = visitor.get("/login").headers["Set-Cookie"]
+    header = session_set_cookie(visitor, "http://localhost/login")
     assert header.startswith("cms_session=")
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
     assert "secure" not in header.lower()
@@ -198,7 +209,7 @@ def test_cookie_flags_over_http(visitor):
 def test_cookie_is_host_prefixed_and_secure_over_https(app):
     browser = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost",
                                                   "wsgi.url_scheme": "https"})
-    header = browser.get("/login").headers["Set-Cookie"]
+    header = session_set_cookie(browser, "https://localhost/login")
     assert header.startswith("__Host-cms_session=")
     assert "; secure" in header.lower() and "HttpOnly" in header and "SameSite=Lax" in header
     assert "Path=/;" in header or header.endswith("Path=/")
