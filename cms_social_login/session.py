@@ -12,7 +12,8 @@ its random token in the cookie; every request whose session carries a token chec
 row, and a session whose row is gone (logout, "Log out everywhere") or past its absolute
 end (``cms_social_login.session_lifetime`` after sign-in, never extended by activity)
 is emptied: the visitor is anonymous again. Anonymous sessions carry no token and never
-touch the table.
+touch the table; a session that holds a userid (Pyramid's ``SessionAuthenticationHelper``
+key) but no token was not signed in through :func:`sign_in` and is emptied too.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ COOKIE_NAME = "cms_session"
 SECURE_COOKIE_NAME = "__Host-cms_session"
 #: Session key of the signed-in session's token.
 TOKEN_KEY = "cms_social_login.signed_in"
-#: The salt Pyramid's ``SignedCookieSessionFactory`` uses (cookies made before key
-#: rotation keep working).
-SALT = "pyramid.session."
+#: The cookie's signing salt. Cookies of releases before server-side sessions were
+#: signed with Pyramid's ``"pyramid.session."`` and carry no token, so nothing could
+#: revoke them: the new salt refuses them (everyone signs in once after the upgrade).
+SALT = "cms_social_login.session.revocable."
+#: Where Pyramid's ``SessionAuthenticationHelper`` (default prefix) keeps the userid: a
+#: session holding one without a token was not signed in by :func:`sign_in`.
+HELPER_USERID_KEY = "auth.userid"
 
 
 def now() -> datetime:
@@ -102,6 +107,8 @@ class CookieSessionFactory:
         token = session.get(TOKEN_KEY)
         if token is not None and not _is_live(request, token):
             session.invalidate()  # logged out, or past its absolute end: anonymous now
+        elif token is None and HELPER_USERID_KEY in session:
+            session.invalidate()  # signed in without a revocable record: not signed in
         return session
 
 
