@@ -447,7 +447,8 @@ class HttpClient:
 
     def _read(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and declared.isascii() and declared.isdigit() \
+                and int(declared) > self.max_bytes:
             log.warning("outbound %s %s: body of %s bytes exceeds %s",
                         response.request.method, _origin(response.url), declared,
                         self.max_bytes)

@@ -199,6 +199,12 @@ def sweep_if_due(request: Any) -> int:
 # --------------------------------------------------------------------------- reading
 
 
+def _whole_number(raw: str, digits: int) -> bool:
+    """Whether ``raw`` is 1 to ``digits`` ASCII digits (``"²"`` passes ``str.isdigit``
+    but not ``int``)."""
+    return 0 < len(raw) <= digits and raw.isascii() and raw.isdigit()
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What the editor's audit page shows."""
@@ -218,11 +224,12 @@ class AuditFilter:
         action = params.get("action") if params.get("action") in actions else None
         provider = str(params.get("provider") or "").strip().lower()[:64] or None
         raw_days = str(params.get("days", ""))
-        days = int(raw_days) if raw_days.isdigit() and 0 < int(raw_days) <= 3650 else None
+        days = (int(raw_days) if _whole_number(raw_days, 4) and 0 < int(raw_days) <= 3650
+                else None)
         page = str(params.get("page", "1"))
         return cls(kind=kind, action=action, provider=provider, days=days,
                    since=utcnow() - timedelta(days=days) if days else None,
-                   page=max(1, min(int(page), 10_000)) if page.isdigit() else 1)
+                   page=max(1, min(int(page), 10_000)) if _whole_number(page, 9) else 1)
 
     def query(self) -> dict[str, str]:
         """The filters as query parameters (for links, the CSV export and the pager)."""

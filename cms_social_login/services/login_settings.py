@@ -46,7 +46,7 @@ def _position(post: Mapping[str, str], key: str, stored: int) -> tuple[int, str 
     raw = str(post.get(key, "")).strip()
     if not raw:
         return stored, None
-    if not raw.isdigit() or not 0 <= int(raw) <= MAX_POSITION:
+    if not (len(raw) <= 2 and raw.isascii() and raw.isdigit()) or int(raw) > MAX_POSITION:
         return stored, _("Button order must be a whole number from 0 to ${max}.",
                          mapping={"max": MAX_POSITION})
     return int(raw), None

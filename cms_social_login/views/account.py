@@ -104,7 +104,7 @@ def disconnect(request: Any):
     if user is None:
         return _login_redirect(request)
     raw = request.POST.get("identity", "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise HTTPBadRequest("Unknown connection.")
     identity = request.social_login_dbsession.get(LinkedIdentity, int(raw))
     if identity is None or identity.userid != user.userid:

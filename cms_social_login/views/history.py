@@ -64,7 +64,7 @@ def history_list(request: Any) -> dict[str, Any]:
 
 def _version(request: Any) -> int:
     raw = request.matchdict["version"]
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise HTTPNotFound(translate(request, _("There is no such version.")))
     return int(raw)
 
