@@ -24,7 +24,7 @@ from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
-from ..redirects import safe_came_from
+from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in
 from .db import flush_or_retry, retry_lost_races
 from .identities import find_identity
@@ -73,11 +73,7 @@ class LoginOutcome:
 
 def callback_url(request: Any, provider_name: str) -> str:
     """The URL to register at the provider: the route under ``site_url`` when set."""
-    site_url = request.registry.social_login_settings.site_url
-    if site_url:
-        return site_url + request.route_path("cms_social_login.callback",
-                                             provider=provider_name)
-    return request.route_url("cms_social_login.callback", provider=provider_name)
+    return site_route_url(request, "cms_social_login.callback", provider=provider_name)
 
 
 def _digest(value: str) -> str:

@@ -16,6 +16,7 @@ from ..interfaces import IUserAdapter
 from ..models import LinkedIdentity
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
+from ..redirects import site_route_url
 from ..services.login_settings import ProviderConfig
 from ..services.published import live_buttons, published_document
 from ..session import live_sessions
@@ -35,8 +36,8 @@ class Connection:
 
 
 def _login_redirect(request: Any) -> HTTPSeeOther:
-    return HTTPSeeOther(request.route_url("cms_social_login.login",
-                                          _query={"came_from": request.path}))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.login",
+                                       _query={"came_from": request.path}))
 
 
 def _title(request: Any, provider: Provider | None, name: str) -> str:
@@ -124,7 +125,7 @@ def disconnect(request: Any):
         delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
     request.session.flash(translate(request, _("${title} is disconnected from your account.",
                                                mapping={"title": title})))
-    return HTTPSeeOther(request.route_url("cms_social_login.connections"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.connections"))
 
 
 def includeme(config: Configurator) -> None:
