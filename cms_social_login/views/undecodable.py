@@ -15,7 +15,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.response import Response
 
-from ..i18n import _, translate
+from ..i18n import _, negotiate_locale, translate
 
 
 def _undecodable(request: Any) -> bool:
@@ -34,6 +34,10 @@ def undecodable_request(exc: UnicodeDecodeError | DeprecationWarning, request: A
     """400 with a plain message; any other ``UnicodeDecodeError`` is a bug: raised on."""
     if not _undecodable(request):
         raise exc
+    # The add-on's negotiator: a host's (Pyramid's default reads request.params) would
+    # fail on the very query this refuses.
+    request.locale_name = negotiate_locale(request)
+    request.__dict__.pop("localizer", None)
     message = translate(request, _("This address or form contains characters we cannot "
                                    "read. Please check the link and try again."))
     response = Response(message, status=400, content_type="text/plain", charset="utf-8")

@@ -221,8 +221,8 @@ def test_random_requests_to_editor_routes(app, published_bitbucket, editor_token
 
 @pytest.mark.parametrize("url", ["/login?came_from=%80", "/login/%C3%28",
                                  "/editor/system-pages/login/history/%80",
-                                 "/login/bitbucket/callback?state=%ff"],
-                         ids=["query", "path", "editor-path", "callback"])
+                                 "/login/bitbucket/callback?state=%ff", "/?code=%80"],
+                         ids=["query", "path", "editor-path", "callback", "host-page"])
 def test_bytes_that_are_not_utf8_get_a_plain_400(app, url):
     headers = {"Host": "localhost", "Accept-Language": "de"}
     response = Request.blank(url, headers=headers).get_response(app)
