@@ -20,7 +20,7 @@ class DemoSecurityPolicy:
 
     def identity(self, request: Any) -> User | None:
         userid = self.helper.authenticated_userid(request)
-        if not isinstance(userid, str) or not userid.isdigit():
+        if not isinstance(userid, str) or not (userid.isascii() and userid.isdigit()):
             return None
         return request.dbsession.get(User, int(userid))
 

@@ -18,7 +18,7 @@ class DemoUserAdapter(UserAdapterBase):
     password_login = True
 
     def get_user(self, request: Any, userid: str) -> SiteUser | None:
-        if not userid.isdigit():
+        if not (userid.isascii() and userid.isdigit()):
             return None
         user = request.dbsession.get(User, int(userid))
         if user is None:
@@ -42,7 +42,9 @@ class DemoUserAdapter(UserAdapterBase):
         return str(user.id)
 
     def has_password(self, request: Any, userid: str) -> bool:
-        user = request.dbsession.get(User, int(userid)) if userid.isdigit() else None
+        if not (userid.isascii() and userid.isdigit()):
+            return False
+        user = request.dbsession.get(User, int(userid))
         return bool(user and user.password_hash)
 
     def find_user_by_email(self, request: Any, email: str) -> str | None:

@@ -22,7 +22,7 @@ from pyramid.events import BeforeRender, BeforeTraversal
 from pyramid.exceptions import ConfigurationError
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 
-from .crypto import FernetSecretBox
+from .crypto import TOKEN_PURPOSES, FernetSecretBox
 from .events import SocialLoginFailed, SocialLoginSucceeded
 from .i18n import add_template_globals, negotiate_on_own_pages
 from .interfaces import IProviderRegistry, ISecretBox, IUserAdapter
@@ -108,6 +108,11 @@ def includeme(config: Configurator) -> None:
 
     # Defaults, used where the host's configuration registered none.
     _default_unless_host_set(config, ISecretBox, lambda: FernetSecretBox(typed.secret_keys))
+    # The add-on's own short-lived tokens: one derived key per purpose, whatever box the
+    # host chose for secrets at rest.
+    for purpose in TOKEN_PURPOSES:
+        config.registry.registerUtility(FernetSecretBox(typed.secret_keys, purpose=purpose),
+                                        ISecretBox, name=purpose)
     _default_unless_host_set(config, IUserAdapter, IdentityUserAdapter)
     _default_unless_host_set(config, ISessionFactory, lambda: CookieSessionFactory(
         typed.secret_keys, typed.session_timeout))

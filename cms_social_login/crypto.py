@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -54,6 +57,43 @@ class FernetSecretBox:
             return self._fernet.decrypt(token.encode("ascii"), ttl=ttl).decode()
         except (InvalidToken, UnicodeError, ValueError) as exc:
             raise SecretDecryptionError("cannot decrypt the stored secret") from exc
+
+
+#: Purposes of the add-on's short-lived tokens. Each has its own key derived from the
+#: site's secret key (not the secret box of secrets at rest) and names itself inside the
+#: token: a token made for one purpose is never read as another, nor as a secret at rest.
+PENDING_SECRET = "pending secret"
+TEST_LOGIN_STATE = "test login state"
+TOKEN_PURPOSES = (PENDING_SECRET, TEST_LOGIN_STATE)
+
+
+def purpose_box(registry: Any, purpose: str) -> ISecretBox:
+    """The box of ``purpose`` (one of :data:`TOKEN_PURPOSES`), registered at start."""
+    return registry.getUtility(ISecretBox, name=purpose)
+
+
+def seal(box: ISecretBox, purpose: str, binding: Mapping[str, str], value: Any) -> str:
+    """A token carrying ``value`` for ``purpose``, usable only where ``binding`` (the
+    provider, field, server... it was made for) is the same."""
+    return box.encrypt(json.dumps({"purpose": purpose, "binding": dict(binding),
+                                   "value": value}, sort_keys=True))
+
+
+def unseal(box: ISecretBox, token: str, purpose: str, binding: Mapping[str, str],
+           ttl: int) -> Any:
+    """The value :func:`seal` put in ``token`` for ``purpose`` and ``binding``, at most
+    ``ttl`` seconds ago. SecretDecryptionError for any other token."""
+    try:
+        data = json.loads(box.decrypt(token, ttl=ttl))
+    except ValueError as exc:
+        raise SecretDecryptionError("not a sealed token") from exc
+    if not isinstance(data, dict) or data.get("purpose") != purpose or "value" not in data:
+        raise SecretDecryptionError("a token made for another purpose")
+    expected = json.dumps(dict(binding), sort_keys=True)
+    if not hmac.compare_digest(json.dumps(data.get("binding"), sort_keys=True).encode(),
+                               expected.encode()):
+        raise SecretDecryptionError("a token made for another provider, field or server")
+    return data["value"]
 
 
 def can_decrypt(box: ISecretBox, token: str) -> bool:

@@ -26,7 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import Timeout
 from urllib3.util.connection import create_connection
 
@@ -90,20 +90,33 @@ class AddressNotAllowed(Exception):
     """
 
 
+#: IPv6 ranges whose last 32 bits are an IPv4 address: IPv4-compatible (``::127.0.0.1``,
+#: RFC 4291 2.5.5.1), SIIT IPv4-translated (``::ffff:0:7f00:1``, RFC 2765 2.1) and the
+#: NAT64 well-known prefix (RFC 6052 2.1).
+EMBEDS_IPV4_LAST_32_BITS = tuple(ipaddress.IPv6Network(network) for network in (
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+#: Local-use NAT64 (RFC 8215): the IPv4 address may sit anywhere after the /48, and the
+#: range is not globally reachable: refused whole.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def address_allowed(address: str) -> bool:
     """Whether ``address`` (an IP address literal) is a public unicast address.
 
     Refused: loopback, private (RFC 1918), shared (100.64/10), link-local, unique-local
     (fc00::/7), multicast, unspecified, reserved and documentation ranges, and IPv6
-    forms that embed such an IPv4 address (mapped, 6to4, NAT64).
+    forms that embed such an IPv4 address (mapped, compatible, SIIT, 6to4, Teredo, NAT64;
+    local-use NAT64 entirely).
     """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip in LOCAL_NAT64:
+            return False
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo or (None, None))[1]
-        if embedded is None and ip in ipaddress.IPv6Network("64:ff9b::/96"):
+        if embedded is None and any(ip in network for network in EMBEDS_IPV4_LAST_32_BITS):
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None and not address_allowed(str(embedded)):
             return False
@@ -186,8 +199,9 @@ class _PublicOnlyConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         try:
             infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            return super()._new_conn()  # urllib3 reports the failed resolution
+        except socket.gaierror as exc:
+            # Never urllib3's own (unchecked) lookup: a second answer may be another address.
+            raise NameResolutionError(self.host, self, exc) from exc
         addresses = [info[4][0] for info in infos]
         public = [address for address in addresses if address_allowed(str(address))]
         if not public:
@@ -447,7 +461,8 @@ class HttpClient:
 
     def _read(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and declared.isascii() and declared.isdigit() \
+                and int(declared) > self.max_bytes:
             log.warning("outbound %s %s: body of %s bytes exceeds %s",
                         response.request.method, _origin(response.url), declared,
                         self.max_bytes)

@@ -1,8 +1,10 @@
-"""Where a visitor may be sent back to after login: same-site paths only."""
+"""Where a visitor may be sent back to after login (same-site paths only), and the
+site's absolute URLs for redirects (under ``cms_social_login.site_url`` when set)."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_CAME_FROM = 2048
@@ -42,3 +44,20 @@ def safe_came_from(value: object, default: str = "/") -> str:
             return default
     encoded = _percent_encode(value)
     return encoded if len(encoded) <= MAX_CAME_FROM else default
+
+
+def site_route_url(request: Any, route_name: str, *elements: Any, **kw: Any) -> str:
+    """The site's URL of this route: under ``cms_social_login.site_url`` when set (never
+    from the Host header then), else ``request.route_url``'s."""
+    base = request.registry.social_login_settings.site_url
+    if base:
+        return base + request.route_path(route_name, *elements, **kw)
+    return request.route_url(route_name, *elements, **kw)
+
+
+def site_location(request: Any, path: str) -> str:
+    """``path`` (on this site, e.g. from :func:`safe_came_from`) for a ``Location``
+    header: under ``cms_social_login.site_url`` when set (WebOb would otherwise make it
+    absolute with the Host header)."""
+    base = request.registry.social_login_settings.site_url
+    return base + path if base else path

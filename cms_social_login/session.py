@@ -12,7 +12,8 @@ its random token in the cookie; every request whose session carries a token chec
 row, and a session whose row is gone (logout, "Log out everywhere") or past its absolute
 end (``cms_social_login.session_lifetime`` after sign-in, never extended by activity)
 is emptied: the visitor is anonymous again. Anonymous sessions carry no token and never
-touch the table.
+touch the table; a session that holds a userid (Pyramid's ``SessionAuthenticationHelper``
+key) but no token was not signed in through :func:`sign_in` and is emptied too.
 
 A visitor who only looks at the login page gets no session and no cookie at all. The
 page's password form then carries a *login form token* (:func:`login_form_token`) instead
@@ -53,9 +54,13 @@ COOKIE_NAME = "cms_session"
 SECURE_COOKIE_NAME = "__Host-cms_session"
 #: Session key of the signed-in session's token.
 TOKEN_KEY = "cms_social_login.signed_in"
-#: The salt Pyramid's ``SignedCookieSessionFactory`` uses (cookies made before key
-#: rotation keep working).
-SALT = "pyramid.session."
+#: The cookie's signing salt. Cookies of releases before server-side sessions were
+#: signed with Pyramid's ``"pyramid.session."`` and carry no token, so nothing could
+#: revoke them: the new salt refuses them (everyone signs in once after the upgrade).
+SALT = "cms_social_login.session.revocable."
+#: Where Pyramid's ``SessionAuthenticationHelper`` (default prefix) keeps the userid: a
+#: session holding one without a token was not signed in by :func:`sign_in`.
+HELPER_USERID_KEY = "auth.userid"
 #: A login form token is issued per this many seconds (one page for all visitors of a step).
 LOGIN_FORM_TOKEN_STEP = 600
 #: And works for this long after it was issued (a form left open in a tab).
@@ -121,6 +126,8 @@ class CookieSessionFactory:
         token = session.get(TOKEN_KEY)
         if token is not None and not _is_live(request, token):
             session.invalidate()  # logged out, or past its absolute end: anonymous now
+        elif token is None and HELPER_USERID_KEY in session:
+            session.invalidate()  # signed in without a revocable record: not signed in
         return session
 
 

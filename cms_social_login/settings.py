@@ -72,7 +72,7 @@ def audit_retention_days(settings: Mapping[str, object]) -> int:
     """``cms_social_login.audit_retention_days`` (default 365; 0 keeps the audit log)."""
     raw = settings.get(PREFIX + "audit_retention_days")
     value = "365" if raw in (None, "") else str(raw).strip()
-    if not value.isdigit() or int(value) > 36500:
+    if not (value.isascii() and value.isdigit()) or int(value) > 36500:
         raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
                                  f"days from 0 (keep forever) to 36500, got {value!r}")
     return int(value)

@@ -114,14 +114,15 @@ def _message_detail(message: object) -> dict[str, Any]:
 
 
 def _repeat_of(dbsession: Session, action: str, provider: str | None, reason: str,
-               now: datetime) -> AuditEvent | None:
-    """The row of the same anonymous failure in the current window, locked for the count."""
+               actor: str | None, now: datetime) -> AuditEvent | None:
+    """The row of the same failure of the same actor (None: anonymous visitors) in the
+    current window, locked for the count."""
     since = now - REPEAT_WINDOW
+    same_actor = AuditEvent.actor.is_(None) if actor is None else AuditEvent.actor == actor
     candidates = dbsession.scalars(
         select(AuditEvent)
         .where(AuditEvent.kind == SIGNIN, AuditEvent.action == action,
-               AuditEvent.provider == provider, AuditEvent.actor.is_(None),
-               AuditEvent.at >= since)
+               AuditEvent.provider == provider, same_actor, AuditEvent.at >= since)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20).with_for_update())
     for row in candidates:
         first = row.detail.get("first_at")
@@ -143,20 +144,20 @@ def on_login_succeeded(event: SocialLoginSucceeded) -> None:
 def on_login_failed(event: SocialLoginFailed) -> None:
     """Subscriber: a sign-in through a provider failed (the reason, never a token).
 
-    A visitor who is not signed in adds to the row of the same failure (provider, outcome,
-    cause) of the last :data:`REPEAT_WINDOW` instead of writing a new one.
+    A failure adds to the row of the same failure (provider, outcome, cause) of the same
+    actor (a signed-in user, or anonymous visitors together) of the last
+    :data:`REPEAT_WINDOW` instead of writing a new one.
     """
     request = event.request
     provider = event.provider_name[:64].replace("\x00", "\ufffd")
     reason = event.cause[:500]
     detail = {"reason": reason, "message": _message_detail(event.reason)}
-    if request.authenticated_userid is not None:
-        record(request, SIGNIN, event.outcome, provider=provider, detail=detail)
-        return
+    actor = request.authenticated_userid
     now = utcnow()
-    repeat = _repeat_of(request.social_login_dbsession, event.outcome, provider, reason, now)
+    repeat = _repeat_of(request.social_login_dbsession, event.outcome, provider, reason,
+                        actor, now)
     if repeat is None:
-        record(request, SIGNIN, event.outcome, provider=provider,
+        record(request, SIGNIN, event.outcome, provider=provider, actor=actor,
                detail={**detail, "count": 1, "first_at": now.isoformat()})
         return
     repeat.detail = {**repeat.detail, "count": int(repeat.detail.get("count", 1)) + 1}
@@ -203,6 +204,12 @@ def sweep_if_due(request: Any) -> int:
 # --------------------------------------------------------------------------- reading
 
 
+def _whole_number(raw: str, digits: int) -> bool:
+    """Whether ``raw`` is 1 to ``digits`` ASCII digits (``"²"`` passes ``str.isdigit``
+    but not ``int``)."""
+    return 0 < len(raw) <= digits and raw.isascii() and raw.isdigit()
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What the editor's audit page shows."""
@@ -222,11 +229,12 @@ class AuditFilter:
         action = params.get("action") if params.get("action") in actions else None
         provider = str(params.get("provider") or "").strip().lower()[:64] or None
         raw_days = str(params.get("days", ""))
-        days = int(raw_days) if raw_days.isdigit() and 0 < int(raw_days) <= 3650 else None
+        days = (int(raw_days) if _whole_number(raw_days, 4) and 0 < int(raw_days) <= 3650
+                else None)
         page = str(params.get("page", "1"))
         return cls(kind=kind, action=action, provider=provider, days=days,
                    since=utcnow() - timedelta(days=days) if days else None,
-                   page=max(1, min(int(page), 10_000)) if page.isdigit() else 1)
+                   page=max(1, min(int(page), 10_000)) if _whole_number(page, 9) else 1)
 
     def query(self) -> dict[str, str]:
         """The filters as query parameters (for links, the CSV export and the pager)."""

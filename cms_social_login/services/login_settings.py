@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..crypto import SecretDecryptionError
+from ..crypto import PENDING_SECRET, SecretDecryptionError, purpose_box, seal, unseal
 from ..i18n import _
 from ..interfaces import ISecretBox
 from ..models import DRAFT, PUBLISHED, LinkedIdentity, LoginSettings, PublishRecord
@@ -46,7 +46,7 @@ def _position(post: Mapping[str, str], key: str, stored: int) -> tuple[int, str 
     raw = str(post.get(key, "")).strip()
     if not raw:
         return stored, None
-    if not raw.isdigit() or not 0 <= int(raw) <= MAX_POSITION:
+    if not (len(raw) <= 2 and raw.isascii() and raw.isdigit()) or int(raw) > MAX_POSITION:
         return stored, _("Button order must be a whole number from 0 to ${max}.",
                          mapping={"max": MAX_POSITION})
     return int(raw), None
@@ -195,12 +195,25 @@ def _switch_choice(post: Mapping[str, str], name: str, stored: ProviderConfig,
     return carried if carried in (CHOICE_ON, CHOICE_OFF) else stored.choice
 
 
+def pending_binding(provider: Provider, field_name: str, post: Mapping[str, str]
+                    ) -> dict[str, str]:
+    """What a pending secret is bound to: its provider and field, and the server the
+    posted tab points at (``provider.endpoint_fields``); a token made for another of
+    them is refused."""
+    binding = {"provider": provider.name, "field": field_name}
+    for name in provider.endpoint_fields:
+        binding[f"endpoint.{name}"] = str(post.get(f"{provider.name}.{name}", "")).strip()
+    return binding
+
+
 def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
-                        base: Mapping[str, Any], box: ISecretBox) -> SettingsForm:
+                        base: Mapping[str, Any], box: ISecretBox,
+                        pending_box: ISecretBox) -> SettingsForm:
     """Check the posted form against each provider's fields.
 
     ``base`` is the stored draft: a secret field left empty keeps its stored secret (or
-    the one typed before OK, carried encrypted in ``<provider>.<field>.pending``).
+    the one typed before OK, carried in ``<provider>.<field>.pending``: a token of
+    ``pending_box`` made for this provider, field and server, checked like a typed value).
     """
     providers = list(providers)
     known = set(FORM_CONTROL_KEYS)
@@ -233,19 +246,20 @@ def parse_settings_form(post: Mapping[str, str], providers: Iterable[Provider],
                 continue
             if not f.secret:
                 values[f.name] = value
-            elif value:
-                secrets[f.name] = box.encrypt(value)
-                pending[f.name] = secrets[f.name]
-            elif post.get(f"{provider.name}.{f.name}.pending"):
-                token = post[f"{provider.name}.{f.name}.pending"]
+                continue
+            binding = pending_binding(provider, f.name, post)
+            token = post.get(f"{provider.name}.{f.name}.pending")
+            if not value and token:
                 try:
-                    box.decrypt(token, ttl=PENDING_SECRET_TTL)
-                except SecretDecryptionError:
+                    value = f.clean(unseal(pending_box, str(token), PENDING_SECRET, binding,
+                                           ttl=PENDING_SECRET_TTL))
+                except (SecretDecryptionError, FieldError, TypeError):
                     errors[f.name] = _("Please type ${label} again.",
                                        mapping={"label": _(f.label)})
-                else:
-                    secrets[f.name] = token
-                    pending[f.name] = token
+                    continue
+            if value:
+                secrets[f.name] = box.encrypt(value)
+                pending[f.name] = seal(pending_box, PENDING_SECRET, binding, value)
         typed = ProviderConfig(name=provider.name, values=values, secrets=secrets)
         choice = _switch_choice(post, provider.name, stored, typed.has_any_value())
         complete = typed.is_complete(provider)
@@ -306,7 +320,8 @@ class LoginSettingsService:
     def parse(self, post: Mapping[str, str]) -> SettingsForm:
         """Check the editor's form against the current draft."""
         document, _version = self.editable_document()
-        form = parse_settings_form(post, self.providers, document, self.box)
+        form = parse_settings_form(post, self.providers, document, self.box,
+                                   purpose_box(self.request.registry, PENDING_SECRET))
         check_server_changes(form, post, self.providers, document, self.dbsession)
         return form
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
-from ..redirects import safe_came_from
+from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in
 from .db import flush_or_retry, retry_lost_races
 from .identities import find_identity
@@ -40,6 +41,9 @@ BINDING_KEY = "cms_social_login.binding"
 RESULT_CACHE_KEY = "cms_social_login.result"
 #: The most expired states one login start deletes (the sweep stays cheap after a flood).
 SWEEP_BATCH = 100
+#: What an error code from a provider looks like (RFC 6749 4.1.2.1: ``access_denied``...).
+#: Any other ``?error=`` text is the visitor's: it never reaches the audit's reason.
+ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 class LoginFailure(Exception):
@@ -69,11 +73,7 @@ class LoginOutcome:
 
 def callback_url(request: Any, provider_name: str) -> str:
     """The URL to register at the provider: the route under ``site_url`` when set."""
-    site_url = request.registry.social_login_settings.site_url
-    if site_url:
-        return site_url + request.route_path("cms_social_login.callback",
-                                             provider=provider_name)
-    return request.route_url("cms_social_login.callback", provider=provider_name)
+    return site_route_url(request, "cms_social_login.callback", provider=provider_name)
 
 
 def _digest(value: str) -> str:
@@ -180,11 +180,11 @@ class SocialLoginService:
             self.request.environ[RESULT_CACHE_KEY] = result
         self._consume_state(pending)
         if not isinstance(result, AuthenticationComplete):
-            reason = getattr(result, "reason", None) or "denied"
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
                   mapping={"title": provider.display_title(config.values)}),
-                f"{name}: the provider answered {reason}", result=result, outcome="denied")
+                f"{name}: the provider answered {denied_code(result)}", result=result,
+                outcome="denied")
         userid, created = self._local_user(provider, config, result)
         came_from = safe_came_from(pending.came_from)
         # A new session at login (nothing planted before survives), revocable at logout.
@@ -272,6 +272,13 @@ class SocialLoginService:
         identity.last_login_at = utcnow()
         flush_or_retry(self.dbsession)
         return identity.userid, created
+
+
+def denied_code(result: object) -> str:
+    """The error code of a denied login (``access_denied``...), or "an error" when the
+    provider's answer (which a visitor can write into the callback URL) is no code."""
+    reason = getattr(result, "reason", None)
+    return reason if isinstance(reason, str) and ERROR_CODE.fullmatch(reason) else "an error"
 
 
 def notify_failure(request: Any, provider_name: str, failure: LoginFailure) -> None:

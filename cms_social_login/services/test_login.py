@@ -3,8 +3,9 @@
 It goes through the provider API only (``authorize_redirect`` then ``complete``) and
 the provider's registered callback URL, so it proves what a visitor's login would.
 Nothing is published, no account is created or linked, and the editor's own session
-stays signed in: the pending test lives in the editor's session (encrypted with the
-site's secret box, keyed by a hash of its ``state``), and the callback hands a state
+stays signed in: the pending test lives in the editor's session (sealed with the key of
+its own purpose, never readable as a pending secret or a secret at rest; keyed by a hash
+of its ``state``), and the callback hands a state
 found there to :func:`finish` instead of the visitor's sign-in.
 """
 
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from velruse import AuthenticationComplete
 
-from ..crypto import SecretDecryptionError
+from ..crypto import TEST_LOGIN_STATE, SecretDecryptionError, purpose_box, seal, unseal
 from ..http import AccessRestricted, ProviderError
 from ..i18n import _, translate
 from ..interfaces import ISecretBox
@@ -115,7 +115,8 @@ def begin(request: Any, provider: Provider, config: ProviderConfig, source: str)
     pending = {"state": _digest(state), "provider": provider.name,
                "config": config.to_document(), "code_verifier": code_verifier,
                "nonce": nonce, "source": source}
-    request.session[PENDING_KEY] = box.encrypt(json.dumps(pending))
+    request.session[PENDING_KEY] = seal(purpose_box(request.registry, TEST_LOGIN_STATE),
+                                        TEST_LOGIN_STATE, {}, pending)
     return url
 
 
@@ -124,9 +125,10 @@ def _pending(request: Any) -> dict[str, Any] | None:
     if not isinstance(token, str):
         return None
     try:
-        data = json.loads(_box(request).decrypt(
-            token, ttl=request.registry.social_login_settings.state_ttl))
-    except (SecretDecryptionError, ValueError):
+        data = unseal(purpose_box(request.registry, TEST_LOGIN_STATE), token,
+                      TEST_LOGIN_STATE, {},
+                      ttl=request.registry.social_login_settings.state_ttl)
+    except SecretDecryptionError:
         return None
     return data if isinstance(data, dict) else None
 

@@ -15,6 +15,7 @@ from ..i18n import _, translate
 from ..models import LinkedIdentity
 from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
+from ..redirects import site_route_url
 from ..services.login_settings import ProviderConfig
 from ..services.published import live_buttons, published_document
 from ..session import live_sessions
@@ -35,8 +36,8 @@ class Connection:
 
 
 def _login_redirect(request: Any) -> HTTPSeeOther:
-    return HTTPSeeOther(request.route_url("cms_social_login.login",
-                                          _query={"came_from": request.path}))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.login",
+                                       _query={"came_from": request.path}))
 
 
 def _title(request: Any, provider: Provider | None, name: str) -> str:
@@ -101,7 +102,7 @@ def disconnect(request: Any):
     if user is None:
         return _login_redirect(request)
     raw = request.POST.get("identity", "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise HTTPBadRequest("Unknown connection.")
     identity = request.social_login_dbsession.get(LinkedIdentity, int(raw))
     if identity is None or identity.userid != user.userid:
@@ -121,7 +122,7 @@ def disconnect(request: Any):
         delete(LinkedIdentity).where(LinkedIdentity.id == identity.id))
     request.session.flash(translate(request, _("${title} is disconnected from your account.",
                                                mapping={"title": title})))
-    return HTTPSeeOther(request.route_url("cms_social_login.connections"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.connections"))
 
 
 def includeme(config: Configurator) -> None:

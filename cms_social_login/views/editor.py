@@ -14,6 +14,7 @@ from ..crypto import can_decrypt
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..providers.base import Provider
+from ..redirects import site_route_url
 from ..services import audit, test_login
 from ..services.history import changed_settings
 from ..services.login_settings import (
@@ -276,9 +277,9 @@ def settings_submit(request: Any):
         "version": version,
         "changed": changed_settings(before, form.document, service.providers, service.box)})
     if action == "preview":
-        return HTTPSeeOther(request.route_url("cms_social_login.editor_preview"))
-    return HTTPSeeOther(request.route_url("cms_social_login.editor_settings",
-                                          _query={"tab": tab} if tab else {}))
+        return HTTPSeeOther(site_route_url(request, "cms_social_login.editor_preview"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.editor_settings",
+                                       _query={"tab": tab} if tab else {}))
 
 
 def _flash_published(request: Any, service: LoginSettingsService, version: int,
@@ -422,7 +423,7 @@ def preview_save(request: Any):
         "version": record.version, "from": "preview",
         "changed": changed_settings(before, record.document, service.providers,
                                     service.box)})
-    return HTTPSeeOther(request.route_url("cms_social_login.editor_settings"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.editor_settings"))
 
 
 def includeme(config: Configurator) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
 
+from ..redirects import site_route_url
 from ..routes import ROUTES
 from .public import current_user
 
@@ -21,8 +22,8 @@ TEMPLATE = "cms_social_login/forbidden.jinja2"
 def forbidden(request: Any):
     """An anonymous GET goes to ``/login?came_from=<this page>``; anyone else gets 403."""
     if request.authenticated_userid is None and request.method == "GET":
-        return HTTPSeeOther(request.route_url("cms_social_login.login",
-                                              _query={"came_from": request.path_qs}))
+        return HTTPSeeOther(site_route_url(request, "cms_social_login.login",
+                                           _query={"came_from": request.path_qs}))
     request.response.status_int = 403
     return {"user": current_user(request)}
 

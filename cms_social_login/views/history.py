@@ -15,6 +15,7 @@ from pyramid.response import Response
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..providers.registry import get_provider_registry
+from ..redirects import site_route_url
 from ..services import audit
 from ..services.history import (
     Change,
@@ -64,7 +65,7 @@ def history_list(request: Any) -> dict[str, Any]:
 
 def _version(request: Any) -> int:
     raw = request.matchdict["version"]
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise HTTPNotFound(translate(request, _("There is no such version.")))
     return int(raw)
 
@@ -142,7 +143,7 @@ def restore(request: Any):
         request.session.flash(translate(request, _(
             "Settings for ${providers} were kept but stay inactive: that provider is not "
             "installed on this site.", mapping={"providers": ", ".join(missing)})))
-    return HTTPSeeOther(request.route_url("cms_social_login.editor_settings"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.editor_settings"))
 
 
 def _audit_rows(request: Any, events: list) -> list[dict[str, Any]]:

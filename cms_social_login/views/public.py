@@ -12,7 +12,7 @@ from pyramid.response import Response
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
-from ..redirects import safe_came_from
+from ..redirects import safe_came_from, site_location, site_route_url
 from ..services.identities import linked_providers
 from ..services.provider_sessions import provider_logout_url
 from ..services.published import live_buttons, published_snapshot, site_key
@@ -128,14 +128,15 @@ def password_login(request: Any):
         request.response.status_int = 400
         return login_page(request, error=_("Wrong username or password."), login_name=login)
     headers = sign_in(request, userid)
-    return HTTPSeeOther(safe_came_from(request.POST.get("came_from")), headers=headers)
+    return HTTPSeeOther(site_location(request, safe_came_from(request.POST.get("came_from"))),
+                        headers=headers)
 
 
 def logout_page(request: Any):
     """GET /logout: a page with one "Log out" button (a GET never changes anything)."""
     user = current_user(request)
     if user is None:
-        return HTTPSeeOther(request.route_url("cms_social_login.login"))
+        return HTTPSeeOther(site_route_url(request, "cms_social_login.login"))
     return {"user": user, "csrf_token": get_csrf_token(request)}
 
 
@@ -152,7 +153,7 @@ def logout(request: Any):
     done = (_("You are logged out on every browser and device.") if everywhere
             else _("You are logged out."))
     request.session.flash(translate(request, done), LOGGED_OUT_QUEUE)
-    response = HTTPSeeOther(request.route_url("cms_social_login.login"), headers=headers)
+    response = HTTPSeeOther(site_route_url(request, "cms_social_login.login"), headers=headers)
     response.cache_control = "no-store"
     return response
 

@@ -19,6 +19,7 @@ from pyramid.renderers import render_to_response
 from velruse import AuthenticationComplete, AuthenticationDenied
 
 from ..i18n import translate
+from ..redirects import site_location, site_route_url
 from ..services.sso import LoginFailure, SocialLoginService, notify_failure
 from ..services.test_login import is_test_login
 from .editor import finish_test_login
@@ -90,7 +91,7 @@ def login_result(request: Any) -> AuthenticationComplete | AuthenticationDenied:
 
 def login_complete(context: AuthenticationComplete, request: Any):
     """Default view of a finished login: back to where the visitor came from."""
-    return HTTPSeeOther(context.came_from)
+    return HTTPSeeOther(site_location(request, context.came_from))
 
 
 def login_denied(context: AuthenticationDenied, request: Any):
@@ -104,14 +105,14 @@ def login_denied(context: AuthenticationDenied, request: Any):
         return response
     request.session.pop_flash(FAILED_LOGIN_QUEUE)  # the latest failure only: the cookie stays small
     request.session.flash(context.reason, queue=FAILED_LOGIN_QUEUE)
-    response = HTTPSeeOther(request.route_url("cms_social_login.login"))
+    response = HTTPSeeOther(site_route_url(request, "cms_social_login.login"))
     response.cache_control = "no-store"
     return response
 
 
 def test_login_finished(context: TestLoginFinished, request: Any):
     """After a Test login: its result, on a clean URL."""
-    return HTTPSeeOther(request.route_url("cms_social_login.editor_test_login"))
+    return HTTPSeeOther(site_route_url(request, "cms_social_login.editor_test_login"))
 
 
 def includeme(config: Configurator) -> None:

@@ -1,8 +1,10 @@
 """A request whose path, query string or form is not UTF-8 text is a 400, not a 500.
 
 WebOb decodes these lazily and raises ``UnicodeDecodeError`` wherever they are first read
-(Pyramid's routing raises ``URLDecodeError``, a subclass), so the refusal is an exception
-view: it answers only where a 500 would otherwise be, and a host's own exception view for
+(Pyramid's routing raises ``URLDecodeError``, a subclass); a form declared in another
+charset (``Content-Type: ...; charset=latin-1``, or a made-up one) makes WebOb raise
+``DeprecationWarning`` when the form is read. So the refusal is an exception view for
+both: it answers only where a 500 would otherwise be, and a host's own exception view for
 the same error wins over this one.
 """
 
@@ -22,17 +24,18 @@ def _undecodable(request: Any) -> bool:
         request.path_info  # noqa: B018 - decoding is the check
         request.GET.items()
         request.POST.items()
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, DeprecationWarning):
         return True
     return False
 
 
-def undecodable_request(exc: UnicodeDecodeError, request: Any) -> Response:
+def undecodable_request(exc: UnicodeDecodeError | DeprecationWarning, request: Any
+                        ) -> Response:
     """400 with a plain message; any other ``UnicodeDecodeError`` is a bug: raised on."""
     if not _undecodable(request):
         raise exc
-    # The host's negotiator may read the undecodable query itself: the add-on's (which
-    # reads it safely) picks this answer's language.
+    # The add-on's negotiator: a host's (Pyramid's default reads request.params) would
+    # fail on the very query this refuses.
     request.locale_name = negotiate_locale(request)
     request.__dict__.pop("localizer", None)
     message = translate(request, _("This address or form contains characters we cannot "
@@ -43,5 +46,6 @@ def undecodable_request(exc: UnicodeDecodeError, request: Any) -> Response:
 
 
 def includeme(config: Configurator) -> None:
-    """Register the exception view."""
+    """Register the exception views."""
     config.add_exception_view(undecodable_request, context=UnicodeDecodeError)
+    config.add_exception_view(undecodable_request, context=DeprecationWarning)

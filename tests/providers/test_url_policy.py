@@ -34,13 +34,17 @@ RELAXED = UrlPolicy(allow_private=True)
     "127.0.0.1", "127.8.9.10", "10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254",
     "100.64.0.1", "0.0.0.0", "224.0.0.251", "255.255.255.255", "::1", "::", "fe80::1",
     "fe80::1%eth0", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
-    "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::1", "not an address"])
+    "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::1", "not an address",
+    # IPv6 forms that embed a loopback or private IPv4 address: IPv4-compatible, SIIT,
+    # NAT64 (well-known and local-use: the latter refused whole, RFC 8215).
+    "::127.0.0.1", "::10.0.0.1", "::ffff:0:7f00:1", "::ffff:0:a00:1", "64:ff9b::7f00:1",
+    "64:ff9b:1::7f00:1", "64:ff9b:1:7f00:0:100::", "64:ff9b:1::808:808"])
 def test_non_public_addresses_are_refused(address):
     assert not address_allowed(address)
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "140.82.112.3", "2001:4860:4860::8888",
-                                     "::ffff:8.8.8.8"])
+                                     "::ffff:8.8.8.8", "::ffff:0:808:808", "64:ff9b::808:808"])
 def test_public_addresses_are_allowed(address):
     assert address_allowed(address)
 

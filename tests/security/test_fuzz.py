@@ -72,10 +72,14 @@ def test_random_settings_forms(app, published_bitbucket, fields, action):
 # --------------------------------------------------------------------------- every route
 
 #: Bits that have broken parsers elsewhere: line breaks, NUL, bytes that are not UTF-8
-#: (sent percent-encoded), dot segments, separators, Unicode line separators.
+#: (sent percent-encoded), dot segments, separators, Unicode line separators, and digits
+#: that are not ASCII (``str.isdigit`` says yes to "²" and "①", ``int`` refuses them).
 TRICKY = st.sampled_from(["\r\n", "\x00", "%00", "%ff", "%c3%28", "%", "%%", "..", "../",
                           "%2e%2e%2f", "\u2028", "\u0085", "\ufeff", "&", "=", ";", "?",
-                          "#", "/", "\\", "'\"<>", "9" * 30, "-1", "1", "0"])
+                          "#", "/", "\\", "'\"<>", "9" * 30, "9" * 5000, "-1", "1", "0",
+                          "\u00b2", "\u2460", "\u0663", "1\u00b2"])
+#: Charsets a form may declare: WebOb reads UTF-8 forms only.
+CHARSETS = st.sampled_from([None, "utf-8", "latin-1", "utf-16", "bogus", ""])
 #: Arbitrary Unicode (no lone surrogates: they cannot travel as UTF-8) with controls.
 unicode_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 oversize = st.integers(min_value=3000, max_value=70_000).map(lambda n: "\u00e9" * n)
@@ -116,7 +120,8 @@ HEADERS = ["Accept-Language", "Accept", "Referer", "Origin", "User-Agent", "Host
            "If-Modified-Since", "Authorization", "Range", "Content-Type", "X-Requested-With"]
 form_keys = st.one_of(known_keys, st.sampled_from(["login", "password", "came_from",
                                                    "identity", "confirm_replace_draft",
-                                                   "csrf_token"]), unicode_text)
+                                                   "csrf_token", "page", "days", "format",
+                                                   "version", "kind"]), unicode_text)
 requests_ = st.fixed_dictionaries({
     "segments": st.lists(fuzz_value, min_size=2, max_size=2),
     # Mostly the methods the routes answer; the others must get a 404/405, never a 500.
@@ -127,6 +132,7 @@ requests_ = st.fixed_dictionaries({
                       st.binary(max_size=200)),
     "headers": st.dictionaries(st.sampled_from(HEADERS), fuzz_value, max_size=4),
     "with_csrf_token": st.booleans(),
+    "charset": CHARSETS,
 })
 
 
@@ -150,7 +156,9 @@ def send(app, route: str, request: dict, token: str | None = None, cookie=None):
         else:
             pairs = ([("csrf_token", token)] if token and request["with_csrf_token"] else [])
             body = query_string([*pairs, *form]).encode("ascii")
-            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            charset = request["charset"]
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded" + (
+                "" if charset is None else f"; charset={charset}"))
     fuzzed = Request.blank(url, method=request["method"], headers=headers, body=body)
     return fuzzed.get_response(app)
 
@@ -213,8 +221,8 @@ def test_random_requests_to_editor_routes(app, published_bitbucket, editor_token
 
 @pytest.mark.parametrize("url", ["/login?came_from=%80", "/login/%C3%28",
                                  "/editor/system-pages/login/history/%80",
-                                 "/login/bitbucket/callback?state=%ff"],
-                         ids=["query", "path", "editor-path", "callback"])
+                                 "/login/bitbucket/callback?state=%ff", "/?code=%80"],
+                         ids=["query", "path", "editor-path", "callback", "host-page"])
 def test_bytes_that_are_not_utf8_get_a_plain_400(app, url):
     headers = {"Host": "localhost", "Accept-Language": "de"}
     response = Request.blank(url, headers=headers).get_response(app)
@@ -222,9 +230,73 @@ def test_bytes_that_are_not_utf8_get_a_plain_400(app, url):
     assert "Zeichen, die wir nicht lesen" in response.text  # in the visitor's language
 
 
-def test_a_hosts_page_with_an_undecodable_query_is_a_plain_400(app):
-    """The host's own locale negotiator (Pyramid's default here) reads the query: the
-    add-on's answer to undecodable input must not trip over it on the way (was a 500)."""
+def test_the_hosts_pages_survive_the_add_ons_locale_negotiator(app):
+    """The host's page keeps the host's negotiator; a ``_LOCALE_`` that is not UTF-8 (which
+    Pyramid's default negotiator cannot read) is the plain 400 of any such query."""
+    page = Request.blank("/?_LOCALE_=de", headers={"Host": "localhost"}).get_response(app)
+    assert page.status_int == 200
     response = Request.blank("/?_LOCALE_=%ff", headers={"Host": "localhost"}).get_response(app)
+    assert response.status_int == 400 and response.content_type == "text/plain"
+
+
+#: Every POST route, with who sends it (the editor's routes need the editor).
+POST_ROUTES = [("/login", False), ("/logout", True), ("/account/connections", True),
+               ("/editor/system-pages/login/settings", True),
+               ("/editor/system-pages/login/history/1", True)]
+
+
+@pytest.mark.parametrize("charset", ["bogus", "latin-1"])
+@pytest.mark.parametrize("route,signed_in_editor", POST_ROUTES,
+                         ids=[route for route, _ in POST_ROUTES])
+def test_a_form_in_another_charset_gets_a_plain_400(app, published_bitbucket, editor_token,
+                                                    route, signed_in_editor, charset):
+    """WebOb reads UTF-8 forms only: a form declared in another (or a made-up) charset is
+    a plain 400 on every POST route, and changes nothing."""
+    before = snapshot(app)
+    headers = {"Host": "localhost",
+               "Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
+    if signed_in_editor:
+        headers["Cookie"] = cookie_of(published_bitbucket)
+    body = f"csrf_token={editor_token}&login=\xe9&identity=1&action=ok".encode("latin-1")
+    response = Request.blank(route, method="POST", headers=headers, body=body
+                             ).get_response(app)
     assert response.status_int == 400
-    assert "characters we cannot read" in response.text
+    assert response.content_type == "text/plain"
+    assert snapshot(app) == before
+
+
+SUPERSCRIPT_TWO = "%C2%B2"  # "²": str.isdigit() says yes, int() refuses it
+
+
+@pytest.mark.parametrize("url", [
+    f"/editor/system-pages/login/history/{SUPERSCRIPT_TWO}",
+    f"/editor/system-pages/login/audit?page={SUPERSCRIPT_TWO}",
+    f"/editor/system-pages/login/audit?days={SUPERSCRIPT_TWO}",
+    f"/editor/system-pages/login/audit?format=csv&days={SUPERSCRIPT_TWO}",
+    "/editor/system-pages/login/audit?page=" + "9" * 5000,
+], ids=["history", "audit-page", "audit-days", "audit-csv", "audit-long-page"])
+def test_digits_that_are_not_ascii_are_no_numbers_in_a_query_or_path(
+        app, published_bitbucket, url):
+    response = published_bitbucket.get(url, status="*")
+    assert response.status_int < 500
+    assert response.status_int in (200, 400, 404)
+
+
+@pytest.mark.parametrize("route,field", [
+    ("/account/connections", "identity"),
+    ("/editor/system-pages/login/settings", "bitbucket.position"),
+], ids=["account-identity", "settings-position"])
+@pytest.mark.parametrize("value", ["\u00b2", "\u2460", "\u0663", "9" * 5000])
+def test_digits_that_are_not_ascii_are_no_numbers_in_a_form(app, published_bitbucket, route,
+                                                            field, value):
+    editor = published_bitbucket
+    before = snapshot(app)
+    if route.startswith("/editor"):
+        fields = [(k, v) for k, v in settings_form(editor).submit_fields()
+                  if k not in ("action", field)]
+        body = [*fields, (field, value), ("action", "ok")]
+    else:
+        body = [("csrf_token", settings_form(editor)["csrf_token"].value), (field, value)]
+    response = editor.post(route, body, status="*")
+    assert response.status_int == 400
+    assert snapshot(app) == before

@@ -232,3 +232,40 @@ def test_the_login_page_of_a_signed_in_visitor_says_who_they_are(editor):
 
 def test_the_logout_page_sends_anonymous_visitors_to_log_in(visitor):
     assert visitor.get("/logout", status=303).location == "http://localhost/login"
+
+
+def _cookie_signed_with(app, salt: str, data: dict) -> str:
+    """A session cookie with ``data``, signed with the site's key and ``salt``."""
+    from pyramid.session import JSONSerializer
+    from webob.cookies import SignedSerializer
+
+    from cms_social_login.crypto import derive_key
+
+    key = derive_key(app.registry.social_login_settings.secret_key, "session cookie")
+    signer = SignedSerializer(key.hex(), salt, "sha512", serializer=JSONSerializer())
+    moment = int(time.time())
+    return signer.dumps((moment, moment, data)).decode()
+
+
+def test_a_cookie_from_before_revocable_sessions_is_not_signed_in(app, editor):
+    """The review's reproduction: the release before server-side sessions signed the
+    cookie with the same key and Pyramid's salt and put no token in it, so nothing could
+    revoke it. After the upgrade such a cookie opens nothing (everyone signs in once)."""
+    assert signed_in(editor)  # the demo editor: user 1
+    old = make_browser(app)
+    old.set_cookie("cms_session", _cookie_signed_with(
+        app, "pyramid.session.", {"auth.userid": "1", "_csrft_": "x" * 40}))
+    assert old.get("/editor", status="*").status_int in (302, 303)
+    assert not signed_in(old)
+
+
+def test_a_session_with_a_userid_but_no_token_is_not_signed_in(app, editor):
+    """A cookie signed today that holds a userid without a sessions-table token (a host
+    that called ``remember`` instead of ``sign_in``, say) is not signed in: only sessions
+    that logout can end are."""
+    from cms_social_login.session import SALT
+
+    forged = make_browser(app)
+    forged.set_cookie("cms_session", _cookie_signed_with(app, SALT, {"auth.userid": "1"}))
+    assert forged.get("/editor", status="*").status_int in (302, 303)
+    assert not signed_in(forged)
