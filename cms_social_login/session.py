@@ -33,6 +33,7 @@ from zope.interface import implementer
 
 from .crypto import derive_key
 from .models import SignedInSession
+from .sites import site_key
 
 COOKIE_NAME = "cms_session"
 #: The cookie's name over https: the browser then insists on Secure, Path=/ and no
@@ -109,7 +110,8 @@ def _is_live(request: Any, token: object) -> bool:
     if not isinstance(token, str):
         return False
     record = request.social_login_dbsession.get(SignedInSession, _digest(token))
-    return record is not None and _aware(record.expires_at) > now()
+    return (record is not None and record.site == site_key(request)
+            and _aware(record.expires_at) > now())
 
 
 def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
@@ -124,7 +126,8 @@ def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
     moment = now()
     dbsession.execute(delete(SignedInSession).where(SignedInSession.expires_at < moment))
     token = secrets.token_urlsafe(32)
-    dbsession.add(SignedInSession(token_hash=_digest(token), userid=userid, created_at=moment,
+    dbsession.add(SignedInSession(token_hash=_digest(token), site=site_key(request),
+                                  userid=userid, created_at=moment,
                                   expires_at=moment + timedelta(seconds=lifetime)))
     request.session.invalidate()
     request.session[TOKEN_KEY] = token
@@ -138,7 +141,8 @@ def sign_out(request: Any, everywhere: bool = False) -> list[tuple[str, str]]:
     userid = request.authenticated_userid
     token = request.session.get(TOKEN_KEY)
     if everywhere and userid is not None:
-        dbsession.execute(delete(SignedInSession).where(SignedInSession.userid == userid))
+        dbsession.execute(delete(SignedInSession).where(
+            SignedInSession.site == site_key(request), SignedInSession.userid == userid))
     elif isinstance(token, str):
         dbsession.execute(delete(SignedInSession).where(
             SignedInSession.token_hash == _digest(token)))
@@ -151,4 +155,5 @@ def live_sessions(request: Any, userid: str) -> int:
     """How many signed-in sessions ``userid`` has that have not ended."""
     return request.social_login_dbsession.scalar(
         select(func.count()).select_from(SignedInSession).where(
-            SignedInSession.userid == userid, SignedInSession.expires_at > now())) or 0
+            SignedInSession.site == site_key(request), SignedInSession.userid == userid,
+            SignedInSession.expires_at > now())) or 0

@@ -63,6 +63,7 @@ from ..services.login_settings import (
     read_stage,
 )
 from ..settings import MIN_SECRET_KEY_LENGTH
+from ..sites import site_key
 from .console import configure_logging
 
 __all__ = [
@@ -130,7 +131,7 @@ def export_settings(request: Any, stage: str = PUBLISHED, target_key: str | None
     """
     if stage not in STAGES:
         raise BadExport(f"unknown stage {stage!r}: use published or draft")
-    record = read_stage(request.social_login_dbsession, stage)
+    record = read_stage(request.social_login_dbsession, site_key(request), stage)
     if record is None:
         raise SiteStateError(f"this site has no {stage} login settings yet; nothing to export")
     box: ISecretBox = request.registry.getUtility(ISecretBox)

@@ -23,6 +23,7 @@ from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..i18n import DOMAIN, _
 from ..models import AuditEvent
 from ..models.records import utcnow
+from ..sites import site_key
 
 #: One JSON object per line: ``{"event": "cms_social_login.audit", ...}``.
 audit_log = logging.getLogger("cms_social_login.audit")
@@ -90,7 +91,7 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     """
     # PostgreSQL text cannot hold NUL: a provider name from the URL may (a 500 otherwise).
     provider = provider.replace("\x00", "\ufffd") if provider is not None else None
-    event = AuditEvent(kind=kind, action=action, provider=provider,
+    event = AuditEvent(site=site_key(request), kind=kind, action=action, provider=provider,
                        actor=actor if actor is not None else request.authenticated_userid,
                        detail=dict(detail or {}), at=utcnow())
     request.social_login_dbsession.add(event)
@@ -109,13 +110,14 @@ def _message_detail(message: object) -> dict[str, Any]:
     return stored
 
 
-def _repeat_of(dbsession: Session, action: str, provider: str | None, reason: str,
+def _repeat_of(dbsession: Session, site: str, action: str, provider: str | None, reason: str,
                now: datetime) -> AuditEvent | None:
-    """The row of the same anonymous failure in the current window, locked for the count."""
+    """The row of the same anonymous failure on ``site`` in the current window, locked for
+    the count."""
     since = now - REPEAT_WINDOW
     candidates = dbsession.scalars(
         select(AuditEvent)
-        .where(AuditEvent.kind == SIGNIN, AuditEvent.action == action,
+        .where(AuditEvent.site == site, AuditEvent.kind == SIGNIN, AuditEvent.action == action,
                AuditEvent.provider == provider, AuditEvent.actor.is_(None),
                AuditEvent.at >= since)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20).with_for_update())
@@ -150,7 +152,8 @@ def on_login_failed(event: SocialLoginFailed) -> None:
         record(request, SIGNIN, event.outcome, provider=provider, detail=detail)
         return
     now = utcnow()
-    repeat = _repeat_of(request.social_login_dbsession, event.outcome, provider, reason, now)
+    repeat = _repeat_of(request.social_login_dbsession, site_key(request), event.outcome,
+                        provider, reason, now)
     if repeat is None:
         record(request, SIGNIN, event.outcome, provider=provider,
                detail={**detail, "count": 1, "first_at": now.isoformat()})
@@ -201,8 +204,9 @@ def sweep_if_due(request: Any) -> int:
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What the editor's audit page shows."""
+    """What the editor's audit page shows (of one site's events)."""
 
+    site: str
     kind: str | None = None
     action: str | None = None
     provider: str | None = None
@@ -211,8 +215,9 @@ class AuditFilter:
     days: int | None = None
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> AuditFilter:
-        """Read the page's query; unknown values are ignored rather than refused."""
+    def from_params(cls, params: Mapping[str, str], site: str) -> AuditFilter:
+        """Read the page's query (on ``site``); unknown values are ignored rather than
+        refused."""
         kind = params.get("kind") if params.get("kind") in KINDS else None
         actions = {a for group in ACTIONS.values() for a in group}
         action = params.get("action") if params.get("action") in actions else None
@@ -220,7 +225,7 @@ class AuditFilter:
         raw_days = str(params.get("days", ""))
         days = int(raw_days) if raw_days.isdigit() and 0 < int(raw_days) <= 3650 else None
         page = str(params.get("page", "1"))
-        return cls(kind=kind, action=action, provider=provider, days=days,
+        return cls(site=site, kind=kind, action=action, provider=provider, days=days,
                    since=utcnow() - timedelta(days=days) if days else None,
                    page=max(1, min(int(page), 10_000)) if page.isdigit() else 1)
 
@@ -231,7 +236,8 @@ class AuditFilter:
         return {key: value for key, value in values.items() if value}
 
     def where(self, query: Any, *, with_provider: bool = True) -> Any:
-        """``query`` narrowed to the filters (the provider ignoring case)."""
+        """``query`` narrowed to the site and the filters (the provider ignoring case)."""
+        query = query.where(AuditEvent.site == self.site)
         if self.kind:
             query = query.where(AuditEvent.kind == self.kind)
         if self.action:

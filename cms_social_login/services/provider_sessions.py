@@ -12,6 +12,7 @@ from ..crypto import SecretDecryptionError
 from ..http import ProviderError
 from ..interfaces import ISecretBox
 from ..providers.registry import get_provider_registry
+from ..sites import site_base_url
 from .login_settings import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def remember_provider_login(request: Any, provider_name: str, credentials: Mappi
 
 
 def post_logout_url(request: Any) -> str:
-    """The site's "You are logged out" page, under ``site_url`` when set."""
-    site_url = request.registry.social_login_settings.site_url
+    """The site's "You are logged out" page, under the site's base URL when it has one."""
+    site_url = site_base_url(request)
     if site_url:
         return site_url + request.route_path("cms_social_login.logged_out")
     return request.route_url("cms_social_login.logged_out")

@@ -14,8 +14,11 @@ A site that prefers no database work at all on most login pages may set
 than that long ago is used without the read, so a Save shows on other processes within
 that bound instead of at once. The default, 0, checks on every request.
 
-The snapshot lives on the registry (one per application, no module state); it is
-replaced whole, never changed in place, so threads share it without locks. Its
+The snapshots live on the registry (one cache per application, no module state), one
+per site, keyed by the request's site (``request.social_login_site``): at most
+``cms_social_login.site_cache_size`` sites (default 1000), the least recently used
+dropped first, so a worker's memory is bounded by that setting, not by the number of
+sites. A snapshot is replaced whole, never changed in place, so threads share it; its
 document is shared too: treat it as read-only.
 """
 
@@ -27,15 +30,17 @@ from datetime import datetime
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..models import PUBLISHED, LoginSettings, open_session, session_factory_for
 from ..providers.registry import get_provider_registry
+from ..sites import SiteCache, site_key
 from .login_settings import LoginButton, login_buttons
 
 __all__ = [
     "CACHE_KEY",
     "MAX_AGE_SETTING",
+    "SITE_CACHE_SIZE_SETTING",
     "PublishedSnapshot",
     "live_buttons",
     "load_published_document",
@@ -43,20 +48,24 @@ __all__ = [
     "published_snapshot",
 ]
 
-#: Registry key of the process's latest :class:`PublishedSnapshot`.
+#: Registry key of the process's :class:`~cms_social_login.sites.SiteCache` of the
+#: latest :class:`PublishedSnapshot` of each site.
 CACHE_KEY = "cms_social_login.published_snapshot"
+#: How many sites' snapshots a process keeps (default 1000).
+SITE_CACHE_SIZE_SETTING = "cms_social_login.site_cache_size"
 #: Seconds a checked snapshot is used without checking again (default 0: never).
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
 _MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
-#: The published row's version and its last change (no JSON).
+#: The published row's version and its last change (no JSON), of the site ``:site``.
 _VERSION = select(LoginSettings.version, LoginSettings.updated_at).where(
-    LoginSettings.stage == PUBLISHED)
+    LoginSettings.site == bindparam("site"), LoginSettings.stage == PUBLISHED)
 #: The published row with its document.
 _DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at, LoginSettings.document
-                  ).where(LoginSettings.stage == PUBLISHED)
+                  ).where(LoginSettings.site == bindparam("site"),
+                          LoginSettings.stage == PUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -98,22 +107,36 @@ def _max_age(registry: Any) -> float:
     return seconds
 
 
-def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
+def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
+    """The process's snapshots, one per site, bounded by ``site_cache_size``."""
+    cache = registry.get(CACHE_KEY)
+    if cache is None:
+        raw = str((registry.settings or {}).get(SITE_CACHE_SIZE_SETTING) or "1000").strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigurationError(f"{SITE_CACHE_SIZE_SETTING} must be a whole number of "
+                                     f"sites from 1, got {raw!r}")
+        cache = registry.setdefault(CACHE_KEY, SiteCache(int(raw)))
+    return cache
+
+
+def _refresh(registry: Any, run: Any, site: str) -> PublishedSnapshot:
     now = time.monotonic()
-    # 1. SELECT version, updated_at FROM social_login_settings WHERE stage = 'published'
+    key = {"site": site}
+    # 1. SELECT version, updated_at FROM social_login_settings
+    #    WHERE site = :site AND stage = 'published'
     #    (a primary-key lookup; no JSON is read or decoded).
-    row = run(_VERSION).first()
+    row = run(_VERSION, key).first()
     if row is None:
         snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
     else:
-        cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
+        cached = site_cache(registry).get(site)
         if cached is not None and cached.key == (row.version, row.updated_at):
             snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
                                          cached.buttons, checked_at=now)
         else:
             # 2. Only after a Save somewhere: the row again, with its document. Version
             #    and document come from one read, so they always belong together.
-            fresh = run(_DOCUMENT).first()
+            fresh = run(_DOCUMENT, key).first()
             if fresh is None:
                 snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
             else:
@@ -121,7 +144,7 @@ def _refresh(registry: Any, run: Any) -> PublishedSnapshot:
                 buttons = tuple(login_buttons(document, get_provider_registry(registry)))
                 snapshot = PublishedSnapshot(fresh.version, fresh.updated_at, document,
                                              buttons, checked_at=now)
-    registry[CACHE_KEY] = snapshot
+    site_cache(registry).put(site, snapshot)
     return snapshot
 
 
@@ -145,16 +168,17 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
         return snapshot
     registry = request.registry
     max_age = _max_age(registry)
-    cached: PublishedSnapshot | None = registry.get(CACHE_KEY)
+    site = site_key(request)
+    cached = site_cache(registry).get(site)
     dbsession = open_session(request)
     if dbsession is not None and dbsession.in_transaction():
-        snapshot = _refresh(registry, dbsession.execute)
+        snapshot = _refresh(registry, dbsession.execute, site)
     elif max_age and cached is not None and time.monotonic() - cached.checked_at < max_age:
         snapshot = cached
     else:
         engine = session_factory_for(request).kw["bind"]
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            snapshot = _refresh(registry, connection.execute)
+            snapshot = _refresh(registry, connection.execute, site)
     request.__dict__[_REQUEST_KEY] = snapshot
     return snapshot
 

@@ -60,11 +60,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
 
 
-def sign_in_activity(dbsession: Session, names: Iterable[str]
+def sign_in_activity(dbsession: Session, site: str, names: Iterable[str]
                      ) -> dict[str, SignInActivity]:
-    """Every named provider's sign-ins, read in ONE statement: per provider the number of
-    successes in the last :data:`ACTIVITY_DAYS` days, the time of the last success, and
-    the outcome of the latest sign-in (joined on the highest id)."""
+    """Every named provider's sign-ins on ``site``, read in ONE statement: per provider
+    the number of successes in the last :data:`ACTIVITY_DAYS` days, the time of the last
+    success, and the outcome of the latest sign-in (joined on the highest id)."""
     names = list(names)
     if not names:
         return {}
@@ -75,7 +75,8 @@ def sign_in_activity(dbsession: Session, names: Iterable[str]
                func.max(AuditEvent.id).label("last_id"),
                func.count(case((and_(success, AuditEvent.at >= since), 1))).label("recent"),
                func.max(case((success, AuditEvent.at))).label("last_success"))
-        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.in_(names))
+        .where(AuditEvent.site == site, AuditEvent.kind == SIGNIN,
+               AuditEvent.provider.in_(names))
         .group_by(AuditEvent.provider)
         .subquery())
     rows = dbsession.execute(
