@@ -36,11 +36,15 @@ from zope.interface import Interface
 from .models.meta import DEFAULT_SITE
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
-           "resolver_of", "set_social_login_site_resolver", "site_base_url", "site_key",
+           "resolver_of", "set_social_login_site_resolver", "site_base_url",
+           "site_cache_size", "site_key",
            "social_login_site"]
 
 #: Names the resolver in the ini (a dotted name), as the directive would.
 RESOLVER_SETTING = "cms_social_login.site_resolver"
+#: How many sites' published settings a process keeps (see services/published.py).
+CACHE_SIZE_SETTING = "cms_social_login.site_cache_size"
+DEFAULT_CACHE_SIZE = 1000
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 _BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
@@ -157,9 +161,20 @@ def site_base_url(request: Any) -> str | None:
     return None
 
 
+def site_cache_size(settings: Any) -> int:
+    """``cms_social_login.site_cache_size``: a whole number from 1 (default 1000)."""
+    raw = str((settings or {}).get(CACHE_SIZE_SETTING) or DEFAULT_CACHE_SIZE).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{CACHE_SIZE_SETTING} must be a whole number of sites "
+                                 f"from 1, got {raw!r}")
+    return int(raw)
+
+
 def includeme(config: Configurator) -> None:
     """Add ``request.social_login_site`` and the ``set_social_login_site_resolver``
-    directive; read ``cms_social_login.site_resolver`` when the ini names one."""
+    directive; read ``cms_social_login.site_resolver`` when the ini names one; check
+    ``cms_social_login.site_cache_size``."""
+    site_cache_size(config.get_settings())
     config.add_directive("set_social_login_site_resolver", set_social_login_site_resolver)
     resolver = config.get_settings().get(RESOLVER_SETTING)
     if resolver:

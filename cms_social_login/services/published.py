@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, select
 
 from ..models import PUBLISHED, LoginSettings, open_session, session_factory_for
 from ..providers.registry import get_provider_registry
-from ..sites import SiteCache, site_key
+from ..sites import CACHE_SIZE_SETTING, SiteCache, site_cache_size, site_key
 from .login_settings import LoginButton, login_buttons
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
 #: latest :class:`PublishedSnapshot` of each site.
 CACHE_KEY = "cms_social_login.published_snapshot"
 #: How many sites' snapshots a process keeps (default 1000).
-SITE_CACHE_SIZE_SETTING = "cms_social_login.site_cache_size"
+SITE_CACHE_SIZE_SETTING = CACHE_SIZE_SETTING
 #: Seconds a checked snapshot is used without checking again (default 0: never).
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
 _MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
@@ -111,11 +111,7 @@ def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
     """The process's snapshots, one per site, bounded by ``site_cache_size``."""
     cache = registry.get(CACHE_KEY)
     if cache is None:
-        raw = str((registry.settings or {}).get(SITE_CACHE_SIZE_SETTING) or "1000").strip()
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigurationError(f"{SITE_CACHE_SIZE_SETTING} must be a whole number of "
-                                     f"sites from 1, got {raw!r}")
-        cache = registry.setdefault(CACHE_KEY, SiteCache(int(raw)))
+        cache = registry.setdefault(CACHE_KEY, SiteCache(site_cache_size(registry.settings)))
     return cache
 
 
