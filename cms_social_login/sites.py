@@ -37,7 +37,7 @@ from .models.meta import DEFAULT_SITE
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
            "resolver_of", "set_social_login_site_resolver", "site_base_url",
-           "site_cache_size", "site_key",
+           "site_cache_size", "site_key", "use_site",
            "social_login_site"]
 
 #: Names the resolver in the ini (a dotted name), as the directive would.
@@ -159,6 +159,14 @@ def site_base_url(request: Any) -> str | None:
     if site.key == DEFAULT_SITE:
         return request.registry.social_login_settings.site_url
     return None
+
+
+def use_site(request: Any, key: str) -> Site:
+    """Make ``key`` the request's site whatever the resolver would say (a command's
+    ``--site``); ValueError for a key that is no site key."""
+    site = Site(key)
+    request.__dict__["social_login_site"] = site  # what the reified attribute keeps
+    return site
 
 
 def site_cache_size(settings: Any) -> int:

@@ -135,3 +135,21 @@ def test_tables_made_by_create_all_before_sites_are_stamped_0003_and_upgraded(en
         assert schema_differences(connection) == []
         assert connection.execute(text(
             "SELECT site FROM social_login_identities")).scalar() == "default"
+
+
+def test_cms_social_login_db_upgrades_a_database_that_predates_sites(
+        engine, database_url, tmp_path, capsys):
+    from cms_social_login.migrations.cli import main as db_command
+
+    _fill_0003(engine)
+    ini = tmp_path / "site.ini"
+    ini.write_text("[app:main]\nuse = egg:cms_social_login\n"
+                   f"sqlalchemy.url = {database_url.replace('%', '%%')}\n")
+    assert db_command([str(ini), "current"]) == 0
+    assert "0003" in capsys.readouterr().out
+    assert db_command([str(ini), "upgrade"]) == 0
+    assert "0003 -> 0004" in capsys.readouterr().out
+    with engine.connect() as connection:
+        assert schema_differences(connection) == []
+        assert connection.execute(text(
+            "SELECT count(*) FROM social_login_tokens")).scalar() == 1
