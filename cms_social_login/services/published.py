@@ -118,20 +118,22 @@ def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
 def _refresh(registry: Any, run: Any, site: str) -> PublishedSnapshot:
     now = time.monotonic()
     key = {"site": site}
+    cached = site_cache(registry).get(site)
     # 1. SELECT version, updated_at FROM social_login_settings
     #    WHERE site = :site AND stage = 'published'
-    #    (a primary-key lookup; no JSON is read or decoded).
-    row = run(_VERSION, key).first()
-    if row is None:
+    #    (a primary-key lookup; no JSON is read or decoded). A site the process does not
+    #    hold (new to it, or dropped from the cache) skips it: step 2 reads everything.
+    row = run(_VERSION, key).first() if cached is not None else None
+    if cached is not None and row is None:
         snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
     else:
-        cached = site_cache(registry).get(site)
         if cached is not None and cached.key == (row.version, row.updated_at):
             snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
                                          cached.buttons, checked_at=now)
         else:
-            # 2. Only after a Save somewhere: the row again, with its document. Version
-            #    and document come from one read, so they always belong together.
+            # 2. Only after a Save somewhere (or for a site not held): the row with its
+            #    document. Version and document come from one read, so they always belong
+            #    together.
             fresh = run(_DOCUMENT, key).first()
             if fresh is None:
                 snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
