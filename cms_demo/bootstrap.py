@@ -5,9 +5,10 @@ The add-on's tables come from its Alembic migrations
 made with ``create_all``. Both happen in one transaction under the migration lock
 (an advisory lock on PostgreSQL, a lock file on SQLite), so several worker processes
 starting at once on a new database do not trip over each other. The ``editor`` /
-``editor`` account (the default site's) and ``editor-a`` / ``editor-a``, ``editor-b`` /
-``editor-b`` (of ``site-a.localhost`` and ``site-b.localhost``, see :mod:`cms_demo.sites`)
-are made unless ``cms_demo.demo_editor = false`` (as in ``production.ini``);
+``editor`` account (the default site's) is made unless ``cms_demo.demo_editor = false``
+(as in ``production.ini``), and with ``cms_demo.site_editors = true`` (as in
+``development.ini``) ``editor-a`` / ``editor-a`` and ``editor-b`` / ``editor-b`` too (of
+``site-a.localhost`` and ``site-b.localhost``, see :mod:`cms_demo.sites`);
 :func:`create_editor` makes a real one.
 """
 
@@ -42,7 +43,9 @@ def setup_database(registry: Any) -> None:
         connection.commit()
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
-    accounts = [(DEFAULT_SITE, *DEMO_EDITOR), *SITE_EDITORS]
+    accounts = [(DEFAULT_SITE, *DEMO_EDITOR)]
+    if asbool(settings.get("cms_demo.site_editors", False)):
+        accounts += SITE_EDITORS
     for site, username, password in accounts:
         created = create_editor(session_factory, username, password, replace=False,
                                 display_name=f"Demo Editor ({site})" if site != DEFAULT_SITE

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from cms_demo.bootstrap import create_editor
+
 from .conftest import sign_in_as_editor
 from .test_browser_story import fill_bitbucket_tab, open_login_setting, press, shown
 
@@ -40,6 +42,9 @@ def test_two_sites_with_their_own_consumers_each_log_a_visitor_in(
         make_site, new_context, bitbucket, shoot):
     server = make_site()
     port = urlsplit(server.url).port
+    factory = server.app.registry["dbsession_factory"]
+    for name, (login, password), _consumer in SITES:  # as development.ini makes them
+        create_editor(factory, login, password, site=name)
     for name, (login, password), (key, secret) in SITES:
         site = HostSite(name, port)
         bitbucket.add_client(key, secret, callback_url=site.callback_url, name=f"Demo {name}")

@@ -24,6 +24,12 @@ def callback_url(host: str) -> str:
 
 
 @pytest.fixture
+def app_settings(app_settings):
+    """The demo as development.ini runs it: with the editors of site-a and site-b."""
+    return {**app_settings, "cms_demo.site_editors": "true"}
+
+
+@pytest.fixture
 def site_consumers(bitbucket):
     """Each extra site's own Bitbucket consumer, registered with its own callback URL."""
     for host, (key, secret) in CONSUMERS.items():
