@@ -18,6 +18,10 @@
 5. Cost growth on PostgreSQL: the editor's audit page, filtered, with 100 and with 100,000
    audit rows; the history page with 1 and with 100 published versions (target: p50
    ratio <= 1.5 each).
+6. Many sites (issue 14): ``GET /login`` for a random one of 10,000 sites with published
+   settings, against the single-site deployment of benchmark 1 (target: cost ratio
+   <= 1.3); the published-settings cache's memory, bounded by
+   ``cms_social_login.site_cache_size`` whatever the number of sites.
 
 It starts its own PostgreSQL server (Debian's binaries, see
 ``cms_social_login.testing.postgresql``) and Bitbucket emulator on 127.0.0.1; it needs
@@ -53,9 +57,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
-from cms_social_login.models import LinkedIdentity, get_session_factory  # noqa: E402
+from cms_social_login.models import get_session_factory  # noqa: E402
+from cms_social_login.services.identities import find_identity  # noqa: E402
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator  # noqa: E402
 from cms_social_login.testing.postgresql import PostgreSQLServer, free_port  # noqa: E402
 
@@ -66,7 +71,9 @@ SECRET_KEY = "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 EDITOR = ("editor", "editor")
 
 TARGETS = {"login_page": 0.8, "sso_login": 0.7, "identity_lookup": 1.2,
-           "audit_page": 1.5, "history_page": 1.5}
+           "audit_page": 1.5, "history_page": 1.5, "many_sites": 1.3}
+#: The host names of benchmark 6's sites: ``<key>.sites.localhost``.
+SITES_DOMAIN = ".sites.localhost"
 
 
 # --------------------------------------------------------------------------- machine
@@ -331,6 +338,145 @@ def bench_login_page(site: Any, checking_site: Any | None = None, rounds: int = 
     return result
 
 
+# --------------------------------------------------------------------------- 5. many sites
+
+
+def site_of_host(request: Any) -> str:
+    """Benchmark 6's site resolver: ``site-17.sites.localhost`` is the site ``site-17``."""
+    host = request.host.partition(":")[0]
+    return host[:-len(SITES_DOMAIN)] if host.endswith(SITES_DOMAIN) else "default"
+
+
+def many_sites_app(database_url: str, emulator: BitbucketEmulator, cache_size: int) -> Any:
+    """The demo's parts, as a platform host would put them together, with a resolver
+    that tells the site by host name."""
+    from pyramid.config import Configurator
+
+    settings = {
+        "sqlalchemy.url": database_url,
+        "cms_social_login.secret_key": SECRET_KEY,
+        "cms_social_login.site_cache_size": str(cache_size),
+        "cms_social_login.http_timeout": "5",
+        "cms_social_login.bitbucket.authorize_url": emulator.authorize_url,
+        "cms_social_login.bitbucket.token_url": emulator.token_url,
+        "cms_social_login.bitbucket.api_url": emulator.api_url,
+        "retry.attempts": "3",
+    }
+    with Configurator(settings=settings) as config:
+        config.include("cms_social_login")
+        config.include("cms_demo.models")
+        config.set_social_login_dbsession(
+            "request.dbsession", session_factory=config.registry["dbsession_factory"])
+        config.include("cms_demo.security")
+        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
+        config.set_social_login_site_resolver(site_of_host)
+    return config.make_wsgi_app()
+
+
+def copy_published_to_sites(url: str, count: int) -> float:
+    """Give ``count`` sites (``site-1`` ...) the default site's published settings."""
+    engine = create_engine(url)
+    started = time.perf_counter()
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO social_login_settings (site, stage, version, document, "
+                "updated_at, updated_by) SELECT 'site-' || i, stage, version, document, "
+                "now(), updated_by FROM social_login_settings, generate_series(1, :count) "
+                "AS i WHERE site = 'default' AND stage = 'published'"), {"count": count})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE social_login_settings"))
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+def random_site_throughput(browser: WsgiBrowser, sites: int, seconds: float,
+                           rng: random.Random) -> float:
+    """Requests per second of ``GET /login``, each for a random one of ``sites``."""
+    done, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(20):
+            browser.host = f"site-{rng.randint(1, sites)}{SITES_DOMAIN}"
+            status, _, body = browser.get("/login")
+            if status != 200 or b"Log in with Bitbucket" not in body:
+                raise RuntimeError(f"GET /login on {browser.host}: {status}")
+        done += 20
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - start)
+
+
+def cache_bytes_per_site(app: Any, sites: int) -> float:
+    """Bytes the published-settings cache holds per site (tracemalloc, ``sites`` warmed)."""
+    import gc
+    import tracemalloc
+
+    from cms_social_login.services.published import CACHE_KEY
+
+    browser = WsgiBrowser(app)
+    browser.get("/login")
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(1, sites + 1):
+            browser.host = f"site-{number}{SITES_DOMAIN}"
+            browser.get("/login")
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return grown / max(1, len(app.registry[CACHE_KEY]))
+
+
+def bench_many_sites(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                     sites: int = 10_000, cache_size: int = 1000, rounds: int = 7,
+                     seconds: float = 1.5) -> dict[str, Any]:
+    """Benchmark 6: ``GET /login`` of a random site among ``sites`` (each with published
+    settings) against the single-site deployment, in interleaved rounds; the cache's
+    size after the run and its bytes per site."""
+    from cms_social_login.services.published import CACHE_KEY
+
+    url = server.create_database("bench_sites")
+    rng = random.Random(14)
+    try:
+        with running_site(url, emulator) as single:
+            setup = copy_published_to_sites(url, sites)
+            platform_app = many_sites_app(url, emulator, cache_size)
+            try:
+                one = WsgiBrowser(single)
+                assert b"Log in with Bitbucket" in one.get("/login")[2]
+                many = WsgiBrowser(platform_app)
+                many.get("/login")  # the visitor's session cookie, as on the single site
+                throughput(one, "/login", seconds / 3)  # warm up
+                random_site_throughput(many, sites, seconds / 3, rng)
+                rates: dict[str, list[float]] = {"single": [], "many": []}
+                for _ in range(rounds):
+                    rates["single"].append(throughput(one, "/login", seconds))
+                    rates["many"].append(random_site_throughput(many, sites, seconds, rng))
+                cached = len(platform_app.registry[CACHE_KEY])
+            finally:
+                platform_app.registry["cms_social_login.dbsession_factory"].kw[
+                    "bind"].dispose()
+            measured = many_sites_app(url, emulator, cache_size)
+            try:
+                per_site = cache_bytes_per_site(measured, min(sites, cache_size))
+            finally:
+                measured.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    finally:
+        server.drop_database("bench_sites")
+    single_rps = statistics.median(rates["single"])
+    many_rps = statistics.median(rates["many"])
+    return {"sites": sites, "cache_size": cache_size, "setup_s": setup,
+            "single_rps": single_rps, "many_rps": many_rps,
+            "cost_ratio": single_rps / many_rps, "cached_sites": cached,
+            "cache_bytes_per_site": per_site,
+            "cache_bound_mib": per_site * cache_size / 2**20,
+            "target": TARGETS["many_sites"]}
+
+
 # --------------------------------------------------------------------------- 2. SSO login
 
 
@@ -451,11 +597,8 @@ def lookup_timings(url: str, count: int, samples: int) -> list[float]:
         with factory() as dbsession:
             for provider_user_id in wanted:
                 start = time.perf_counter()
-                identity = dbsession.scalar(
-                    select(LinkedIdentity).where(
-                        LinkedIdentity.provider == "bitbucket",
-                        LinkedIdentity.issuer == "https://api.bitbucket.org",
-                        LinkedIdentity.provider_user_id == provider_user_id))
+                identity = find_identity(dbsession, "default", "bitbucket",
+                                         "https://api.bitbucket.org", provider_user_id)
                 timings.append(time.perf_counter() - start)
                 assert identity is not None
                 dbsession.expunge_all()
@@ -471,7 +614,8 @@ def explain(url: str) -> str:
         with engine.connect() as connection:
             rows = connection.execute(text(
                 "EXPLAIN SELECT * FROM social_login_identities "
-                "WHERE provider = 'bitbucket' AND issuer = 'https://api.bitbucket.org' "
+                "WHERE site = 'default' AND provider = 'bitbucket' "
+                "AND issuer = 'https://api.bitbucket.org' "
                 "AND provider_user_id = '{x}'")).scalars()
             return " / ".join(row.strip() for row in rows)
     finally:
@@ -776,6 +920,11 @@ def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
         results["memory_per_provider"] = bench_memory_per_provider(
             server, emulator, requests_count=20 if quick else 600)
         report_one("memory_per_provider", results["memory_per_provider"])
+        results["many_sites"] = bench_many_sites(
+            server, emulator, sites=200 if quick else 10_000,
+            cache_size=50 if quick else 1000, rounds=sizes["login_rounds"],
+            seconds=sizes["login_seconds"])
+        report_one("many_sites", results["many_sites"])
     return results
 
 
@@ -843,6 +992,16 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f" after {figures['requests']} requests -> "
               f"{figures['per_provider_mib']:.2f} MiB per provider (target <= 0.5)",
               flush=True)
+    elif name == "many_sites":
+        print(f"6. GET /login for a random one of {figures['sites']:,} sites: "
+              f"{figures['many_rps']:.0f} req/s vs single site {figures['single_rps']:.0f} "
+              f"req/s -> cost ratio {figures['cost_ratio']:.2f} "
+              f"({verdict(figures['cost_ratio'], figures['target'], higher_is_better=False)})",
+              flush=True)
+        print(f"   cache: {figures['cached_sites']} sites held (site_cache_size "
+              f"{figures['cache_size']}), {figures['cache_bytes_per_site'] / 1024:.1f} KiB "
+              f"per site -> at most {figures['cache_bound_mib']:.1f} MiB per worker "
+              f"whatever the number of sites (setup {figures['setup_s']:.1f} s)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

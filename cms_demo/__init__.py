@@ -15,6 +15,7 @@ def main(global_config: dict, **settings: str) -> Router:
     """The demo site's WSGI application."""
     with Configurator(settings=settings) as config:
         config.include("cms_social_login")
+        config.include(".sites")  # site-a.localhost, site-b.localhost: two more sites
         config.include(".models")  # the demo's database and request.dbsession
         # One database, one session: the add-on's tables go through the demo's session.
         config.set_social_login_dbsession(

@@ -5,8 +5,11 @@ The add-on's tables come from its Alembic migrations
 made with ``create_all``. Both happen in one transaction under the migration lock
 (an advisory lock on PostgreSQL, a lock file on SQLite), so several worker processes
 starting at once on a new database do not trip over each other. The ``editor`` /
-``editor`` account is made unless ``cms_demo.demo_editor = false`` (as in
-``production.ini``); :func:`create_editor` makes a real one.
+``editor`` account (the default site's) is made unless ``cms_demo.demo_editor = false``
+(as in ``production.ini``), and with ``cms_demo.site_editors = true`` (as in
+``development.ini``) ``editor-a`` / ``editor-a`` and ``editor-b`` / ``editor-b`` too (of
+``site-a.localhost`` and ``site-b.localhost``, see :mod:`cms_demo.sites`);
+:func:`create_editor` makes a real one.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from sqlalchemy.orm import sessionmaker
 
 from cms_social_login.models import get_tm_session
 from cms_social_login.schema_version import schema_is_current
+from cms_social_login.sites import DEFAULT_SITE
 
-from .models import Base, User
+from .models import Base, SiteEditor, User
+from .sites import SITE_EDITORS
 
 DEMO_EDITOR = ("editor", "editor")
 
@@ -49,19 +54,26 @@ def setup_database(registry: Any) -> None:
             connection.commit()
     if not asbool(settings.get("cms_demo.demo_editor", True)):
         return
-    created = create_editor(session_factory, DEMO_EDITOR[0], DEMO_EDITOR[1],
-                            display_name="Demo Editor", replace=False)
-    state = "created" if created else "exists"
-    print(f"Demo editor account {state}: {DEMO_EDITOR[0]} / {DEMO_EDITOR[1]} (demo only)",
-          flush=True)
+    accounts = [(DEFAULT_SITE, *DEMO_EDITOR)]
+    if asbool(settings.get("cms_demo.site_editors", False)):
+        accounts += SITE_EDITORS
+    for site, username, password in accounts:
+        created = create_editor(session_factory, username, password, replace=False,
+                                display_name=f"Demo Editor ({site})" if site != DEFAULT_SITE
+                                else "Demo Editor", site=site)
+        state = "created" if created else "exists"
+        where = "" if site == DEFAULT_SITE else f" of {site}"
+        print(f"Demo editor account{where} {state}: {username} / {password} (demo only)",
+              flush=True)
 
 
 def create_editor(session_factory: sessionmaker, username: str, password: str,
-                  display_name: str | None = None, replace: bool = True) -> bool:
-    """Create the editor account ``username``; True if it was new.
+                  display_name: str | None = None, replace: bool = True,
+                  site: str = DEFAULT_SITE) -> bool:
+    """Create the account ``username``, an editor of ``site``; True if it was new.
 
     An existing account keeps its password unless ``replace`` (then it gets
-    ``password`` and the editor flag).
+    ``password`` and becomes an editor of ``site``).
     """
     tm = transaction.TransactionManager(explicit=True)
     with tm:
@@ -70,12 +82,21 @@ def create_editor(session_factory: sessionmaker, username: str, password: str,
         if user is not None:
             if replace:
                 user.set_password(password)
-                user.is_editor = True
+                _make_editor(dbsession, user, site)
             return False
-        user = User(username=username, display_name=display_name or username, is_editor=True)
+        user = User(username=username, display_name=display_name or username)
         user.set_password(password)
         dbsession.add(user)
+        dbsession.flush()
+        _make_editor(dbsession, user, site)
     return True
+
+
+def _make_editor(dbsession: Any, user: User, site: str) -> None:
+    if site == DEFAULT_SITE:
+        user.is_editor = True
+    elif dbsession.get(SiteEditor, (site, user.id)) is None:
+        dbsession.add(SiteEditor(site=site, user_id=user.id))
 
 
 def create_editor_command(argv: list[str] | None = None) -> int:
@@ -98,6 +119,8 @@ def create_editor_command(argv: list[str] | None = None) -> int:
     parser.add_argument("config_uri")
     parser.add_argument("username")
     parser.add_argument("--display-name")
+    parser.add_argument("--site", default=DEFAULT_SITE,
+                        help="the site the account edits (default: the default site)")
     args = parser.parse_args(argv)
     password = os.environ.get("CMS_DEMO_EDITOR_PASSWORD") or getpass.getpass("Password: ")
     if len(password) < 8:
@@ -107,7 +130,7 @@ def create_editor_command(argv: list[str] | None = None) -> int:
     engine = get_engine(settings)
     try:
         created = create_editor(get_session_factory(engine), args.username, password,
-                                display_name=args.display_name)
+                                display_name=args.display_name, site=args.site)
     finally:
         engine.dispose()
     print(f"editor {args.username} {'created' if created else 'updated'}")

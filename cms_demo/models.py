@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pyramid.config import Configurator
-from sqlalchemy import Boolean, DateTime, Integer, MetaData, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from cms_social_login.models import get_engine, get_session_factory, get_tm_session
-from cms_social_login.models.meta import NAMING_CONVENTION
+from cms_social_login.models.meta import DEFAULT_SITE, NAMING_CONVENTION
 
 PBKDF2_ROUNDS = 200_000
 
@@ -40,6 +40,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(255), nullable=False)
     email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: An editor of the default site (the other sites' editors: :class:`SiteEditor`).
     is_editor: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(timezone.utc), nullable=False)
@@ -57,6 +58,23 @@ class User(Base):
         _, rounds, salt, expected = self.password_hash.split("$")
         digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(rounds))
         return hmac.compare_digest(digest.hex(), expected)
+
+
+class SiteEditor(Base):
+    """An account that edits one of the extra sites (see :mod:`cms_demo.sites`)."""
+
+    __tablename__ = "demo_site_editors"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("demo_users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+
+
+def is_editor_of(dbsession: Session, user: User, site: str) -> bool:
+    """Whether ``user`` edits ``site`` (the default site: the ``is_editor`` flag)."""
+    if site == DEFAULT_SITE:
+        return user.is_editor
+    return dbsession.get(SiteEditor, (site, user.id)) is not None
 
 
 def includeme(config: Configurator) -> None:

@@ -8,11 +8,12 @@ from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.config import Configurator
 from pyramid.security import Allowed, Denied
 
-from .models import User
+from .models import User, is_editor_of
 
 
 class DemoSecurityPolicy:
-    """Session-based identity; the editor permission is granted to editor accounts."""
+    """Session-based identity; the editor permission is granted to the editors of the
+    request's site (``request.social_login_site``) only."""
 
     def __init__(self, editor_permission: str) -> None:
         self.helper = SessionAuthenticationHelper()
@@ -30,9 +31,12 @@ class DemoSecurityPolicy:
 
     def permits(self, request: Any, context: Any, permission: str):
         user = request.identity
-        if permission == self.editor_permission and user is not None and user.is_editor:
-            return Allowed("editor")
-        return Denied("not an editor")
+        if permission != self.editor_permission or user is None:
+            return Denied("not an editor")
+        site = request.social_login_site.key
+        if is_editor_of(request.dbsession, user, site):
+            return Allowed(f"editor of {site}")
+        return Denied(f"not an editor of {site}")
 
     def remember(self, request: Any, userid: str, **kw: Any) -> list:
         return self.helper.remember(request, userid, **kw)

@@ -98,6 +98,7 @@ def includeme(config: Configurator) -> None:
 
     config.include("pyramid_jinja2")
     config.include(".models")
+    config.include(".sites")
     config.add_jinja2_search_path("cms_social_login:templates", name=".jinja2")
 
     config.registry.registerUtility(ProviderRegistry(), IProviderRegistry)

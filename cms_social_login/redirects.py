@@ -7,6 +7,8 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from .sites import site_base_url
+
 MAX_CAME_FROM = 2048
 
 #: Characters a ``Location`` header may not carry raw: everything outside printable
@@ -47,9 +49,10 @@ def safe_came_from(value: object, default: str = "/") -> str:
 
 
 def site_route_url(request: Any, route_name: str, *elements: Any, **kw: Any) -> str:
-    """The site's URL of this route: under ``cms_social_login.site_url`` when set (never
-    from the Host header then), else ``request.route_url``'s."""
-    base = request.registry.social_login_settings.site_url
+    """The site's URL of this route: under the site's base URL when it has one (the site
+    resolver's, or ``cms_social_login.site_url`` for the default site: never from the Host
+    header then), else ``request.route_url``'s."""
+    base = site_base_url(request)
     if base:
         return base + request.route_path(route_name, *elements, **kw)
     return request.route_url(route_name, *elements, **kw)
@@ -57,7 +60,7 @@ def site_route_url(request: Any, route_name: str, *elements: Any, **kw: Any) -> 
 
 def site_location(request: Any, path: str) -> str:
     """``path`` (on this site, e.g. from :func:`safe_came_from`) for a ``Location``
-    header: under ``cms_social_login.site_url`` when set (WebOb would otherwise make it
+    header: under the site's base URL when it has one (WebOb would otherwise make it
     absolute with the Host header)."""
-    base = request.registry.social_login_settings.site_url
+    base = site_base_url(request)
     return base + path if base else path

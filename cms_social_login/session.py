@@ -47,6 +47,7 @@ from zope.interface import implementer
 
 from .crypto import derive_key
 from .models import SignedInSession
+from .sites import site_base_url, site_key
 
 COOKIE_NAME = "cms_session"
 #: The cookie's name over https: the browser then insists on Secure, Path=/ and no
@@ -135,7 +136,8 @@ def _is_live(request: Any, token: object) -> bool:
     if not isinstance(token, str):
         return False
     record = request.social_login_dbsession.get(SignedInSession, _digest(token))
-    return record is not None and _aware(record.expires_at) > now()
+    return (record is not None and record.site == site_key(request)
+            and _aware(record.expires_at) > now())
 
 
 def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
@@ -150,7 +152,8 @@ def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
     moment = now()
     dbsession.execute(delete(SignedInSession).where(SignedInSession.expires_at < moment))
     token = secrets.token_urlsafe(32)
-    dbsession.add(SignedInSession(token_hash=_digest(token), userid=userid, created_at=moment,
+    dbsession.add(SignedInSession(token_hash=_digest(token), site=site_key(request),
+                                  userid=userid, created_at=moment,
                                   expires_at=moment + timedelta(seconds=lifetime)))
     request.session.invalidate()
     request.session[TOKEN_KEY] = token
@@ -164,7 +167,8 @@ def sign_out(request: Any, everywhere: bool = False) -> list[tuple[str, str]]:
     userid = request.authenticated_userid
     token = request.session.get(TOKEN_KEY)
     if everywhere and userid is not None:
-        dbsession.execute(delete(SignedInSession).where(SignedInSession.userid == userid))
+        dbsession.execute(delete(SignedInSession).where(
+            SignedInSession.site == site_key(request), SignedInSession.userid == userid))
     elif isinstance(token, str):
         dbsession.execute(delete(SignedInSession).where(
             SignedInSession.token_hash == _digest(token)))
@@ -177,7 +181,8 @@ def live_sessions(request: Any, userid: str) -> int:
     """How many signed-in sessions ``userid`` has that have not ended."""
     return request.social_login_dbsession.scalar(
         select(func.count()).select_from(SignedInSession).where(
-            SignedInSession.userid == userid, SignedInSession.expires_at > now())) or 0
+            SignedInSession.site == site_key(request), SignedInSession.userid == userid,
+            SignedInSession.expires_at > now())) or 0
 
 
 def has_session(request: Any) -> bool:
@@ -218,7 +223,7 @@ def login_form_token(request: Any) -> str:
 
 def _is_login_form_token(request: Any, token: str) -> bool:
     issued_text, _, _mac = token.partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12:
+    if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12:
         return False
     issued = int(issued_text)
     if not 0 <= time.time() - issued <= LOGIN_FORM_TOKEN_LIFETIME:
@@ -239,7 +244,7 @@ def _from_this_site(request: Any) -> bool:
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
-    site_url = request.registry.social_login_settings.site_url
+    site_url = site_base_url(request)
     own = {_origin_of(request.host_url)} | ({_origin_of(site_url)} if site_url else set())
     origin = request.headers.get("Origin")
     if origin is not None:

@@ -11,6 +11,7 @@ from zope.interface import implementer
 
 from .interfaces import IUserAdapter
 from .models import LinkedIdentity
+from .sites import site_key
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ class IdentityUserAdapter(UserAdapterBase):
 
     def get_user(self, request: Any, userid: str) -> SiteUser | None:
         identity = request.social_login_dbsession.scalar(
-            select(LinkedIdentity).where(LinkedIdentity.userid == userid)
+            select(LinkedIdentity).where(LinkedIdentity.site == site_key(request),
+                                         LinkedIdentity.userid == userid)
             .order_by(LinkedIdentity.last_login_at.desc(), LinkedIdentity.id).limit(1))
         if identity is None:
             return None

@@ -141,7 +141,8 @@ def test_a_stored_set_up_but_off_provider_is_not_switched_on_by_the_next_apply(
     assert HIDDEN_NOTICE in notice(saved)
     assert not bitbucket_buttons(visitor.get("/login"))
     with app.registry["cms_social_login.dbsession_factory"]() as db:
-        assert db.get(LoginSettings, PUBLISHED).document["bitbucket"]["enabled"] is False
+        published = db.get(LoginSettings, ("default", PUBLISHED))
+        assert published.document["bitbucket"]["enabled"] is False
 
 
 def test_switching_tabs_without_javascript_keeps_typed_values(app, editor):
@@ -171,8 +172,8 @@ def test_save_from_the_preview_publishes_exactly_the_previewed_draft(app, editor
     saved = preview.forms[0].submit().follow()
     assert "Published version 1. Visitors now see: Log in with Bitbucket" in saved.text
     with app.registry["cms_social_login.dbsession_factory"]() as db:
-        published = db.get(LoginSettings, PUBLISHED).document
-        draft = db.get(LoginSettings, "draft").document
+        published = db.get(LoginSettings, ("default", PUBLISHED)).document
+        draft = db.get(LoginSettings, ("default", "draft")).document
     assert published == draft
     assert bitbucket_buttons(visitor.get("/login"))
 
@@ -189,7 +190,7 @@ def test_save_from_a_stale_preview_is_refused(app, editor, make_browser, visitor
     # The page now previews the current draft: its Save works.
     refused.forms[0].submit().follow()
     with app.registry["cms_social_login.dbsession_factory"]() as db:
-        values = db.get(LoginSettings, PUBLISHED).document["bitbucket"]["values"]
+        values = db.get(LoginSettings, ("default", PUBLISHED)).document["bitbucket"]["values"]
     assert values["client_id"] == "changedKey1234567890"
 
 

@@ -59,10 +59,10 @@ def test_whole_story(app, editor, visitor, make_browser, bitbucket, bitbucket_us
     assert "Draft stored" in applied.text
     assert "Draft differs from published" in applied.text
     with dbsession_of(app) as db:
-        draft = db.get(LoginSettings, DRAFT)
+        draft = db.get(LoginSettings, ("default", DRAFT))
         assert draft.document["bitbucket"]["values"]["client_id"] == CLIENT_ID
         assert CLIENT_SECRET not in str(draft.document)
-        assert db.get(LoginSettings, PUBLISHED) is None
+        assert db.get(LoginSettings, ("default", PUBLISHED)) is None
     assert not bitbucket_buttons(visitor.get("/login"))
 
     # Preview shows the draft's button; the live page still has none.

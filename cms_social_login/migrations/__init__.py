@@ -178,7 +178,8 @@ def _adopt_unversioned_schema(connection: Connection, config: Config) -> None:
     """Stamp a database whose tables were made by ``create_all`` before migrations.
 
     All of today's tables: stamped as the newest revision (``create_all`` of today's
-    models is that schema). Only the first release's tables: stamped as
+    models is that schema), or as 0003 when they predate sites (no ``site`` column).
+    Only the first release's tables: stamped as
     :data:`INITIAL_REVISION`, and the later revisions run. Anything else is refused.
     """
     if current_revision(connection) is not None:
@@ -187,7 +188,9 @@ def _adopt_unversioned_schema(connection: Connection, config: Config) -> None:
     if not present:
         return
     if present == set(metadata.tables):
-        revision = "head"
+        columns = {c["name"] for c in inspect(connection).get_columns("social_login_settings")}
+        # Today's tables made before sites existed (no ``site`` key): revision 0003.
+        revision = "head" if "site" in columns else "0003"
     elif present == INITIAL_TABLES:
         revision = INITIAL_REVISION
     else:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .meta import Base
+from .meta import Base, site_column
 from .records import utcnow
 
 
@@ -21,8 +21,10 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "social_login_audit"
+    __table_args__ = (Index("ix_social_login_audit_site_at", "site", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = site_column()
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                          nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -34,6 +36,8 @@ class AuditEvent(Base):
 
 class StoredToken(Base):
     """A provider's access and refresh token for one linked identity, encrypted.
+
+    It belongs to the identity's site (through ``identity_id``).
 
     ``version`` is the optimistic lock that makes a refresh atomic: two processes
     refreshing at once cannot both store a rotated refresh token.

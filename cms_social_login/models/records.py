@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .meta import Base
+from .meta import Base, site_column
 
 DRAFT = "draft"
 PUBLISHED = "published"
@@ -31,6 +31,7 @@ class LoginSettings(Base):
 
     __tablename__ = "social_login_settings"
 
+    site: Mapped[str] = site_column(primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
@@ -45,8 +46,10 @@ class PublishRecord(Base):
     """One Save: who published which version of the document, and when."""
 
     __tablename__ = "social_login_publish_history"
+    __table_args__ = (Index("ix_social_login_publish_history_site_id", "site", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = site_column()
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
@@ -57,6 +60,9 @@ class PublishRecord(Base):
 class LinkedIdentity(Base):
     """A provider account linked to a local user.
 
+    Linked on one site (``site``): the same person on two sites is two local accounts
+    unless the host's user adapter links them.
+
     A person at a provider is the provider's stable user id *as issued by one issuer or
     instance* (OpenID Connect Core 1.0 §5.7: only ``iss`` and ``sub`` together identify
     an end-user): ``issuer`` is what :meth:`Provider.identity_issuer` gives for the tab's
@@ -65,9 +71,10 @@ class LinkedIdentity(Base):
     """
 
     __tablename__ = "social_login_identities"
-    __table_args__ = (UniqueConstraint("provider", "issuer", "provider_user_id"),)
+    __table_args__ = (UniqueConstraint("site", "provider", "issuer", "provider_user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = site_column()
     provider: Mapped[str] = mapped_column(String(64), nullable=False)
     issuer: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     provider_user_id: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -85,12 +92,14 @@ class LoginState(Base):
 
     Only a hash of the state is stored; the row is deleted when the callback consumes it.
     ``binding`` is a hash of a random value kept in the visitor's session, so a state
-    only works in the browser that started the login.
+    only works in the browser that started the login; ``site`` is the site it was
+    started on, the only one where it completes.
     """
 
     __tablename__ = "social_login_states"
 
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = site_column()
     provider: Mapped[str] = mapped_column(String(64), nullable=False)
     binding: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     came_from: Mapped[str] = mapped_column(String(2048), nullable=False, default="/")
@@ -107,11 +116,13 @@ class SignedInSession(Base):
     whose token has no row (logged out, "Log out everywhere", expired and swept) is no
     longer signed in, even if it was copied before. ``expires_at`` is the absolute end
     (``cms_social_login.session_lifetime`` after sign-in) that activity never extends.
+    A session belongs to the site whose host it was made on (``site``).
     """
 
     __tablename__ = "social_login_sessions"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = site_column()
     userid: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,

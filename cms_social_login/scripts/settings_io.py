@@ -3,8 +3,12 @@
 Usage::
 
     cms-social-login-settings export staging.ini [--stage published|draft] [-o FILE]
-                                      [--with-secrets-for-key-env VAR]
-    cms-social-login-settings import production.ini FILE
+                                      [--with-secrets-for-key-env VAR] [--site KEY]
+    cms-social-login-settings import production.ini FILE [--site KEY]
+
+``--site KEY`` names the site of a deployment that serves many (see
+:mod:`cms_social_login.sites`); without it the command works on the site the host's
+resolver gives a request to ``localhost`` (``"default"`` unless the host says otherwise).
 
 ``export`` writes one stage of the settings (the published one by default): per provider
 ``enabled``, ``position``, ``link_by_email`` and the field ``values``. Secrets (client
@@ -63,6 +67,7 @@ from ..services.login_settings import (
     read_stage,
 )
 from ..settings import MIN_SECRET_KEY_LENGTH
+from ..sites import site_key, use_site
 from .console import configure_logging
 
 __all__ = [
@@ -130,9 +135,10 @@ def export_settings(request: Any, stage: str = PUBLISHED, target_key: str | None
     """
     if stage not in STAGES:
         raise BadExport(f"unknown stage {stage!r}: use published or draft")
-    record = read_stage(request.social_login_dbsession, stage)
+    record = read_stage(request.social_login_dbsession, site_key(request), stage)
     if record is None:
-        raise SiteStateError(f"this site has no {stage} login settings yet; nothing to export")
+        raise SiteStateError(f"this site ({site_key(request)}) has no {stage} login settings "
+                             "yet; nothing to export")
     box: ISecretBox = request.registry.getUtility(ISecretBox)
     target = export_box(target_key) if target_key else None
     providers: dict[str, Any] = {}
@@ -346,6 +352,10 @@ def store_import(request: Any, plan: ImportPlan, userid: str = IMPORT_USER) -> i
 # --------------------------------------------------------------------------- command
 
 
+SITE_HELP = ("the site's key, on a deployment that serves many sites (default: the site "
+             "of a request to localhost, normally 'default')")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Export the login settings of a site to JSON, or import "
@@ -363,20 +373,23 @@ def _parser() -> argparse.ArgumentParser:
                         help="write to FILE (created readable by its owner only) "
                              "instead of standard output")
     export.add_argument("--app", default="main", help="the [app:NAME] section (main)")
+    export.add_argument("--site", metavar="KEY", help=SITE_HELP)
     export.add_argument("-v", "--verbose", action="store_true",
                         help="log as the ini file configures (default: warnings only)")
     imp = commands.add_parser("import", help="store a JSON export as the draft")
     imp.add_argument("config_uri", help="the site's ini file, e.g. production.ini")
     imp.add_argument("file", help="the export file (- for standard input)")
     imp.add_argument("--app", default="main", help="the [app:NAME] section (main)")
+    imp.add_argument("--site", metavar="KEY", help=SITE_HELP)
     imp.add_argument("-v", "--verbose", action="store_true",
                      help="log as the ini file configures (default: warnings only)")
     return parser
 
 
 @contextlib.contextmanager
-def _site(config_uri: str, app: str, verbose: bool = False):
-    """The site of ``config_uri`` (its start-up output on stderr); yields a request."""
+def _site(config_uri: str, app: str, verbose: bool = False, site: str | None = None):
+    """The site of ``config_uri`` (its start-up output on stderr); yields a request (of
+    the site ``site`` when given)."""
     from pyramid.paster import bootstrap
 
     configure_logging(config_uri, verbose)
@@ -384,6 +397,11 @@ def _site(config_uri: str, app: str, verbose: bool = False):
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the JSON
         env = bootstrap(uri)
     try:
+        if site is not None:
+            try:
+                use_site(env["request"], site)
+            except ValueError as exc:
+                raise BadExport(f"--site: {exc}") from None
         yield env["request"]
     finally:
         env["closer"]()
@@ -430,7 +448,7 @@ def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                             f"site's cms_social_login.secret_key has at least "
                             f"{MIN_SECRET_KEY_LENGTH}, so it cannot be the target site's key. "
                             "Nothing was exported")
-    with _site(args.config_uri, args.app, args.verbose) as request, request.tm:
+    with _site(args.config_uri, args.app, args.verbose, args.site) as request, request.tm:
         document = export_settings(request, args.stage, target_key)
     _write_output(args.output, json.dumps(document, indent=2, sort_keys=True) + "\n", stdout)
     omitted = [f"{name}.{key}" for name, part in document["providers"].items()
@@ -448,7 +466,7 @@ def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _import(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     data = parse_export(_read_input(args.file, stdin))
     try:
-        with _site(args.config_uri, args.app, args.verbose) as request, request.tm:
+        with _site(args.config_uri, args.app, args.verbose, args.site) as request, request.tm:
             plan = plan_import(request, data)
             version = store_import(request, plan)
     except (StaleDataError, IntegrityError) as exc:  # at the commit

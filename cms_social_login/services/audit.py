@@ -23,6 +23,7 @@ from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..i18n import DOMAIN, _
 from ..models import AuditEvent
 from ..models.records import utcnow
+from ..sites import site_key
 
 #: One JSON object per line: ``{"event": "cms_social_login.audit", ...}``.
 audit_log = logging.getLogger("cms_social_login.audit")
@@ -94,7 +95,7 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     """
     # PostgreSQL text cannot hold NUL: a provider name from the URL may (a 500 otherwise).
     provider = provider.replace("\x00", "\ufffd") if provider is not None else None
-    event = AuditEvent(kind=kind, action=action, provider=provider,
+    event = AuditEvent(site=site_key(request), kind=kind, action=action, provider=provider,
                        actor=actor if actor is not None else request.authenticated_userid,
                        detail=dict(detail or {}), at=utcnow())
     request.social_login_dbsession.add(event)
@@ -113,15 +114,15 @@ def _message_detail(message: object) -> dict[str, Any]:
     return stored
 
 
-def _repeat_of(dbsession: Session, action: str, provider: str | None, reason: str,
-               actor: str | None, now: datetime) -> AuditEvent | None:
-    """The row of the same failure of the same actor (None: anonymous visitors) in the
-    current window, locked for the count."""
+def _repeat_of(dbsession: Session, site: str, action: str, provider: str | None,
+               reason: str, actor: str | None, now: datetime) -> AuditEvent | None:
+    """The row of the same failure of the same actor (None: anonymous visitors) on ``site``
+    in the current window, locked for the count."""
     since = now - REPEAT_WINDOW
     same_actor = AuditEvent.actor.is_(None) if actor is None else AuditEvent.actor == actor
     candidates = dbsession.scalars(
         select(AuditEvent)
-        .where(AuditEvent.kind == SIGNIN, AuditEvent.action == action,
+        .where(AuditEvent.site == site, AuditEvent.kind == SIGNIN, AuditEvent.action == action,
                AuditEvent.provider == provider, same_actor, AuditEvent.at >= since)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20).with_for_update())
     for row in candidates:
@@ -154,8 +155,8 @@ def on_login_failed(event: SocialLoginFailed) -> None:
     detail = {"reason": reason, "message": _message_detail(event.reason)}
     actor = request.authenticated_userid
     now = utcnow()
-    repeat = _repeat_of(request.social_login_dbsession, event.outcome, provider, reason,
-                        actor, now)
+    repeat = _repeat_of(request.social_login_dbsession, site_key(request), event.outcome,
+                        provider, reason, actor, now)
     if repeat is None:
         record(request, SIGNIN, event.outcome, provider=provider, actor=actor,
                detail={**detail, "count": 1, "first_at": now.isoformat()})
@@ -212,8 +213,9 @@ def _whole_number(raw: str, digits: int) -> bool:
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What the editor's audit page shows."""
+    """What the editor's audit page shows (of one site's events)."""
 
+    site: str
     kind: str | None = None
     action: str | None = None
     provider: str | None = None
@@ -222,8 +224,9 @@ class AuditFilter:
     days: int | None = None
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> AuditFilter:
-        """Read the page's query; unknown values are ignored rather than refused."""
+    def from_params(cls, params: Mapping[str, str], site: str) -> AuditFilter:
+        """Read the page's query (on ``site``); unknown values are ignored rather than
+        refused."""
         kind = params.get("kind") if params.get("kind") in KINDS else None
         actions = {a for group in ACTIONS.values() for a in group}
         action = params.get("action") if params.get("action") in actions else None
@@ -232,7 +235,7 @@ class AuditFilter:
         days = (int(raw_days) if _whole_number(raw_days, 4) and 0 < int(raw_days) <= 3650
                 else None)
         page = str(params.get("page", "1"))
-        return cls(kind=kind, action=action, provider=provider, days=days,
+        return cls(site=site, kind=kind, action=action, provider=provider, days=days,
                    since=utcnow() - timedelta(days=days) if days else None,
                    page=max(1, min(int(page), 10_000)) if _whole_number(page, 9) else 1)
 
@@ -243,7 +246,8 @@ class AuditFilter:
         return {key: value for key, value in values.items() if value}
 
     def where(self, query: Any, *, with_provider: bool = True) -> Any:
-        """``query`` narrowed to the filters (the provider ignoring case)."""
+        """``query`` narrowed to the site and the filters (the provider ignoring case)."""
+        query = query.where(AuditEvent.site == self.site)
         if self.kind:
             query = query.where(AuditEvent.kind == self.kind)
         if self.action:

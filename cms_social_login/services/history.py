@@ -181,7 +181,8 @@ class HistoryService:
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """The latest Saves, newest first, each with what it changed."""
         records = list(self.request.social_login_dbsession.scalars(
-            select(PublishRecord).order_by(PublishRecord.id.desc()).limit(limit + 1)))
+            select(PublishRecord).where(PublishRecord.site == self.settings.site)
+            .order_by(PublishRecord.id.desc()).limit(limit + 1)))
         entries = []
         for index, record in enumerate(records[:limit]):
             before = records[index + 1].document if index + 1 < len(records) else {}
@@ -197,7 +198,8 @@ class HistoryService:
     def get(self, version: int) -> PublishRecord:
         """The Save of ``version``; UnknownVersion if there is none."""
         record = self.request.social_login_dbsession.scalar(
-            select(PublishRecord).where(PublishRecord.version == version)
+            select(PublishRecord).where(PublishRecord.site == self.settings.site,
+                                        PublishRecord.version == version)
             .order_by(PublishRecord.id.desc()).limit(1))
         if record is None:
             raise UnknownVersion(version)

@@ -19,11 +19,13 @@ def live_issuer(request: Any, provider: Provider) -> str:
     return provider.identity_issuer(config.values)
 
 
-def find_identity(dbsession: Session, provider_name: str, issuer: str,
+def find_identity(dbsession: Session, site: str, provider_name: str, issuer: str,
                   provider_user_id: str) -> LinkedIdentity | None:
-    """The identity of that person, through the unique key (provider, issuer, user id)."""
+    """The identity of that person on ``site``, through the unique key (site, provider,
+    issuer, user id)."""
     return dbsession.scalar(select(LinkedIdentity).where(
-        LinkedIdentity.provider == provider_name, LinkedIdentity.issuer == issuer,
+        LinkedIdentity.site == site, LinkedIdentity.provider == provider_name,
+        LinkedIdentity.issuer == issuer,
         LinkedIdentity.provider_user_id == provider_user_id))
 
 

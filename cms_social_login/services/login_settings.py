@@ -17,6 +17,7 @@ from ..models import DRAFT, PUBLISHED, LinkedIdentity, LoginSettings, PublishRec
 from ..models.records import utcnow
 from ..providers.base import FieldError, Provider
 from ..providers.registry import get_provider_registry
+from ..sites import site_key
 from .db import flush_or_retry
 
 #: How long a secret typed before OK stays usable in the form (seconds).
@@ -140,9 +141,9 @@ class SettingsForm:
         return not any(self.errors.values())
 
 
-def read_stage(dbsession: Session, stage: str) -> LoginSettings | None:
-    """The stored record of ``stage`` (draft or published), if any."""
-    return dbsession.get(LoginSettings, stage)
+def read_stage(dbsession: Session, site: str, stage: str) -> LoginSettings | None:
+    """The stored record of ``site``'s ``stage`` (draft or published), if any."""
+    return dbsession.get(LoginSettings, (site, stage))
 
 
 def enabled_providers(document: Mapping[str, Any], providers: Iterable[Provider]
@@ -299,16 +300,17 @@ class LoginSettingsService:
     def __init__(self, request: Any) -> None:
         self.request = request
         self.dbsession: Session = request.social_login_dbsession
+        self.site = site_key(request)
         self.providers = list(get_provider_registry(request.registry))
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 
     def draft(self) -> LoginSettings | None:
         """The stored draft, if any."""
-        return read_stage(self.dbsession, DRAFT)
+        return read_stage(self.dbsession, self.site, DRAFT)
 
     def published(self) -> LoginSettings | None:
         """The live settings, if ever published."""
-        return read_stage(self.dbsession, PUBLISHED)
+        return read_stage(self.dbsession, self.site, PUBLISHED)
 
     def editable_document(self) -> tuple[dict[str, Any], int]:
         """The draft's document and version (the published one if no draft yet)."""
@@ -322,7 +324,7 @@ class LoginSettingsService:
         document, _version = self.editable_document()
         form = parse_settings_form(post, self.providers, document, self.box,
                                    purpose_box(self.request.registry, PENDING_SECRET))
-        check_server_changes(form, post, self.providers, document, self.dbsession)
+        check_server_changes(form, post, self.providers, document, self.dbsession, self.site)
         return form
 
     def apply(self, form: SettingsForm, expected_version: int, userid: str | None
@@ -333,7 +335,8 @@ class LoginSettingsService:
         if current != expected_version:
             raise VersionConflict(current)
         if draft is None:
-            draft = LoginSettings(stage=DRAFT, document=form.document, updated_by=userid)
+            draft = LoginSettings(site=self.site, stage=DRAFT, document=form.document,
+                                  updated_by=userid)
             self.dbsession.add(draft)
         else:
             draft.document = copy.deepcopy(form.document)
@@ -362,16 +365,16 @@ class LoginSettingsService:
     def _make_live(self, draft: LoginSettings, userid: str | None) -> PublishRecord:
         published = self.published()
         if published is None:
-            published = LoginSettings(stage=PUBLISHED, document=copy.deepcopy(draft.document),
-                                      updated_by=userid)
+            published = LoginSettings(site=self.site, stage=PUBLISHED,
+                                      document=copy.deepcopy(draft.document), updated_by=userid)
             self.dbsession.add(published)
         else:
             published.document = copy.deepcopy(draft.document)
             published.updated_by = userid
             published.updated_at = utcnow()
         flush_or_retry(self.dbsession)
-        record = PublishRecord(version=published.version, document=copy.deepcopy(
-            draft.document), published_by=userid)
+        record = PublishRecord(site=self.site, version=published.version,
+                               document=copy.deepcopy(draft.document), published_by=userid)
         self.dbsession.add(record)
         flush_or_retry(self.dbsession)
         # published.py builds on this module, hence the import here.
@@ -383,7 +386,8 @@ class LoginSettingsService:
     def last_publish(self) -> PublishRecord | None:
         """The latest Save."""
         return self.dbsession.scalar(
-            select(PublishRecord).order_by(PublishRecord.id.desc()).limit(1))
+            select(PublishRecord).where(PublishRecord.site == self.site)
+            .order_by(PublishRecord.id.desc()).limit(1))
 
     def draft_differs(self) -> bool:
         """Whether the draft holds changes that Save has not made live."""
@@ -421,12 +425,12 @@ def drop_stale_secrets(provider: Provider, stored: ProviderConfig,
 
 def check_server_changes(form: SettingsForm, post: Mapping[str, str],
                          providers: Iterable[Provider], base: Mapping[str, Any],
-                         dbsession: Session) -> None:
+                         dbsession: Session, site: str) -> None:
     """A tab that now points at another server (an endpoint field changed): its stored
     secrets are dropped (the editor types them again), and while people are linked
-    through the old issuer the editor ticks ``<provider>.confirm_server_change`` to say
-    they stay linked to the old server only (the same user id at the new server is
-    another person)."""
+    through the old issuer (on ``site``) the editor ticks
+    ``<provider>.confirm_server_change`` to say they stay linked to the old server only
+    (the same user id at the new server is another person)."""
     for provider in providers:
         stored = ProviderConfig.from_document(base, provider.name)
         part = form.document.get(provider.name)
@@ -446,7 +450,8 @@ def check_server_changes(form: SettingsForm, post: Mapping[str, str],
         if old_issuer == provider.identity_issuer(part.get("values") or {}):
             continue
         people = dbsession.scalar(select(func.count()).select_from(LinkedIdentity).where(
-            LinkedIdentity.provider == provider.name, LinkedIdentity.issuer == old_issuer))
+            LinkedIdentity.site == site, LinkedIdentity.provider == provider.name,
+            LinkedIdentity.issuer == old_issuer))
         if people and not _checked(post, f"{provider.name}.confirm_server_change"):
             form.values.setdefault(provider.name, {})["server_change_people"] = str(people)
             errors.setdefault(changed, _(

@@ -15,9 +15,12 @@ Why a time bound and not a notification (PostgreSQL ``LISTEN``/``NOTIFY``, a fil
 mtime): it works the same on every database the site runs on, needs no connection or
 thread of its own per process, and its worst case is stated in one number.
 
-The snapshots live on the registry (one per application, no module state), in a dict
-keyed by :func:`site_key`; each is replaced whole, never changed in place, so threads
-share them without locks. Their documents are shared too: treat them as read-only.
+The snapshots live on the registry (one cache per application, no module state), one
+per site, keyed by the request's site (``request.social_login_site``): at most
+``cms_social_login.site_cache_size`` sites (default 1000), the least recently used
+dropped first, so a worker's memory is bounded by that setting, not by the number of
+sites. A snapshot is replaced whole, never changed in place, so threads share it; its
+document is shared too: treat it as read-only.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from datetime import datetime
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..models import PUBLISHED, LoginSettings, session_factory_for
 from ..providers.registry import get_provider_registry
+from ..sites import CACHE_SIZE_SETTING, SiteCache, site_cache_size, site_key
 from .login_settings import LoginButton, login_buttons
 
 __all__ = [
@@ -43,12 +47,16 @@ __all__ = [
     "load_published_document",
     "published_document",
     "published_snapshot",
-    "site_key",
+    "SITE_CACHE_SIZE_SETTING",
     "forget_published_on_commit",
+    "site_cache",
 ]
 
-#: Registry key of the process's latest :class:`PublishedSnapshot` per site key.
+#: Registry key of the process's :class:`~cms_social_login.sites.SiteCache` of the
+#: latest :class:`PublishedSnapshot` of each site.
 CACHE_KEY = "cms_social_login.published_snapshots"
+#: How many sites' snapshots a process keeps (default 1000).
+SITE_CACHE_SIZE_SETTING = CACHE_SIZE_SETTING
 #: Seconds a checked snapshot is used without checking again.
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
 #: Its default: a Save is live on every process within half a second.
@@ -58,12 +66,13 @@ MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
-#: The published row's version and its last change (no JSON).
+#: The published row's version and its last change (no JSON), of the site ``:site``.
 _VERSION = select(LoginSettings.version, LoginSettings.updated_at).where(
-    LoginSettings.stage == PUBLISHED)
+    LoginSettings.site == bindparam("site"), LoginSettings.stage == PUBLISHED)
 #: The published row with its document.
 _DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at, LoginSettings.document
-                  ).where(LoginSettings.stage == PUBLISHED)
+                  ).where(LoginSettings.site == bindparam("site"),
+                          LoginSettings.stage == PUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -106,33 +115,34 @@ def _max_age(registry: Any) -> float:
     return seconds
 
 
-def site_key(request: Any) -> str:
-    """The key of the request's site in the published cache ("default": one site)."""
-    return "default"
+def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
+    """The process's snapshots, one per site, bounded by ``site_cache_size``."""
+    cache = registry.get(CACHE_KEY)
+    if cache is None:
+        cache = registry.setdefault(CACHE_KEY, SiteCache(site_cache_size(registry.settings)))
+    return cache
 
 
-def _snapshots(registry: Any) -> dict[str, PublishedSnapshot]:
-    snapshots = registry.get(CACHE_KEY)
-    if snapshots is None:
-        snapshots = registry.setdefault(CACHE_KEY, {})
-    return snapshots
-
-
-def _refresh(registry: Any, cached: PublishedSnapshot | None, run: Any) -> PublishedSnapshot:
+def _refresh(registry: Any, cached: PublishedSnapshot | None, run: Any, site: str
+             ) -> PublishedSnapshot:
     now = time.monotonic()
-    # 1. SELECT version, updated_at FROM social_login_settings WHERE stage = 'published'
-    #    (a primary-key lookup; no JSON is read or decoded).
-    row = run(_VERSION).first()
-    if row is None:
+    key = {"site": site}
+    # 1. SELECT version, updated_at FROM social_login_settings
+    #    WHERE site = :site AND stage = 'published'
+    #    (a primary-key lookup; no JSON is read or decoded). A site the process does not
+    #    hold (new to it, or dropped from the cache) skips it: step 2 reads everything.
+    row = run(_VERSION, key).first() if cached is not None else None
+    if cached is not None and row is None:
         snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
     else:
         if cached is not None and cached.key == (row.version, row.updated_at):
             snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
                                          cached.buttons, checked_at=now)
         else:
-            # 2. Only after a Save somewhere: the row again, with its document. Version
-            #    and document come from one read, so they always belong together.
-            fresh = run(_DOCUMENT).first()
+            # 2. Only after a Save somewhere (or for a site not held): the row with its
+            #    document. Version and document come from one read, so they always belong
+            #    together.
+            fresh = run(_DOCUMENT, key).first()
             if fresh is None:
                 snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
             else:
@@ -159,19 +169,19 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     if snapshot is not None:
         return snapshot
     registry = request.registry
-    snapshots = _snapshots(registry)
-    key = site_key(request)
-    cached = snapshots.get(key)
+    cache = site_cache(registry)
+    site = site_key(request)
+    cached = cache.get(site)
     dbsession = request.__dict__.get("social_login_dbsession")
     if dbsession is not None and dbsession.in_transaction():
-        snapshot = _refresh(registry, cached, dbsession.execute)
+        snapshot = _refresh(registry, cached, dbsession.execute, site)
     elif cached is not None and time.monotonic() - cached.checked_at < _max_age(registry):
         snapshot = cached
     else:
         engine = session_factory_for(request).kw["bind"]
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            snapshot = _refresh(registry, cached, connection.execute)
-        snapshots[key] = snapshot
+            snapshot = _refresh(registry, cached, connection.execute, site)
+        cache.put(site, snapshot)
     request.__dict__[_REQUEST_KEY] = snapshot
     return snapshot
 
@@ -179,12 +189,12 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
 def forget_published_on_commit(request: Any) -> None:
     """Drop this process's snapshot of the request's site once its transaction commits
     (a Save: the editor's own process shows it from the next request on)."""
-    snapshots = _snapshots(request.registry)
-    key = site_key(request)
+    cache = site_cache(request.registry)
+    site = site_key(request)
 
     def forget(committed: bool) -> None:
         if committed:
-            snapshots.pop(key, None)
+            cache.discard(site)
 
     request.tm.get().addAfterCommitHook(forget)
 

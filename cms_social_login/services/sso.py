@@ -26,6 +26,7 @@ from ..providers.base import Provider
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in
+from ..sites import site_key
 from .db import flush_or_retry, retry_lost_races
 from .identities import find_identity
 from .login_settings import ProviderConfig
@@ -72,7 +73,8 @@ class LoginOutcome:
 
 
 def callback_url(request: Any, provider_name: str) -> str:
-    """The URL to register at the provider: the route under ``site_url`` when set."""
+    """The URL to register at the provider: the route under the site's base URL when it
+    has one (:func:`~cms_social_login.sites.site_base_url`), else on the request's host."""
     return site_route_url(request, "cms_social_login.callback", provider=provider_name)
 
 
@@ -86,6 +88,7 @@ class SocialLoginService:
     def __init__(self, request: Any) -> None:
         self.request = request
         self.dbsession = request.social_login_dbsession
+        self.site = site_key(request)
         self.settings = request.registry.social_login_settings
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 
@@ -133,7 +136,8 @@ class SocialLoginService:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
         self._drop_old_states(_digest(binding))
         self.dbsession.add(LoginState(
-            state_hash=_digest(state), provider=provider.name, binding=_digest(binding),
+            state_hash=_digest(state), site=self.site, provider=provider.name,
+            binding=_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
         return url
 
@@ -213,6 +217,7 @@ class SocialLoginService:
         if created_at.tzinfo is None:  # SQLite returns naive UTC
             created_at = created_at.replace(tzinfo=utcnow().tzinfo)
         if (pending.provider != provider.name
+                or pending.site != self.site  # started on another site
                 or not isinstance(binding, str)
                 or not hmac.compare_digest(pending.binding, _digest(binding))
                 or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
@@ -241,7 +246,8 @@ class SocialLoginService:
         issuer = provider.identity_issuer(config.values)
         title = provider.display_title(config.values)
         adapter: IUserAdapter = self.request.registry.getUtility(IUserAdapter)
-        identity = find_identity(self.dbsession, provider.name, issuer, provider_user_id)
+        identity = find_identity(self.dbsession, self.site, provider.name, issuer,
+                                 provider_user_id)
         created = False
         if identity is None:
             userid = self.request.authenticated_userid
@@ -252,7 +258,7 @@ class SocialLoginService:
                 with retry_lost_races():  # e.g. two first logins taking one username
                     userid = adapter.create_user(self.request, profile, provider.name)
                 created = True
-            identity = LinkedIdentity(provider=provider.name, issuer=issuer,
+            identity = LinkedIdentity(site=self.site, provider=provider.name, issuer=issuer,
                                       provider_user_id=provider_user_id, userid=userid)
             self.dbsession.add(identity)
         elif self.request.authenticated_userid not in (None, identity.userid):

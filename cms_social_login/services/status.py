@@ -66,12 +66,12 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
 
 
-def sign_in_activity(dbsession: Session, names: Iterable[str]
+def sign_in_activity(dbsession: Session, site: str, names: Iterable[str]
                      ) -> dict[str, SignInActivity]:
-    """Every named provider's sign-ins, read in ONE statement: per provider the number of
-    successes in the last :data:`ACTIVITY_DAYS` days, the time of the last success, and
-    the outcome of the latest sign-in that succeeded or failed with an error (joined on
-    the highest id; cancels, refusals and bad login links are left out)."""
+    """Every named provider's sign-ins on ``site``, read in ONE statement: per provider
+    the number of successes in the last :data:`ACTIVITY_DAYS` days, the time of the last
+    success, and the outcome of the latest sign-in that succeeded or failed with an error
+    (joined on the highest id; cancels, refusals and bad login links are left out)."""
     names = list(names)
     if not names:
         return {}
@@ -82,8 +82,8 @@ def sign_in_activity(dbsession: Session, names: Iterable[str]
                func.max(AuditEvent.id).label("last_id"),
                func.count(case((and_(success, AuditEvent.at >= since), 1))).label("recent"),
                func.max(case((success, AuditEvent.at))).label("last_success"))
-        .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.in_(names),
-               AuditEvent.action.in_(TELLING_OUTCOMES))
+        .where(AuditEvent.site == site, AuditEvent.kind == SIGNIN,
+               AuditEvent.provider.in_(names), AuditEvent.action.in_(TELLING_OUTCOMES))
         .group_by(AuditEvent.provider)
         .subquery())
     rows = dbsession.execute(

@@ -48,6 +48,7 @@ from ..logs import loggable
 from ..models import LinkedIdentity, StoredToken, session_factory_for
 from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
+from ..sites import site_key
 from .db import flush_or_retry
 from .identities import find_identity, live_issuer
 from .login_settings import ProviderConfig
@@ -145,7 +146,7 @@ def _identity_id(request: Any, provider_name: str, result: Any) -> int | None:
         return None
     if provider is None:
         return None
-    identity = find_identity(request.social_login_dbsession, provider_name,
+    identity = find_identity(request.social_login_dbsession, site_key(request), provider_name,
                              live_issuer(request, provider), provider_user_id)
     return identity.id if identity is not None else None
 
@@ -180,7 +181,8 @@ class TokenKeeper:
             select(StoredToken.identity_id, StoredToken.access_token, StoredToken.expires_at,
                    StoredToken.version)
             .join(LinkedIdentity, LinkedIdentity.id == StoredToken.identity_id)
-            .where(LinkedIdentity.userid == str(userid),
+            .where(LinkedIdentity.site == site_key(self.request),
+                   LinkedIdentity.userid == str(userid),
                    LinkedIdentity.provider == provider_name,
                    LinkedIdentity.issuer == live_issuer(self.request, provider))
             .order_by(LinkedIdentity.last_login_at.desc(), LinkedIdentity.id.desc())

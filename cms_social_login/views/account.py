@@ -19,6 +19,7 @@ from ..redirects import site_route_url
 from ..services.login_settings import ProviderConfig
 from ..services.published import live_buttons, published_document
 from ..session import live_sessions
+from ..sites import site_key
 from ..users import has_password, password_page_url
 from .public import current_user, refuse_oversized_form
 
@@ -71,7 +72,8 @@ def connections_page(request: Any, *, error: str | None = None) -> Any:
     if user is None:
         return _login_redirect(request)
     identities = list(request.social_login_dbsession.scalars(
-        select(LinkedIdentity).where(LinkedIdentity.userid == user.userid)
+        select(LinkedIdentity).where(LinkedIdentity.site == site_key(request),
+                                     LinkedIdentity.userid == user.userid)
         .order_by(LinkedIdentity.provider, LinkedIdentity.id)))
     registry = get_provider_registry(request.registry)
     linked = {identity.provider for identity in identities}
@@ -105,10 +107,12 @@ def disconnect(request: Any):
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise HTTPBadRequest("Unknown connection.")
     identity = request.social_login_dbsession.get(LinkedIdentity, int(raw))
-    if identity is None or identity.userid != user.userid:
+    if (identity is None or identity.userid != user.userid
+            or identity.site != site_key(request)):
         raise HTTPBadRequest("Unknown connection.")
     others = request.social_login_dbsession.scalars(
-        select(LinkedIdentity.id).where(LinkedIdentity.userid == user.userid,
+        select(LinkedIdentity.id).where(LinkedIdentity.site == identity.site,
+                                        LinkedIdentity.userid == user.userid,
                                         LinkedIdentity.id != identity.id).limit(1)).first()
     if others is None and not has_password(request, user.userid):
         request.response.status_int = 409

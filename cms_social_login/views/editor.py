@@ -89,7 +89,8 @@ def _statuses(service: LoginSettingsService, document: dict[str, Any]
               ) -> dict[str, ProviderStatus]:
     """Every provider's status in words (one audit query for all of them)."""
     published = service.published()
-    activity = sign_in_activity(service.dbsession, [p.name for p in service.providers])
+    activity = sign_in_activity(service.dbsession, service.site,
+                                [p.name for p in service.providers])
     return provider_statuses(service.providers, document,
                              published.document if published is not None else {}, activity)
 

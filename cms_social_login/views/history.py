@@ -25,6 +25,7 @@ from ..services.history import (
     change_in_words,
 )
 from ..services.login_settings import VersionConflict
+from ..sites import site_key
 from .editor import editor_shell
 from .public import refuse_oversized_form
 
@@ -177,7 +178,7 @@ def _provider_choices(request: Any, counts: list[audit.ProviderCount]
 
 def audit_page(request: Any) -> dict[str, Any]:
     """GET .../login/audit: editor actions and sign-ins, filtered, with counts per provider."""
-    wanted = audit.AuditFilter.from_params(request.GET)
+    wanted = audit.AuditFilter.from_params(request.GET, site_key(request))
     dbsession = request.social_login_dbsession
     events, more = audit.query_events(dbsession, wanted)
     counts = audit.provider_counts(dbsession, wanted)
@@ -199,7 +200,7 @@ def audit_page(request: Any) -> dict[str, Any]:
 
 def audit_csv(request: Any) -> Response:
     """GET .../login/audit?format=csv: the filtered events as a spreadsheet (UTF-8 CSV)."""
-    wanted = audit.AuditFilter.from_params(request.GET)
+    wanted = audit.AuditFilter.from_params(request.GET, site_key(request))
     events = audit.export_events(request.social_login_dbsession, wanted)
     header = [translate(request, text) for text in (
         _("When (UTC)"), _("Kind"), _("Action or outcome"), _("Provider"), _("Who"),

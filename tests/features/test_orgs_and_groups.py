@@ -191,7 +191,7 @@ def test_an_invalid_organization_is_refused_by_the_field(app, editor, typed):
     assert error is not None, page.text[:2000]
     assert "letters, digits and single hyphens" in error.get_text()
     with dbsession_of(app) as db:
-        draft = db.get(LoginSettings, DRAFT)
+        draft = db.get(LoginSettings, ("default", DRAFT))
         assert draft.document["github"]["values"]["allowed_organizations"] == "acme"
 
 
@@ -199,7 +199,7 @@ def test_organization_names_are_parsed_case_insensitively(app, editor):
     typed = " Acme,beta-2  " + "c" * 39 + " ,, ACME "
     save_tab(editor, "github", "allowed_organizations", typed, action="apply").follow()
     with dbsession_of(app) as db:
-        stored = db.get(LoginSettings, DRAFT).document["github"]["values"]
+        stored = db.get(LoginSettings, ("default", DRAFT)).document["github"]["values"]
     assert github_provider.parse_organizations(stored["allowed_organizations"]) == (
         "acme", "beta-2", "c" * 39)
     assert github_provider.parse_organizations("") == ()
@@ -340,7 +340,7 @@ def test_an_invalid_group_is_refused_by_the_field(app, editor, typed):
     assert error is not None, page.text[:2000]
     assert "letters, digits, _, -, . and /" in error.get_text()
     with dbsession_of(app) as db:
-        draft = db.get(LoginSettings, DRAFT)
+        draft = db.get(LoginSettings, ("default", DRAFT))
         assert draft.document["gitlab"]["values"]["allowed_groups"] == "acme"
 
 
@@ -348,7 +348,7 @@ def test_group_paths_are_parsed_case_insensitively(app, editor):
     save_tab(editor, "gitlab", "allowed_groups", " Acme/Platform,beta.x  g_1 ,, acme/platform ",
              action="apply").follow()
     with dbsession_of(app) as db:
-        stored = db.get(LoginSettings, DRAFT).document["gitlab"]["values"]
+        stored = db.get(LoginSettings, ("default", DRAFT)).document["gitlab"]["values"]
     assert gitlab_provider.parse_groups(stored["allowed_groups"]) == (
         "acme/platform", "beta.x", "g_1")
     assert gitlab_provider.allowed_group("ACME/Platform/Web", ("acme/platform",)) \

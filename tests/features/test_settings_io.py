@@ -126,7 +126,7 @@ def fill_bitbucket(browser, action: str, **fields: object):
 
 def stage_of(app, stage: str) -> LoginSettings | None:
     with dbsession_of(app) as db:
-        return db.get(LoginSettings, stage)
+        return db.get(LoginSettings, ("default", stage))
 
 
 @pytest.fixture

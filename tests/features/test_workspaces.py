@@ -113,14 +113,14 @@ def test_an_invalid_slug_is_refused_by_the_field(app, editor, typed):
     assert error is not None, page.text[:2000]
     assert "lowercase letters, digits, - and _" in error.get_text()
     with dbsession_of(app) as db:
-        draft = db.get(LoginSettings, DRAFT)
+        draft = db.get(LoginSettings, ("default", DRAFT))
         assert draft.document["bitbucket"]["values"]["allowed_workspaces"] == "acme"
 
 
 def test_slugs_may_be_separated_by_spaces_and_commas(app, editor):
     save_bitbucket(editor, " acme,beta  gamma_1 ,, delta-2 ", action="apply").follow()
     with dbsession_of(app) as db:
-        stored = db.get(LoginSettings, DRAFT).document["bitbucket"]["values"]
+        stored = db.get(LoginSettings, ("default", DRAFT)).document["bitbucket"]["values"]
     assert parse_workspaces(stored["allowed_workspaces"]) == ("acme", "beta", "gamma_1",
                                                               "delta-2")
     assert parse_workspaces("") == () and parse_workspaces("a a, a") == ("a",)

@@ -21,7 +21,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     benchmarks = load_benchmarks()
     results = benchmarks.run(quick=True, server=postgresql_server)
     printed = capsys.readouterr().out
-    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5."):
+    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5.", "6."):
         assert f"\n{number} " in "\n" + printed
     login = results["login_page"]
     assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
@@ -37,4 +37,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert 10 < memory["peak_rss_mib"] < 2000
     assert results["memory_per_provider"]["providers"] == [1, 20]
     assert results["growth"]["audit"]["ratio"] > 0 and results["growth"]["history"]["ratio"] > 0
+    sites = results["many_sites"]
+    assert sites["sites"] == 200 and 0 < sites["cached_sites"] <= sites["cache_size"] == 50
+    assert sites["single_rps"] > 0 and sites["many_rps"] > 0 and sites["cost_ratio"] > 0
     assert results["machine"]["nproc"] >= 1

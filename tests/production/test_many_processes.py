@@ -210,7 +210,7 @@ def publish(worker: Worker, username: str, enabled: bool = True) -> None:
 def published_client_id(site) -> str | None:
     factory = get_session_factory(site["engine"])
     with factory() as db:
-        record = db.get(LoginSettings, PUBLISHED)
+        record = db.get(LoginSettings, ("default", PUBLISHED))
         return record.document["bitbucket"]["values"].get("client_id") if record else None
 
 

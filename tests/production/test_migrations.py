@@ -189,7 +189,7 @@ def test_upgrade_from_0002_gives_each_identity_the_issuer_it_signed_in_through(
             "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
         with engine.begin() as connection:  # user 5555 at another GitLab: another person
             connection.execute(insert, {"id": 10, "issuer": "https://other-gitlab.example.com"})
-        with pytest.raises(IntegrityError, match="uq_social_login_identities_provider|UNIQUE"), \
+        with pytest.raises(IntegrityError, match="uq_social_login_identities_site|UNIQUE"), \
                 engine.begin() as connection:
             connection.execute(insert, {"id": 11, "issuer": "https://gitlab.example.com"})
     finally:

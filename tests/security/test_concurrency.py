@@ -38,7 +38,7 @@ def test_the_second_of_two_concurrent_saves_is_told_and_changes_nothing(
         "second-editor-key"
     with dbsession_of(app) as db:
         for stage in (DRAFT, PUBLISHED):
-            values = db.get(LoginSettings, stage).document["bitbucket"]["values"]
+            values = db.get(LoginSettings, ("default", stage)).document["bitbucket"]["values"]
             assert values["client_id"] == "first-editor-key"
     # After reloading, the second editor can save.
     submit_bitbucket(second_editor, "save", client_id="second-editor-key").follow()
@@ -75,14 +75,16 @@ def test_a_publish_that_fails_at_commit_leaves_the_old_version_live(
         app, published_bitbucket, failing_commits):
     with dbsession_of(app) as db:
         before = {stage: (r.version, r.document)
-                  for stage in (DRAFT, PUBLISHED) for r in [db.get(LoginSettings, stage)]}
+                  for stage in (DRAFT, PUBLISHED)
+                  for r in [db.get(LoginSettings, ("default", stage))]}
     failing_commits.append(True)
     with pytest.raises(RuntimeError, match="database went away"):
         submit_bitbucket(published_bitbucket, "save", client_id="new-key-never-live")
     transaction.abort()
     with dbsession_of(app) as db:
         after = {stage: (r.version, r.document)
-                 for stage in (DRAFT, PUBLISHED) for r in [db.get(LoginSettings, stage)]}
+                 for stage in (DRAFT, PUBLISHED)
+                 for r in [db.get(LoginSettings, ("default", stage))]}
     assert after == before
     assert count(app, PublishRecord) == 1
     assert "new-key-never-live" not in published_bitbucket.get(

@@ -27,7 +27,7 @@ def stored_secret(app) -> str:
     from cms_social_login.models import LoginSettings
 
     with dbsession_of(app) as db:
-        return db.get(LoginSettings, "published").document["bitbucket"]["secrets"][
+        return db.get(LoginSettings, ("default", "published")).document["bitbucket"]["secrets"][
             "client_secret"]
 
 

@@ -52,7 +52,7 @@ def test_the_secret_is_encrypted_at_rest(app, published_bitbucket):
     with dbsession_of(app) as db:
         raw = db.execute(text("SELECT document FROM social_login_settings")).scalars().all()
         history = db.scalars(select(PublishRecord.document)).all()
-        stored = db.get(LoginSettings, "published").document["bitbucket"]["secrets"]
+        stored = db.get(LoginSettings, ("default", "published")).document["bitbucket"]["secrets"]
     assert raw and all(CLIENT_SECRET not in str(doc) for doc in raw + history)
     assert stored["client_secret"].startswith("gAAAAA")  # a Fernet token
     box = app.registry.getUtility(__import__("cms_social_login.interfaces",

@@ -16,7 +16,7 @@ URL = "/editor/system-pages/login/settings"
 
 def draft_document(app):
     with dbsession_of(app) as db:
-        record = db.get(LoginSettings, DRAFT)
+        record = db.get(LoginSettings, ("default", DRAFT))
         return record.document if record else None
 
 

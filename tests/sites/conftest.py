@@ -1,0 +1,81 @@
+"""Fixtures of the many-sites tests: the demo's three sites by host name, their editors
+and a Bitbucket consumer per site (two clients of the one emulator)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import webtest
+
+from cms_social_login.testing import steps
+
+#: The demo's extra sites (cms_demo.sites) and the default one.
+HOST_A, HOST_B, HOST_DEFAULT = "site-a.localhost", "site-b.localhost", "localhost"
+CONSUMERS = {
+    HOST_A: ("siteAkey0123456789ab", "siteA-secret-0123456789abcdefghij"),
+    HOST_B: ("siteBkey0123456789ab", "siteB-secret-0123456789abcdefghij"),
+}
+
+
+def callback_url(host: str) -> str:
+    """The Bitbucket callback URL of the site at ``host`` (what its consumer registers)."""
+    return f"http://{host}/login/bitbucket/callback"
+
+
+@pytest.fixture
+def app_settings(app_settings):
+    """The demo as development.ini runs it: with the editors of site-a and site-b."""
+    return {**app_settings, "cms_demo.site_editors": "true"}
+
+
+@pytest.fixture
+def site_consumers(bitbucket):
+    """Each extra site's own Bitbucket consumer, registered with its own callback URL."""
+    for host, (key, secret) in CONSUMERS.items():
+        bitbucket.add_client(key, secret, callback_url=callback_url(host))
+    return CONSUMERS
+
+
+@pytest.fixture
+def browser_at(app):
+    """A new browser on the site at a host: ``browser_at("site-a.localhost")``."""
+    return lambda host: webtest.TestApp(app, extra_environ={"HTTP_HOST": host})
+
+
+@pytest.fixture
+def editor_a(browser_at):
+    """``editor-a`` signed in on site-a."""
+    browser = browser_at(HOST_A)
+    steps.sign_in(browser, "editor-a", "editor-a")
+    return browser
+
+
+@pytest.fixture
+def editor_b(browser_at):
+    """``editor-b`` signed in on site-b."""
+    browser = browser_at(HOST_B)
+    steps.sign_in(browser, "editor-b", "editor-b")
+    return browser
+
+
+def publish_bitbucket(browser, host: str, action: str = "save"):
+    """Fill the Bitbucket tab with the consumer of ``host`` and press ``action``."""
+    key, secret = CONSUMERS[host]
+    return steps.fill_tab(browser, "bitbucket", {"client_id": key, "client_secret": secret},
+                          action)
+
+
+@pytest.fixture
+def published_sites(site_consumers, editor_a, editor_b):
+    """Both extra sites have saved their own Bitbucket consumer."""
+    publish_bitbucket(editor_a, HOST_A).follow()
+    publish_bitbucket(editor_b, HOST_B).follow()
+    return editor_a, editor_b
+
+
+def path_on(location: str, host: str) -> str:
+    """The path and query of a redirect back to the site at ``host`` (asserting it is)."""
+    parts = urlsplit(location)
+    assert parts.netloc == host, location
+    return parts.path + ("?" + parts.query if parts.query else "")

@@ -1,0 +1,104 @@
+"""The site resolver: a host's directive (or ini setting), one answer per request, the
+default site for hosts that set none, and callback URLs on the site's own address."""
+
+from __future__ import annotations
+
+import pytest
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationConflictError
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.request import Request
+from pyramid.scripting import prepare
+
+from cms_social_login.services.sso import callback_url
+from cms_social_login.sites import Site
+
+
+def host_app(settings, *resolvers, **extra):
+    """A host's configuration: the add-on, a security policy, the given resolvers."""
+    config = Configurator(settings={**settings, **extra})
+    config.include("cms_social_login")
+    config.include("cms_demo.models")
+    config.include("cms_demo.security")
+    for resolver in resolvers:
+        config.set_social_login_site_resolver(resolver)
+    config.commit()
+    return config.registry
+
+
+def request_on(registry, url: str):
+    """A real request to ``url`` with the application's request methods."""
+    env = prepare(request=Request.blank(url), registry=registry)
+    return env["request"]
+
+
+def shop(request):
+    """A platform's resolver: the shop has its own public address."""
+    return Site("shop", base_url="https://shop.example.org/")
+
+
+def test_a_host_without_a_resolver_is_one_default_site(app_settings):
+    request = request_on(host_app(app_settings), "http://any.example.net/login")
+    assert request.social_login_site == Site("default")
+    assert callback_url(request, "bitbucket") \
+        == "http://any.example.net/login/bitbucket/callback"
+
+
+def test_a_sites_callback_url_is_on_its_own_host(app_settings):
+    registry = host_app(app_settings, "cms_demo.sites.host_site")
+    request = request_on(registry, "http://site-a.localhost:6543/login")
+    assert request.social_login_site.key == "site-a"
+    assert callback_url(request, "bitbucket") \
+        == "http://site-a.localhost:6543/login/bitbucket/callback"
+
+
+def test_a_sites_own_base_url_makes_its_callback_url(app_settings):
+    request = request_on(host_app(app_settings, shop), "http://10.0.0.7:8080/login")
+    assert callback_url(request, "bitbucket") \
+        == "https://shop.example.org/login/bitbucket/callback"
+
+
+def test_the_single_site_url_setting_stays_the_default_sites(app_settings):
+    registry = host_app(app_settings, "cms_demo.sites.host_site",
+                        **{"cms_social_login.site_url": "https://www.example.org"})
+    default = request_on(registry, "http://localhost:6543/login")
+    site_a = request_on(registry, "http://site-a.localhost:6543/login")
+    assert callback_url(default, "bitbucket") == \
+        "https://www.example.org/login/bitbucket/callback"
+    assert callback_url(site_a, "bitbucket") == \
+        "http://site-a.localhost:6543/login/bitbucket/callback"
+
+
+def test_the_resolver_may_be_named_in_the_ini(app_settings):
+    registry = host_app(app_settings, **{
+        "cms_social_login.site_resolver": "cms_demo.sites.host_site"})
+    assert request_on(registry, "http://site-b.localhost/").social_login_site.key == "site-b"
+
+
+def test_a_request_of_no_site_is_not_found(app_settings):
+    request = request_on(host_app(app_settings, lambda request: None), "http://x.example/")
+    with pytest.raises(HTTPNotFound):
+        request.social_login_site  # noqa: B018 (the reified attribute raises)
+
+
+def test_two_resolvers_are_a_conflict(app_settings):
+    with pytest.raises(ConfigurationConflictError):
+        host_app(app_settings, shop, "cms_demo.sites.host_site")
+
+
+def test_the_resolver_is_introspectable(app_settings):
+    registry = host_app(app_settings, shop)
+    [entry] = registry.introspector.get_category("social login site resolver")
+    assert "shop" in entry["introspectable"].title
+
+
+@pytest.mark.parametrize("key", ["", " a", "a b", "x" * 65, "ü", None])
+def test_a_bad_site_key_is_refused(key):
+    with pytest.raises(ValueError, match="site key"):
+        Site(key)
+
+
+@pytest.mark.parametrize("url", ["ftp://shop.example.org", "shop.example.org", "https://"])
+def test_a_bad_base_url_is_refused(url):
+    with pytest.raises(ValueError, match="base URL"):
+        Site("shop", base_url=url)
