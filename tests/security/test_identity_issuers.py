@@ -286,10 +286,10 @@ def test_the_editors_button_title_names_the_provider_to_visitors(
         "issuer": oidc_emulator.issuer, "client_id": KIT_CLIENT_ID,
         "client_secret": KIT_CLIENT_SECRET, "button_title": "Acme SSO"}, "save").follow()
     visitor = social_login_browser()
+    ada = oidc_emulator.add_user("Ada", "ada@example.org")  # signed in at the provider
     cancelled = visitor.get(callback_path(oidc_emulator.deny(start_login(visitor, "oidc"))))
-    assert "The Acme SSO login was cancelled" in error_message(cancelled)
-    sign_in_with(visitor, oidc_emulator, "oidc",
-                 oidc_emulator.add_user("Ada", "ada@example.org"))
+    assert "The Acme SSO login was cancelled" in error_message(cancelled.follow())
+    sign_in_with(visitor, oidc_emulator, "oidc", ada)
     page = visitor.get("/account/connections")
     assert page.html.select_one(".connection-name strong").get_text() == "Acme SSO"
     assert page.html.select_one(".connection button").get_text(strip=True) \
