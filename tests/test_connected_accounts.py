@@ -9,7 +9,7 @@ from sqlalchemy import select
 from cms_social_login.models import LinkedIdentity
 from cms_social_login.testing.steps import fill_tab
 
-from .conftest import callback_path, start_login
+from .helpers import callback_path, start_login
 from .security.helpers import count, dbsession_of
 
 PAGE = "/account/connections"

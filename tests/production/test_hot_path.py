@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from ..conftest import callback_path, start_login, submit_bitbucket
+from ..helpers import callback_path, start_login, submit_bitbucket
 
 
 @contextmanager
