@@ -186,10 +186,11 @@ def site_database_url(request, database_kind, tmp_path, social_login_database_te
 
 
 @pytest.fixture
-def app_settings(site_database_url, bitbucket_server):
+def app_settings(site_database_url, bitbucket_server, social_login_template_cache):
     """The demo site's settings, pointing Bitbucket at the emulator."""
     return {
         "sqlalchemy.url": site_database_url,
+        **social_login_template_cache,
         "cms_social_login.secret_key": SECRET_KEY,
         "cms_social_login.http_timeout": "5",  # generous: a loaded CI machine is slow
         "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback

@@ -155,6 +155,19 @@ def copy_sqlite_database(source: str | Path, target: str | Path) -> str:
     return f"sqlite:///{target}"
 
 
+def template_cache_settings(folder: str | Path) -> dict[str, str]:
+    """Settings that keep Jinja2's compiled templates in ``folder`` (pyramid_jinja2's
+    bytecode cache): sites built one after another compile each template once, not once
+    each. Jinja2 checks each cached entry against the template's source before use."""
+    return {"jinja2.bytecode_caching": "true", "jinja2.bytecode_caching_directory": str(folder)}
+
+
+@pytest.fixture(scope="session")
+def social_login_template_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """:func:`template_cache_settings` on a folder of the session, shared by every site."""
+    return template_cache_settings(tmp_path_factory.mktemp("jinja2-bytecode"))
+
+
 @pytest.fixture(scope="session")
 def social_login_database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once per session (with the demo editor), copied per test."""
@@ -171,9 +184,11 @@ def social_login_database_url(social_login_database_template: Path, tmp_path: Pa
 
 
 @pytest.fixture
-def social_login_settings(social_login_database_url: str) -> dict[str, str]:
+def social_login_settings(social_login_database_url: str,
+                          social_login_template_cache: dict[str, str]) -> dict[str, str]:
     """The test site's settings; override to add provider settings."""
     return {
+        **social_login_template_cache,
         "sqlalchemy.url": social_login_database_url,
         "cms_social_login.secret_key": KIT_SECRET_KEY,
         "cms_social_login.http_timeout": "1",

@@ -203,7 +203,8 @@ class Site:
 
 @pytest.fixture
 def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator,
-              social_login_database_template: Path) -> Iterator[Callable[..., Site]]:
+              social_login_database_template: Path,
+              social_login_template_cache: dict[str, str]) -> Iterator[Callable[..., Site]]:
     """Start the demo site (``cms_demo.main``) on a fresh SQLite file (a copy of the kit's
     migrated template) and a free port.
 
@@ -220,6 +221,7 @@ def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator,
         settings = {
             "sqlalchemy.url": copy_sqlite_database(social_login_database_template,
                                                    tmp_path / f"site-{len(servers)}.sqlite"),
+            **social_login_template_cache,
             "cms_social_login.secret_key": SECRET_KEY,
             "cms_social_login.http_timeout": "5",
             "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback
