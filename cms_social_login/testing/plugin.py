@@ -7,12 +7,17 @@ Installed with ``cms_social_login``, it offers these fixtures to any test suite:
 ``social_login_database_template``
     A SQLite database file made once per session as the demo site's first start leaves
     it: the add-on's migrations run, the demo's table made, the ``editor`` / ``editor``
-    account created (:func:`build_site_database`).
+    account created (:func:`build_site_database`; the account's password hashed with
+    :data:`TEMPLATE_PASSWORD_ROUNDS`).
 ``social_login_database_url``
     A fresh SQLite database for the test: a copy of the template (override it to start
     from an empty file, e.g. for a host site whose own start makes its schema).
+``social_login_template_cache``
+    Settings that give every site of the session one Jinja2 bytecode cache (each template
+    compiles once per run); part of ``social_login_settings``.
 ``social_login_app``
-    The demo host site (``cms_demo``) with the add-on, on that database.
+    The demo host site (``cms_demo``) with the add-on, on that database
+    (:func:`site_app`; suites with settings of their own build their sites with it too).
 ``social_login_browser``, ``social_login_editor``, ``social_login_visitor``
     A factory of WebTest browsers, one signed in as the editor, one anonymous.
 ``social_login_dbsession``
