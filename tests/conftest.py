@@ -1,23 +1,33 @@
-"""Shared fixtures: a Bitbucket emulator on 127.0.0.1, a demo site on a fresh database,
-and the steps an editor and a visitor take, over HTTP with WebTest."""
+"""Shared fixtures: a Bitbucket emulator on 127.0.0.1, the demo site on a fresh database
+(SQLite and PostgreSQL), and an editor's and a visitor's browsers, over HTTP with WebTest.
+
+The site is built by the test kit (:mod:`cms_social_login.testing.plugin`): each test's
+database is a copy of a template migrated once per session (a file copy on SQLite,
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL). Constants and steps the tests import live
+in :mod:`tests.helpers`.
+
+Markers (registered in ``pyproject.toml``) are set here, by what a test uses:
+``postgresql`` (the ``[postgresql]`` half, or the server itself), ``browser`` (Chromium,
+everything under ``tests/e2e``) and ``slow`` (the modules in :data:`SLOW_MODULES`).
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from cms_social_login.testing import steps
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
-from cms_social_login.testing.steps import SITE, callback_path, query_of
+from cms_social_login.testing.plugin import (
+    build_site_database,
+    copy_sqlite_database,
+    site_app,
+)
 
-__all__ = ["SITE", "callback_path", "query_of"]
-
-CALLBACK_URL = f"{SITE}/login/bitbucket/callback"
-CLIENT_ID = "bbKey1234567890abcd"
-CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
-SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+from .helpers import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET, SECRET_KEY, submit_bitbucket
 
 #: Set to a PostgreSQL URL (``postgresql+psycopg://...``) to run the PostgreSQL half of
 #: the suite on that server instead of a private one (each test gets a new database).
@@ -25,6 +35,36 @@ DATABASE_ENV = "CMS_SOCIAL_LOGIN_TEST_DATABASE_URL"
 #: The databases every site test runs on (comma separated; default both).
 TEST_DATABASES = [name.strip() for name in os.environ.get(
     "CMS_SOCIAL_LOGIN_TEST_DATABASES", "sqlite,postgresql").split(",") if name.strip()]
+#: Test modules (paths under tests/) that take seconds each: other processes, pip, node,
+#: timing benchmarks, generated input.
+SLOW_MODULES = frozenset({
+    "host_starter/test_starter_host.py",
+    "oidc_certified/test_certified_op.py",
+    "production/test_benchmarks.py",
+    "production/test_many_processes.py",
+    "providers/test_example_package.py",
+    "security/test_fuzz.py",
+    "security/test_concurrency.py",
+    "test_emulator_command.py",
+})
+_TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test ``browser`` / ``postgresql`` / ``slow`` by what it uses."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        path = Path(str(item.fspath))
+        relative = path.relative_to(_TESTS).as_posix() if path.is_relative_to(_TESTS) else ""
+        if relative.startswith("e2e/") or "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "postgresql_server" in fixtures:  # the [postgresql] half is marked by its param
+            item.add_marker(pytest.mark.postgresql)
+        if relative in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+# --------------------------------------------------------------------------- emulator
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +93,9 @@ def bitbucket_user(bitbucket):
                                        "is_confirmed": True}])
     bitbucket.current_user = user
     return user
+
+
+# --------------------------------------------------------------------------- databases
 
 
 @pytest.fixture(scope="session")
@@ -89,27 +132,65 @@ def postgresql_server():
         server.stop()
 
 
-@pytest.fixture(params=TEST_DATABASES)
-def database_url(request, tmp_path):
-    """A fresh, empty database: SQLite in a temporary folder, or a new PostgreSQL database.
+@pytest.fixture(scope="session")
+def postgresql_template(postgresql_server) -> str:
+    """The name of a PostgreSQL database migrated once per session (with the demo editor),
+    the template of each test's site database."""
+    name = f"template_{uuid.uuid4().hex[:16]}"
+    build_site_database(postgresql_server.create_database(name))
+    yield name
+    postgresql_server.drop_database(name)
 
-    Every test that uses the site runs once on each (``[sqlite]`` / ``[postgresql]``);
-    CMS_SOCIAL_LOGIN_TEST_DATABASES=sqlite (or postgresql) narrows a local run to one.
-    """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/site.sqlite"
-        return
+
+def _new_postgresql_database(request: pytest.FixtureRequest, template: str | None = None):
     server = request.getfixturevalue("postgresql_server")
     name = f"test_{uuid.uuid4().hex[:16]}"
-    yield server.create_database(name)
+    if template is None:
+        yield server.create_database(name)
+    else:
+        yield server.create_database(name, template=template)
     server.drop_database(name)
 
 
+@pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.postgresql])
+                        if name == "postgresql" else name for name in TEST_DATABASES])
+def database_kind(request) -> str:
+    """``sqlite`` or ``postgresql``: every test that uses a database runs once on each
+    (``[sqlite]`` / ``[postgresql]``); CMS_SOCIAL_LOGIN_TEST_DATABASES=sqlite (or
+    postgresql) narrows a local run to one."""
+    return request.param
+
+
 @pytest.fixture
-def app_settings(database_url, bitbucket_server):
+def database_url(request, database_kind, tmp_path):
+    """A fresh, empty database (no schema): SQLite in a temporary folder, or a new
+    PostgreSQL database."""
+    if database_kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/site.sqlite"
+        return
+    yield from _new_postgresql_database(request)
+
+
+@pytest.fixture
+def site_database_url(request, database_kind, tmp_path, social_login_database_template):
+    """A fresh database as the site's first start leaves it (schema migrated, demo editor
+    made): a copy of the kit's SQLite template, or a PostgreSQL database made from
+    :func:`postgresql_template`."""
+    if database_kind == "sqlite":
+        yield copy_sqlite_database(social_login_database_template, tmp_path / "site.sqlite")
+        return
+    yield from _new_postgresql_database(request, request.getfixturevalue("postgresql_template"))
+
+
+# --------------------------------------------------------------------------- the site
+
+
+@pytest.fixture
+def app_settings(site_database_url, bitbucket_server, social_login_template_cache):
     """The demo site's settings, pointing Bitbucket at the emulator."""
     return {
-        "sqlalchemy.url": database_url,
+        "sqlalchemy.url": site_database_url,
+        **social_login_template_cache,
         "cms_social_login.secret_key": SECRET_KEY,
         "cms_social_login.http_timeout": "5",  # generous: a loaded CI machine is slow
         "cms_social_login.allow_private_provider_urls": "true",  # the emulators: loopback
@@ -122,13 +203,10 @@ def app_settings(database_url, bitbucket_server):
 
 
 @pytest.fixture
-def app(app_settings):
-    """The demo site's WSGI app on a fresh database."""
-    from cms_demo import main
-
-    application = main({}, **app_settings)
-    yield application
-    application.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+def app(app_settings, social_login_extra_sys_path):
+    """The demo site's WSGI app on a fresh database (built as the kit's ``social_login_app``)."""
+    with site_app(app_settings, social_login_extra_sys_path) as application:
+        yield application
 
 
 @pytest.fixture
@@ -151,34 +229,8 @@ def make_browser(app):
     return lambda: steps.make_browser(app)
 
 
-def settings_form(browser, tab: str = "bitbucket"):
-    """Open the Login setting dialog and return its form."""
-    return steps.settings_form(browser, tab)
-
-
-def submit_bitbucket(browser, action: str, *, client_id: str = CLIENT_ID,
-                     client_secret: str = CLIENT_SECRET, enabled: bool = True, status=None):
-    """Fill the Bitbucket tab and press ``action`` (ok, apply, preview or save)."""
-    form = settings_form(browser)
-    form["bitbucket.enabled"] = enabled
-    form["bitbucket.client_id"] = client_id
-    form["bitbucket.client_secret"] = client_secret
-    return form.submit("action", value=action, status=status)
-
-
 @pytest.fixture
 def published_bitbucket(editor):
     """The editor has saved (published) a working Bitbucket tab."""
     submit_bitbucket(editor, "save").follow()
     return editor
-
-
-def start_login(browser, came_from: str | None = None) -> str:
-    """Click "Log in with Bitbucket" on /login; return the authorize URL."""
-    return steps.start_login(browser, "bitbucket", came_from)
-
-
-def bitbucket_buttons(page) -> list:
-    """The "Log in with Bitbucket" buttons of a page."""
-    return [a for a in page.html.select("a.provider-button")
-            if "Log in with Bitbucket" in a.get_text()]

@@ -23,7 +23,7 @@ from cms_social_login.models.records import utcnow
 from cms_social_login.services import audit
 from cms_social_login.settings import SocialLoginSettings
 
-from .conftest import CLIENT_SECRET, SECRET_KEY, callback_path, start_login, submit_bitbucket
+from .helpers import CLIENT_SECRET, SECRET_KEY, callback_path, start_login, submit_bitbucket
 from .security.helpers import count, dbsession_of
 
 AUDIT = "/editor/system-pages/login/audit"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cms_social_login.models import PUBLISHED, LoginSettings, PublishRecord
 
-from .conftest import (
+from .helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     bitbucket_buttons,

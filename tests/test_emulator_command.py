@@ -19,7 +19,7 @@ import requests
 from cms_social_login.scripts.emulator import READY
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .conftest import callback_path, start_login
+from .helpers import callback_path, start_login
 
 
 def read_until_ready(process: subprocess.Popen, seconds: float = 30) -> str:

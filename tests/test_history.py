@@ -3,7 +3,7 @@ into the draft or publish it again, without losing a draft silently."""
 
 from __future__ import annotations
 
-from .conftest import CLIENT_SECRET, bitbucket_buttons, settings_form, submit_bitbucket
+from .helpers import CLIENT_SECRET, bitbucket_buttons, settings_form, submit_bitbucket
 
 HISTORY = "/editor/system-pages/login/history"
 

@@ -26,7 +26,7 @@ from cms_social_login.models import LoginState
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.testing.steps import make_browser, sign_in
 
-from .conftest import SECRET_KEY, callback_path, start_login, submit_bitbucket
+from .helpers import SECRET_KEY, callback_path, start_login, submit_bitbucket
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from cms_demo.models import User
 from cms_social_login.models import DRAFT, PUBLISHED, LinkedIdentity, LoginSettings
 from cms_social_login.testing import steps
 
-from .conftest import (
+from .helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     bitbucket_buttons,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import (
+from .helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     callback_path,

@@ -10,7 +10,7 @@ import webtest
 from cms_social_login.settings import SocialLoginSettings
 from cms_social_login.testing.steps import sign_in
 
-from .conftest import SECRET_KEY
+from .helpers import SECRET_KEY
 
 PAGES = ("/login", "/logout", "/account/connections")
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from cms_demo.models import User
 from cms_social_login.models import AuditEvent, LinkedIdentity, LoginSettings
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form
+from .helpers import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form
 from .security.helpers import count, dbsession_of
 
 RESULT = "/editor/system-pages/login/test-login"

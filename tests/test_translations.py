@@ -8,7 +8,7 @@ import pytest
 from cms_social_login.scripts.catalogs import main as catalogs
 from cms_social_login.scripts.catalogs import problems
 
-from .conftest import callback_path, settings_form, start_login, submit_bitbucket
+from .helpers import callback_path, settings_form, start_login, submit_bitbucket
 
 GERMAN = {"HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9,en;q=0.5"}
 

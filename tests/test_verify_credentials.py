@@ -7,7 +7,7 @@ from cms_social_login.models import LoginSettings
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, settings_form, submit_bitbucket
+from .helpers import CLIENT_ID, CLIENT_SECRET, settings_form, submit_bitbucket
 from .security.helpers import count
 
 

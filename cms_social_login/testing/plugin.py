@@ -4,9 +4,20 @@ Installed with ``cms_social_login``, it offers these fixtures to any test suite:
 
 ``social_login_settings``
     The settings of the test site (override it to add yours, requesting the original).
+``social_login_database_template``
+    A SQLite database file made once per session as the demo site's first start leaves
+    it: the add-on's migrations run, the demo's table made, the ``editor`` / ``editor``
+    account created (:func:`build_site_database`; the account's password hashed with
+    :data:`TEMPLATE_PASSWORD_ROUNDS`).
+``social_login_database_url``
+    A fresh SQLite database for the test: a copy of the template (override it to start
+    from an empty file, e.g. for a host site whose own start makes its schema).
+``social_login_template_cache``
+    Settings that give every site of the session one Jinja2 bytecode cache (each template
+    compiles once per run); part of ``social_login_settings``.
 ``social_login_app``
-    The demo host site (``cms_demo``) with the add-on, on a fresh SQLite database, its
-    schema made and the ``editor`` / ``editor`` account created.
+    The demo host site (``cms_demo``) with the add-on, on that database
+    (:func:`site_app`; suites with settings of their own build their sites with it too).
 ``social_login_browser``, ``social_login_editor``, ``social_login_visitor``
     A factory of WebTest browsers, one signed in as the editor, one anonymous.
 ``social_login_dbsession``
@@ -36,8 +47,8 @@ import importlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,16 +119,107 @@ def pip_install(source: str | Path, target: Path) -> Path:
 # --------------------------------------------------------------------------- the site
 
 
-@pytest.fixture
-def social_login_database_url(tmp_path: Path) -> str:
-    """A fresh SQLite database in the test's temporary folder."""
-    return f"sqlite:///{tmp_path}/social_login.sqlite"
+def dispose_site(app: Any) -> None:
+    """Close the database connections of ``app`` (a site including the add-on)."""
+    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+
+
+@contextmanager
+def site_app(settings: Mapping[str, str], extra_sys_path: Iterable[str | Path] = ()
+             ) -> Iterator[Any]:
+    """The demo host site (``cms_demo.main``) on ``settings`` for the block; its database
+    connections are closed after it. ``extra_sys_path`` is on ``sys.path`` while it is
+    built."""
+    from cms_demo import main
+
+    with on_sys_path(extra_sys_path):
+        app = main({}, **settings)
+    try:
+        yield app
+    finally:
+        dispose_site(app)
+
+
+def build_site_database(url: str) -> None:
+    """Leave the empty database at ``url`` as the demo site's first start does: the
+    add-on's migrations run, the demo's table made, the demo editor account created (its
+    password hashed with :data:`TEMPLATE_PASSWORD_ROUNDS`)."""
+    settings = {"sqlalchemy.url": url, "cms_social_login.secret_key": KIT_SECRET_KEY,
+                "cms_demo.setup_database": "true"}
+    with site_app(settings) as app:
+        _rehash_demo_editor(app.registry["dbsession_factory"])
+
+
+#: PBKDF2 rounds of the demo editor's password in the template database. The demo stores
+#: the rounds with each hash and checks a password with the rounds stored (its own new
+#: hashes have 200 000), so a test's sign-in costs a millisecond instead of a fifth of a
+#: second of CPU; the check itself is the same code.
+TEMPLATE_PASSWORD_ROUNDS = 1000
+
+
+def _rehash_demo_editor(session_factory: Any) -> None:
+    """Store the demo editor's password (``editor``) as :class:`cms_demo.models.User`
+    does, with :data:`TEMPLATE_PASSWORD_ROUNDS` rounds."""
+    import hashlib
+    import secrets
+
+    from sqlalchemy import select
+
+    from cms_demo.models import User
+
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", b"editor", salt.encode(), TEMPLATE_PASSWORD_ROUNDS)
+    with session_factory() as db:
+        editor = db.scalar(select(User).where(User.username == "editor"))
+        editor.password_hash = f"pbkdf2_sha256${TEMPLATE_PASSWORD_ROUNDS}${salt}${digest.hex()}"
+        db.commit()
+
+
+def copy_sqlite_database(source: str | Path, target: str | Path) -> str:
+    """Copy the SQLite database ``source`` into the new file ``target`` with SQLite's
+    backup API (a consistent copy whatever the journal mode); return its URL."""
+    import sqlite3
+
+    with closing(sqlite3.connect(source)) as original, \
+            closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
+    return f"sqlite:///{target}"
+
+
+def template_cache_settings(folder: str | Path) -> dict[str, str]:
+    """Settings that keep Jinja2's compiled templates in ``folder`` (pyramid_jinja2's
+    bytecode cache): sites built one after another compile each template once, not once
+    each. Jinja2 checks each cached entry against the template's source before use."""
+    return {"jinja2.bytecode_caching": "true", "jinja2.bytecode_caching_directory": str(folder)}
+
+
+@pytest.fixture(scope="session")
+def social_login_template_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """:func:`template_cache_settings` on a folder of the session, shared by every site."""
+    return template_cache_settings(tmp_path_factory.mktemp("jinja2-bytecode"))
+
+
+@pytest.fixture(scope="session")
+def social_login_database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session (with the demo editor), copied per test."""
+    path = tmp_path_factory.mktemp("social-login-template") / "template.sqlite"
+    build_site_database(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def social_login_settings(social_login_database_url: str) -> dict[str, str]:
+def social_login_database_url(social_login_database_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database in the test's temporary folder: a copy of the template."""
+    return copy_sqlite_database(social_login_database_template,
+                                tmp_path / "social_login.sqlite")
+
+
+@pytest.fixture
+def social_login_settings(social_login_database_url: str,
+                          social_login_template_cache: dict[str, str]) -> dict[str, str]:
     """The test site's settings; override to add provider settings."""
     return {
+        **social_login_template_cache,
         "sqlalchemy.url": social_login_database_url,
         "cms_social_login.secret_key": KIT_SECRET_KEY,
         "cms_social_login.http_timeout": "1",
@@ -137,12 +239,8 @@ def social_login_extra_sys_path() -> tuple[str, ...]:
 def social_login_app(social_login_settings: dict[str, str],
                      social_login_extra_sys_path: Iterable[str]) -> Iterator[Any]:
     """The demo host site including ``cms_social_login``, on a fresh database."""
-    from cms_demo import main
-
-    with on_sys_path(social_login_extra_sys_path):
-        app = main({}, **social_login_settings)
-    yield app
-    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    with site_app(social_login_settings, social_login_extra_sys_path) as app:
+        yield app
 
 
 @pytest.fixture

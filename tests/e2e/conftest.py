@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from cms_social_login.providers.base import OAuth2Provider
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
+from cms_social_login.testing.plugin import copy_sqlite_database, dispose_site
+
+from .helpers import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, sign_in_as_editor
 
 CHROMIUM = "/usr/bin/chromium"
 #: Headless Chromium on a closed network: without the background-networking switches its
@@ -32,10 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-CLIENT_ID = "e2eKey1234567890abcd"
-CLIENT_SECRET = "e2eSecret-s3cr3t-XYZ-0123456789abcdef"
-EDITOR = ("editor", "editor")
 #: Full-page screenshots draw sticky bars where the viewport happened to be: put them back
 #: in the flow while the picture is taken.
 UNSTICK = ".editor-bar, .dialog-buttons, .preview-banner { position: static !important; }"
@@ -203,35 +201,12 @@ class Site:
         return self.url + "/login/bitbucket/callback"
 
 
-class ExampleProvider(OAuth2Provider):
-    """A second provider, only for tests of the tab list (it never completes a login)."""
-
-    name = "example"
-    title = "Example ID"
-    icon = (
-        '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
-        '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.5"/>'
-        "</svg>"
-    )
-    default_authorize_url = "http://127.0.0.1:9/authorize"
-    default_token_url = "http://127.0.0.1:9/token"
-    default_api_url = "http://127.0.0.1:9/api"
-    setup_help = "Register an OAuth application at Example ID and paste its credentials here."
-
-    def fetch_profile(self, token, values):  # pragma: no cover - never reached
-        raise NotImplementedError
-
-
-class AnotherProvider(ExampleProvider):
-    """A third provider, so that Home and End differ from the arrow keys."""
-
-    name = "another"
-    title = "Another Login"
-
-
 @pytest.fixture
-def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator) -> Iterator[Callable[..., Site]]:
-    """Start the demo site (``cms_demo.main``) on a fresh SQLite file and a free port.
+def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator,
+              social_login_database_template: Path,
+              social_login_template_cache: dict[str, str]) -> Iterator[Callable[..., Site]]:
+    """Start the demo site (``cms_demo.main``) on a fresh SQLite file (a copy of the kit's
+    migrated template) and a free port.
 
     ``extra_providers`` are added through ``config.add_social_login_provider`` after the
     bundled ones, as a host site would.
@@ -244,7 +219,9 @@ def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator) -> Iterator[Call
 
     def start(extra_providers: Sequence[type] = ()) -> Site:
         settings = {
-            "sqlalchemy.url": f"sqlite:///{tmp_path}/site-{len(servers)}.sqlite",
+            "sqlalchemy.url": copy_sqlite_database(social_login_database_template,
+                                                   tmp_path / f"site-{len(servers)}.sqlite"),
+            **social_login_template_cache,
             "cms_social_login.secret_key": SECRET_KEY,
             "cms_social_login.http_timeout": "5",
             "cms_social_login.site_name": "Demo CMS",  # as development.ini names the demo
@@ -272,7 +249,7 @@ def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator) -> Iterator[Call
     yield start
     for server, app in servers:
         server.stop()
-        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        dispose_site(app)
 
 
 @pytest.fixture
@@ -282,15 +259,6 @@ def site(make_site) -> Site:
 
 
 # ---------------------------------------------------------------------- people
-
-
-def sign_in_as_editor(page: Any, site: Site) -> None:
-    """Open the editor; the site asks for the demo editor's username and password."""
-    page.goto(site("/editor"))
-    page.get_by_label("Username").fill(EDITOR[0])
-    page.get_by_label("Password").fill(EDITOR[1])
-    page.get_by_role("button", name="Log in", exact=True).click()
-    page.wait_for_url(site("/editor"))
 
 
 @pytest.fixture

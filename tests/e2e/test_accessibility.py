@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from .conftest import sign_in_as_editor
+from .helpers import sign_in_as_editor
 from .test_browser_story import enabled_switch, fill_bitbucket_tab, press, shown
 
 expect = pytest.importorskip("playwright.sync_api").expect

@@ -36,7 +36,7 @@ def test_the_account_pages_pass_axe_and_log_out_by_button(site, editor_page, new
 
     # The header's button logs out too (a POST with the CSRF token, no confirmation).
     other = new_context().new_page()
-    from .conftest import sign_in_as_editor
+    from .helpers import sign_in_as_editor
 
     sign_in_as_editor(other, site)
     other.goto(site("/"))

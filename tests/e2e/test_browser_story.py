@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from .conftest import (
+from .helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     AnotherProvider,

@@ -14,7 +14,7 @@ import pytest
 
 from cms_social_login.testing.oidc_emulator import OIDCEmulator
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, sign_in_as_editor
+from .helpers import CLIENT_ID, CLIENT_SECRET, sign_in_as_editor
 from .test_browser_story import BITBUCKET_BUTTON, open_login_setting, press, shown
 
 expect = pytest.importorskip("playwright.sync_api").expect

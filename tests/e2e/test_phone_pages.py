@@ -10,7 +10,7 @@ import pytest
 
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, sign_in_as_editor
+from .helpers import CLIENT_ID, CLIENT_SECRET, sign_in_as_editor
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

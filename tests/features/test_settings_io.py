@@ -29,7 +29,7 @@ from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings
 from cms_social_login.scripts import settings_io
 from cms_social_login.scripts.settings_io import EXPORT_PURPOSE, main
 
-from ..conftest import (
+from ..helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     bitbucket_buttons,
@@ -70,9 +70,9 @@ def staging_ini(tmp_path, app_settings, app) -> str:
 
 
 @pytest.fixture
-def production_database_url(request, tmp_path, database_url):
-    """A second, empty database of the same kind as ``database_url``."""
-    if database_url.startswith("sqlite"):
+def production_database_url(request, tmp_path, database_kind):
+    """A second, empty database of the same kind as the site's."""
+    if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path}/production.sqlite"
         return
     server = request.getfixturevalue("postgresql_server")

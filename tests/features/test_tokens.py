@@ -21,7 +21,7 @@ from cms_social_login.models.records import utcnow
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.services import tokens as tokens_module
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET, callback_path, start_login
+from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, start_login
 from ..security.helpers import count, dbsession_of
 
 TOKEN_PATH = "/_test/social-token/bitbucket"
@@ -347,7 +347,7 @@ class TestGitHubRefusesARefreshItsOwnWay:
 def test_the_old_scopes_key_is_read_too(site, editor, visitor, bitbucket, bitbucket_user,
                                         monkeypatch):
     """Bitbucket said "scopes" before May 2026 and "scope" since; either is read."""
-    from ..conftest import submit_bitbucket
+    from ..helpers import submit_bitbucket
 
     monkeypatch.setattr(bitbucket, "scope_field", "scopes")
     submit_bitbucket(editor, "save").follow()

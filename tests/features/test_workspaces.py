@@ -15,7 +15,7 @@ from cms_social_login.providers.bitbucket import (
 )
 from cms_social_login.providers.registry import get_provider_registry
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form, start_login
+from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form, start_login
 from ..security.helpers import count, dbsession_of
 
 

@@ -25,7 +25,7 @@ from cms_social_login.models import LinkedIdentity
 from cms_social_login.testing.plugin import on_sys_path
 from cms_social_login.testing.steps import make_browser, sign_in
 
-from ..conftest import bitbucket_buttons, callback_path, start_login, submit_bitbucket
+from ..helpers import bitbucket_buttons, callback_path, start_login, submit_bitbucket
 
 PROJECT = Path(__file__).parent / "project"
 

@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from cms_social_login.services import published
 
-from ..conftest import callback_path, start_login, submit_bitbucket
+from ..helpers import callback_path, start_login, submit_bitbucket
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from cms_demo.bootstrap import create_editor
 from cms_social_login.models import PUBLISHED, LoginSettings, PublishRecord, get_session_factory
 from cms_social_login.testing.postgresql import free_port
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, SITE
+from ..helpers import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, SITE
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_INI = ROOT / "production.ini"

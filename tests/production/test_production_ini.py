@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cms_demo.bootstrap import create_editor_command
 from cms_demo.models import User
 
-from ..conftest import SECRET_KEY
+from ..helpers import SECRET_KEY
 
 PRODUCTION_INI = str(Path(__file__).resolve().parents[2] / "production.ini")
 

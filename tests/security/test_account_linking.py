@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cms_demo.models import User
 from cms_social_login.models import LinkedIdentity
 
-from ..conftest import callback_path, settings_form, start_login
+from ..helpers import callback_path, settings_form, start_login
 from .helpers import count, dbsession_of
 
 

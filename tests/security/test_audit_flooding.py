@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cms_social_login.models import AuditEvent
 from cms_social_login.testing.steps import query_of
 
-from ..conftest import callback_path, start_login
+from ..helpers import callback_path, start_login
 from .helpers import dbsession_of
 
 REPEATS = 40

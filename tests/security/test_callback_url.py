@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import query_of
+from ..helpers import query_of
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pyramid.events import NewRequest
 
 from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings, PublishRecord
 
-from ..conftest import settings_form, submit_bitbucket
+from ..helpers import settings_form, submit_bitbucket
 from .helpers import count, dbsession_of
 
 

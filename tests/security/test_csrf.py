@@ -6,7 +6,7 @@ import pytest
 
 from cms_social_login.models import LoginSettings
 
-from ..conftest import settings_form
+from ..helpers import settings_form
 from .helpers import count
 
 

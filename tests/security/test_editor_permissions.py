@@ -7,7 +7,7 @@ import pytest
 
 from cms_social_login.models import LoginSettings
 
-from ..conftest import callback_path, start_login
+from ..helpers import callback_path, start_login
 from .helpers import count
 
 EDITOR_URLS = [

@@ -20,7 +20,7 @@ from cms_demo.models import User
 from cms_social_login.models import LinkedIdentity, LoginSettings, PublishRecord
 from cms_social_login.models.records import SignedInSession
 
-from ..conftest import settings_form
+from ..helpers import settings_form
 from .helpers import count, dbsession_of
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,

@@ -12,7 +12,7 @@ from cms_social_login.crypto import FernetSecretBox, SecretDecryptionError
 from cms_social_login.interfaces import ISecretBox
 from cms_social_login.testing.steps import make_browser
 
-from ..conftest import CLIENT_SECRET, SECRET_KEY, callback_path, start_login, submit_bitbucket
+from ..helpers import CLIENT_SECRET, SECRET_KEY, callback_path, start_login, submit_bitbucket
 from .helpers import dbsession_of
 
 NEW_KEY = "the-new-key-of-this-site-" + "n" * 30

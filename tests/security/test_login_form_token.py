@@ -14,7 +14,7 @@ import pytest
 
 from cms_social_login import session as sessions
 
-from ..conftest import SITE
+from ..helpers import SITE
 
 
 def login_fields(visitor, password: str = "editor") -> list[tuple[str, str]]:

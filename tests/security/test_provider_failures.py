@@ -11,7 +11,7 @@ import pytest
 from cms_demo.models import User
 from cms_social_login.models import LinkedIdentity
 
-from ..conftest import CLIENT_SECRET, callback_path, start_login, submit_bitbucket
+from ..helpers import CLIENT_SECRET, callback_path, start_login, submit_bitbucket
 from .helpers import count
 
 FAILURES = {
@@ -84,7 +84,7 @@ def test_denied_consent(app, published_bitbucket, visitor, bitbucket, bitbucket_
 
 def test_any_error_parameter_is_a_denial(app, published_bitbucket, visitor, bitbucket,
                                          caplog):
-    from ..conftest import query_of
+    from ..helpers import query_of
 
     state = query_of(start_login(visitor))["state"]
     caplog.set_level(logging.INFO)

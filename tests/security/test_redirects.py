@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cms_social_login.redirects import safe_came_from
 
-from ..conftest import callback_path, start_login
+from ..helpers import callback_path, start_login
 
 EVIL = [
     "//evil.example",

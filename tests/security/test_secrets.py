@@ -13,7 +13,7 @@ from cms_social_login.models import LoginSettings, PublishRecord
 from cms_social_login.settings import DEMO_SECRET_KEY
 from cms_social_login.testing.steps import log_out
 
-from ..conftest import CLIENT_SECRET, callback_path, settings_form, start_login
+from ..helpers import CLIENT_SECRET, callback_path, settings_form, start_login
 from .helpers import dbsession_of
 
 PAGES = [

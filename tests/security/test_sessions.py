@@ -14,7 +14,7 @@ from cms_demo import main
 from cms_social_login.models import SignedInSession
 from cms_social_login.testing.steps import log_out, make_browser, sign_in
 
-from ..conftest import callback_path, start_login
+from ..helpers import callback_path, start_login
 from .helpers import count, dbsession_of
 
 HOUR = 3600

@@ -10,7 +10,7 @@ from webob import Request
 
 from cms_social_login.testing.steps import make_browser
 
-from ..conftest import submit_bitbucket
+from ..helpers import submit_bitbucket
 
 SITE = "https://cms.example.org"
 EVIL = "evil.example"

@@ -15,7 +15,7 @@ from cms_social_login.models.records import utcnow
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.providers.registry import get_provider_registry
 
-from ..conftest import callback_path, query_of, start_login, submit_bitbucket
+from ..helpers import callback_path, query_of, start_login, submit_bitbucket
 from .helpers import count, dbsession_of
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from cms_social_login.models import DRAFT, LoginSettings
 
-from ..conftest import CLIENT_ID, settings_form, submit_bitbucket
+from ..helpers import CLIENT_ID, settings_form, submit_bitbucket
 from .helpers import count, dbsession_of
 
 URL = "/editor/system-pages/login/settings"

@@ -1,0 +1,60 @@
+"""What the suite's tests share besides fixtures: the site's Bitbucket consumer and key, and
+the editor's and visitor's steps on the Bitbucket tab (the general steps are the kit's,
+:mod:`cms_social_login.testing.steps`).
+
+Test modules import these from here (``from tests.helpers import ...``); ``conftest.py``
+holds only fixtures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cms_social_login.testing import steps
+from cms_social_login.testing.steps import SITE, callback_path, query_of
+
+__all__ = [
+    "CALLBACK_URL",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SECRET_KEY",
+    "SITE",
+    "bitbucket_buttons",
+    "callback_path",
+    "query_of",
+    "settings_form",
+    "start_login",
+    "submit_bitbucket",
+]
+
+CALLBACK_URL = f"{SITE}/login/bitbucket/callback"
+CLIENT_ID = "bbKey1234567890abcd"
+CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
+SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def settings_form(browser: Any, tab: str = "bitbucket") -> Any:
+    """Open the Login setting dialog and return its form."""
+    return steps.settings_form(browser, tab)
+
+
+def submit_bitbucket(browser: Any, action: str, *, client_id: str = CLIENT_ID,
+                     client_secret: str = CLIENT_SECRET, enabled: bool = True,
+                     status: int | str | None = None) -> Any:
+    """Fill the Bitbucket tab and press ``action`` (ok, apply, preview or save)."""
+    form = settings_form(browser)
+    form["bitbucket.enabled"] = enabled
+    form["bitbucket.client_id"] = client_id
+    form["bitbucket.client_secret"] = client_secret
+    return form.submit("action", value=action, status=status)
+
+
+def start_login(browser: Any, came_from: str | None = None) -> str:
+    """Click "Log in with Bitbucket" on /login; return the authorize URL."""
+    return steps.start_login(browser, "bitbucket", came_from)
+
+
+def bitbucket_buttons(page: Any) -> list:
+    """The "Log in with Bitbucket" buttons of a page."""
+    return [a for a in page.html.select("a.provider-button")
+            if "Log in with Bitbucket" in a.get_text()]
