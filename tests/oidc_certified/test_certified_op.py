@@ -227,7 +227,7 @@ def test_cancel_at_the_provider(social_login_dbsession, social_login_editor,
                                 social_login_visitor, op):
     fill_tab(social_login_editor, "oidc", tab(op), "save").follow()
     _authorize, back = log_in(social_login_visitor, requests.Session(), deny=True)
-    assert "login was cancelled" in error_message(back)
+    assert "login was cancelled" in error_message(back.follow())
     assert op.requests("POST", "/token") == []
     assert social_login_dbsession.scalar(select(LinkedIdentity)) is None
 
@@ -237,7 +237,7 @@ def test_a_wrong_client_secret(social_login_dbsession, social_login_editor,
     fill_tab(social_login_editor, "oidc", tab(op, client_secret="not-the-secret-at-all"),
              "save").follow()
     _authorize, back = log_in(social_login_visitor, requests.Session())
-    assert "not set up correctly" in error_message(back)
+    assert "not set up correctly" in error_message(back.follow())
     assert [r["status"] for r in op.requests("POST", "/token")] == [401]
     assert social_login_dbsession.scalar(select(LinkedIdentity)) is None
 

@@ -119,11 +119,11 @@ def test_one_browser_holds_at_most_the_cap_of_pending_logins_and_the_newest_work
     authorize_urls = [visitor.get("/login/bitbucket").location for _ in range(50)]
     assert count(app, LoginState) == cap
     # The oldest were dropped first: the first start's state no longer works ...
-    first = visitor.get(callback_path(bitbucket.approve(authorize_urls[0])), status=400)
-    assert "expired or was already used" in first.text
-    # ... while the most recent one completes the login.
+    first = visitor.get(callback_path(bitbucket.approve(authorize_urls[0])), status=303)
+    assert "expired or was already used" in first.follow().text
+    # ... while the most recent one completes the login (back to came_from, not /login).
     last = visitor.get(callback_path(bitbucket.approve(authorize_urls[-1])))
-    assert last.status_int == 303
+    assert last.status_int == 303 and not last.location.endswith("/login")
     assert count(app, LinkedIdentity) == 1
 
 
