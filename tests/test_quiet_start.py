@@ -20,10 +20,11 @@ def alembic_lines(caplog) -> list[str]:
 
 
 @pytest.fixture
-def first_start_settings(app_settings, database_url):
-    """The demo on an empty database: its first start runs the migrations (a site's
-    database made by the test kit is migrated already, and then Alembic is not loaded)."""
-    return {**app_settings, "sqlalchemy.url": database_url}
+def first_start_settings(app_settings, tmp_path):
+    """The demo on an empty (SQLite) database: its first start runs the migrations (a
+    site's database made by the test kit is migrated already, and then Alembic is not
+    loaded at all)."""
+    return {**app_settings, "sqlalchemy.url": f"sqlite:///{tmp_path / 'first-start.sqlite'}"}
 
 
 def test_a_start_logs_no_alembic_info_lines(first_start_settings, caplog):

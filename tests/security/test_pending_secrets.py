@@ -103,7 +103,8 @@ def test_a_secret_at_rest_is_no_pending_secret(app, saved_at_a, servers):
     is refused: B never sees A's secret."""
     _gitlab_a, gitlab_b = servers
     with dbsession_of(app) as db:
-        stored = db.get(LoginSettings, ("default", "draft")).document["gitlab"]["secrets"]["client_secret"]
+        draft = db.get(LoginSettings, ("default", "draft"))
+        stored = draft.document["gitlab"]["secrets"]["client_secret"]
     for action in ("verify-gitlab", "apply"):
         page = _post(saved_at_a, {"gitlab.base_url": gitlab_b.base_url,
                                   "gitlab.client_secret.pending": stored,
