@@ -9,6 +9,10 @@ import time
 
 from sqlalchemy import func, select
 
+from cms_social_login.testing.gitlab_emulator import GitLabEmulator
+from cms_social_login.testing.plugin import KIT_CLIENT_ID
+from cms_social_login.testing.steps import callback_url
+
 
 def dbsession_of(app):
     """A plain session on the app's database (outside any request)."""
@@ -105,3 +109,15 @@ class TrickleServer:
                     connection.sendall(b" " if self.mode == "body" else b"H")
                 except OSError:  # the client hung up
                     return
+
+
+@contextlib.contextmanager
+def gitlab_server(secret: str):
+    """A GitLab emulator on loopback whose application (the kit's client id, the site's
+    GitLab callback URL) has ``secret``: one of two GitLab servers an editor switches between."""
+    emulator = GitLabEmulator().start()
+    emulator.add_client(KIT_CLIENT_ID, secret, callback_url=callback_url("gitlab"))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from cms_social_login.interfaces import IUserAdapter
 from cms_social_login.models import LinkedIdentity, LoginSettings
-from cms_social_login.testing.gitlab_emulator import GitLabEmulator
 from cms_social_login.testing.oidc_emulator import OIDCEmulator
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import (
@@ -27,28 +26,22 @@ from cms_social_login.testing.steps import (
     start_login,
 )
 
+from .helpers import gitlab_server
+
 #: The secret of the site's application at the *second* GitLab server (another one).
 SECRET_AT_B = "secret-of-the-second-server-0042"
 
 
-def _gitlab(secret: str):
-    emulator = GitLabEmulator().start()
-    emulator.add_client(KIT_CLIENT_ID, secret, callback_url=callback_url("gitlab"))
-    return emulator
-
-
 @pytest.fixture(scope="module")
 def gitlab_a():
-    emulator = _gitlab(KIT_CLIENT_SECRET)
-    yield emulator
-    emulator.stop()
+    with gitlab_server(KIT_CLIENT_SECRET) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")
 def gitlab_b():
-    emulator = _gitlab(SECRET_AT_B)
-    yield emulator
-    emulator.stop()
+    with gitlab_server(SECRET_AT_B) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")

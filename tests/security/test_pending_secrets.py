@@ -12,35 +12,26 @@ from cms_social_login.crypto import PENDING_SECRET, purpose_box, seal
 from cms_social_login.models import LoginSettings
 from cms_social_login.services.test_login import PENDING_KEY
 from cms_social_login.session import COOKIE_NAME, RotatingSignedSerializer
-from cms_social_login.testing.gitlab_emulator import GitLabEmulator
 from cms_social_login.testing.plugin import KIT_CLIENT_ID
-from cms_social_login.testing.steps import callback_url, fill_tab, settings_form, sign_in
+from cms_social_login.testing.steps import fill_tab, settings_form, sign_in
 
-from .helpers import dbsession_of
+from .helpers import dbsession_of, gitlab_server
 
 SECRET_AT_A = "the-secret-of-server-a-0001"
 SECRET_AT_B = "the-secret-of-server-b-0002"
 TYPE_AGAIN = "Please type GitLab Client Secret again."
 
 
-def _gitlab(secret: str):
-    emulator = GitLabEmulator().start()
-    emulator.add_client(KIT_CLIENT_ID, secret, callback_url=callback_url("gitlab"))
-    return emulator
-
-
 @pytest.fixture(scope="module")
 def gitlab_a():
-    emulator = _gitlab(SECRET_AT_A)
-    yield emulator
-    emulator.stop()
+    with gitlab_server(SECRET_AT_A) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")
 def gitlab_b():
-    emulator = _gitlab(SECRET_AT_B)
-    yield emulator
-    emulator.stop()
+    with gitlab_server(SECRET_AT_B) as emulator:
+        yield emulator
 
 
 @pytest.fixture
