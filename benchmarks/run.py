@@ -373,22 +373,34 @@ def many_sites_app(database_url: str, emulator: BitbucketEmulator, cache_size: i
     return config.make_wsgi_app()
 
 
-def copy_published_to_sites(url: str, count: int) -> float:
-    """Give ``count`` sites (``site-1`` ...) the default site's published settings."""
+def bulk_insert(url: str, table: str, insert: str, count: int, migrate: bool = False
+                ) -> float:
+    """Run ``insert`` (an ``INSERT ... SELECT`` over ``generate_series(1, :count)``) in one
+    transaction, then ``VACUUM ANALYZE`` ``table`` so the planner knows its new size;
+    ``migrate`` first brings the schema up. Returns the seconds it took."""
     engine = create_engine(url)
     started = time.perf_counter()
     try:
+        if migrate:
+            from cms_social_login.migrations import upgrade
+
+            upgrade(engine)
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO social_login_settings (site, stage, version, document, "
-                "updated_at, updated_by) SELECT 'site-' || i, stage, version, document, "
-                "now(), updated_by FROM social_login_settings, generate_series(1, :count) "
-                "AS i WHERE site = 'default' AND stage = 'published'"), {"count": count})
+            connection.execute(text(insert), {"count": count})
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE social_login_settings"))
+            connection.execute(text(f"VACUUM ANALYZE {table}"))
     finally:
         engine.dispose()
     return time.perf_counter() - started
+
+
+def copy_published_to_sites(url: str, count: int) -> float:
+    """Give ``count`` sites (``site-1`` ...) the default site's published settings."""
+    return bulk_insert(url, "social_login_settings", (
+        "INSERT INTO social_login_settings (site, stage, version, document, "
+        "updated_at, updated_by) SELECT 'site-' || i, stage, version, document, "
+        "now(), updated_by FROM social_login_settings, generate_series(1, :count) "
+        "AS i WHERE site = 'default' AND stage = 'published'"), count)
 
 
 def random_site_throughput(browser: WsgiBrowser, sites: int, seconds: float,
@@ -563,25 +575,13 @@ def bench_sso_login(site: Any, emulator: BitbucketEmulator, rounds: int = 5,
 
 def fill_identities(url: str, count: int) -> float:
     """Migrate ``url`` and insert ``count`` linked identities with generate_series."""
-    from cms_social_login.migrations import upgrade
-
-    engine = create_engine(url)
-    started = time.perf_counter()
-    try:
-        upgrade(engine)
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO social_login_identities (provider, issuer, provider_user_id, "
-                "userid, display_name, email, created_at, last_login_at) "
-                "SELECT 'bitbucket', 'https://api.bitbucket.org', '{' || md5(i::text) || '}', "
-                "'user-' || i, "
-                "'User ' || i, 'user' || i || '@example.org', now(), now() "
-                "FROM generate_series(1, :count) AS i"), {"count": count})
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE social_login_identities"))
-    finally:
-        engine.dispose()
-    return time.perf_counter() - started
+    return bulk_insert(url, "social_login_identities", (
+        "INSERT INTO social_login_identities (provider, issuer, provider_user_id, "
+        "userid, display_name, email, created_at, last_login_at) "
+        "SELECT 'bitbucket', 'https://api.bitbucket.org', '{' || md5(i::text) || '}', "
+        "'user-' || i, "
+        "'User ' || i, 'user' || i || '@example.org', now(), now() "
+        "FROM generate_series(1, :count) AS i"), count, migrate=True)
 
 
 def lookup_timings(url: str, count: int, samples: int) -> list[float]:
