@@ -38,7 +38,7 @@ from urllib.parse import quote, urlencode
 
 import webob
 
-from .oauth2_emulator import Abort, OAuth2Emulator
+from .oauth2 import Abort, OAuth2Emulator
 
 __all__ = [
     "BitbucketEmail",

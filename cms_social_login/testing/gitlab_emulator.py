@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 
 import webob
 
-from .oauth2_emulator import Abort, AccessToken, AuthorizationCode, OAuth2Emulator
+from .oauth2 import Abort, AccessToken, AuthorizationCode, OAuth2Emulator
 
 __all__ = ["GitLabEmulator", "GitLabUser"]
 

@@ -45,7 +45,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from .oauth2_emulator import AccessToken, AuthorizationCode, OAuth2Emulator, _add_query
+from .oauth2 import AccessToken, AuthorizationCode, OAuth2Emulator
+from .oauth2.responses import add_query
 
 __all__ = ["OIDCEmulator", "OIDCUser"]
 
@@ -276,7 +277,7 @@ class OIDCEmulator(OAuth2Emulator):
         if not registered:
             return self.error_page(400, "Invalid request",
                                    "post_logout_redirect_uri is not registered.")
-        return self._redirect(_add_query(target, [("state", params.get("state"))]))
+        return self._redirect(add_query(target, [("state", params.get("state"))]))
 
     def handle_userinfo(self, request: webob.Request) -> webob.Response:
         """``GET /userinfo`` (scope ``openid``)."""
