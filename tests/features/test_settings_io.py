@@ -26,8 +26,9 @@ from pyramid.paster import bootstrap
 from cms_social_login.crypto import FernetSecretBox, SecretDecryptionError
 from cms_social_login.interfaces import ISecretBox
 from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings
-from cms_social_login.scripts import settings_io
-from cms_social_login.scripts.settings_io import EXPORT_PURPOSE, main
+from cms_social_login.scripts.settings_io import main
+from cms_social_login.services import settings_transfer
+from cms_social_login.services.settings_transfer import EXPORT_PURPOSE
 
 from ..helpers import (
     CLIENT_ID,
@@ -256,7 +257,7 @@ def test_staging_to_production_with_secrets(staged, staging_ini, production,
     # A draft only: the live login page of production is unchanged.
     assert stage_of(production, PUBLISHED) is None
     draft = stage_of(production, DRAFT)
-    assert draft.updated_by == settings_io.IMPORT_USER
+    assert draft.updated_by == settings_transfer.IMPORT_USER
     bitbucket_part = draft.document["bitbucket"]
     assert bitbucket_part["values"] == {"client_id": CLIENT_ID,
                                         "allowed_workspaces": "acme beta"}
@@ -400,15 +401,15 @@ def test_an_editor_applying_during_an_import_wins_and_nothing_is_imported(
     """The import reads the draft, an editor applies, the import's write is refused."""
     editor = editor_on(production)
     fill_bitbucket(editor, "apply", client_id="prodKey0987654321")
-    data = settings_io.parse_export(json.dumps(export_from_staging(staging_ini)))
+    data = settings_transfer.parse_export(json.dumps(export_from_staging(staging_ini)))
     env = bootstrap(production_ini)
     try:
         request = env["request"]
-        with pytest.raises(settings_io.ImportConflict), request.tm:
-            plan = settings_io.plan_import(request, data)
+        with pytest.raises(settings_transfer.ImportConflict), request.tm:
+            plan = settings_transfer.plan_import(request, data)
             # Meanwhile, in the dialog:
             fill_bitbucket(editor, "apply", client_id="editorWins1234567")
-            settings_io.store_import(request, plan)
+            settings_transfer.store_import(request, plan)
     finally:
         env["closer"]()
         env["registry"]["cms_social_login.dbsession_factory"].kw["bind"].dispose()

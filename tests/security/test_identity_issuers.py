@@ -163,8 +163,8 @@ def test_an_issuer_change_keeps_two_people_with_one_subject_apart(
 
 def test_a_settings_import_that_moves_the_server_drops_the_secret(
         social_login_app, social_login_editor, servers):
-    from cms_social_login.scripts.settings_io import plan_import
     from cms_social_login.services.login_settings import ProviderConfig
+    from cms_social_login.services.settings_transfer import plan_import
 
     gitlab_a, gitlab_b = servers
     fill_tab(social_login_editor, "gitlab", {
