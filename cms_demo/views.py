@@ -6,7 +6,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 
-from cms_social_login.views.public import current_user
+from cms_social_login.views.helpers import current_user
 
 
 def home(request: Any) -> dict[str, Any]:

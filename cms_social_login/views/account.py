@@ -21,7 +21,7 @@ from ..services.published import live_buttons, published_document
 from ..session import live_sessions
 from ..sites import site_key
 from ..users import has_password, password_page_url
-from .public import current_user, refuse_oversized_form
+from .helpers import current_user, refuse_oversized_form
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from ..services.provider_sessions import warm_providers
 from ..services.sso import callback_url
 from ..services.status import ProviderStatus, provider_statuses, sign_in_activity
 from ..services.verify import can_verify, verify_credentials
-from .public import current_user, login_page, refuse_oversized_form
+from .helpers import current_user, login_page, refuse_oversized_form
 
 ACTIONS = ("ok", "apply", "preview", "save")
 #: Actions of one tab: ``<action>-<provider name>``.

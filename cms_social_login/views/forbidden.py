@@ -14,7 +14,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 
 from ..redirects import site_route_url
 from ..routes import ROUTES
-from .public import current_user
+from .helpers import current_user
 
 TEMPLATE = "cms_social_login/forbidden.jinja2"
 

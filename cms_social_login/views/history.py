@@ -27,7 +27,7 @@ from ..services.history import (
 from ..services.login_settings import VersionConflict
 from ..sites import site_key
 from .editor import editor_shell
-from .public import refuse_oversized_form
+from .helpers import refuse_oversized_form
 
 
 def _names(request: Any, userids: set[str | None]) -> dict[str | None, str]:

@@ -6,23 +6,25 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render
 from pyramid.response import Response
 
 from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from, site_location, site_route_url
-from ..services.identities import linked_providers
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import live_buttons, published_snapshot, site_key
+from ..services.published import published_snapshot, site_key
 from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
+from .helpers import (
+    LOGGED_OUT_QUEUE,
+    LOGIN_FAILED_QUEUE,
+    LOGIN_TEMPLATE,
+    current_user,
+    login_page,
+    refuse_oversized_form,
+)
 
-LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
-#: The flash queue of "You are logged out" (shown once on /login).
-LOGGED_OUT_QUEUE = "cms_social_login.logged_out"
-#: The flash queue of the message of a login that just failed (shown once on /login).
-LOGIN_FAILED_QUEUE = "cms_social_login.login_failed"
 #: Registry key of the anonymous login pages rendered in this process.
 PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
 #: At most this many of them are kept (one per site, published version, language and
@@ -30,53 +32,6 @@ PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
 PAGE_CACHE_SIZE = 32
 #: What a rendered page holds in place of the visitor's CSRF token.
 TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
-
-
-def current_user(request: Any):
-    """The signed-in ``SiteUser``, or None."""
-    userid = request.authenticated_userid
-    if userid is None:
-        return None
-    return request.registry.getUtility(IUserAdapter).get_user(request, userid)
-
-
-def login_page(request: Any, *, message: str | None = None, error: str | None = None,
-               document: dict | None = None, preview: bool = False,
-               login_name: str = "") -> dict[str, Any]:
-    """The values of the login page template (``document`` None means the live one)."""
-    adapter = request.registry.getUtility(IUserAdapter)
-    came_from = safe_came_from(request.params.get("came_from"))
-    user = current_user(request)
-    if message is None and not preview and has_session(request) \
-            and request.session.peek_flash(LOGGED_OUT_QUEUE):
-        # peek first: popping an empty queue would rewrite every visitor's cookie
-        message = request.session.pop_flash(LOGGED_OUT_QUEUE)[0]
-    card = {
-        "providers": live_buttons(request, document),
-        "came_from": came_from,
-        "password_login": adapter.password_login,
-        "message": translate(request, message) if message else None,
-        "error": translate(request, error) if error else None,
-        "preview": preview,
-        "login_name": login_name,
-        "csrf_token": login_form_token(request),
-        # Signed in already: the page says who, with Continue and Log out, and offers to
-        # connect the providers not linked yet.
-        "signed_in": None if preview else user,
-        "linked": (linked_providers(request.social_login_dbsession, user.userid)
-                   if user is not None and not preview else set()),
-    }
-    return {"login": card, "preview": preview, "user": user}
-
-
-def refuse_oversized_form(request: Any) -> None:
-    """400 for a form body over ``cms_social_login.max_form_bytes`` (read no further)."""
-    limit = request.registry.social_login_settings.max_form_bytes
-    length = request.content_length
-    if length is not None and length > limit:
-        raise HTTPBadRequest(translate(request, _("The form is too large.")))
-    if length is None and request.is_body_readable:
-        raise HTTPBadRequest(translate(request, _("A form must be sent with its length.")))
 
 
 def anonymous_login_page(request: Any) -> Response:

@@ -23,7 +23,7 @@ from ..redirects import site_location, site_route_url
 from ..services.sso import LoginFailure, SocialLoginService, notify_failure
 from ..services.test_login import is_test_login
 from .editor import finish_test_login
-from .public import LOGIN_FAILED_QUEUE, LOGIN_TEMPLATE, login_page
+from .helpers import LOGIN_FAILED_QUEUE, LOGIN_TEMPLATE, login_page
 
 #: The flash queue that carries a failed login's message to the login page.
 FAILED_LOGIN_QUEUE = LOGIN_FAILED_QUEUE
