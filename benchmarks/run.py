@@ -59,7 +59,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from cms_social_login.models import get_session_factory  # noqa: E402
+from cms_social_login.models import get_session_factory, get_social_login_engine  # noqa: E402
 from cms_social_login.services.identities import find_identity  # noqa: E402
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator  # noqa: E402
 from cms_social_login.testing.postgresql import PostgreSQLServer, free_port  # noqa: E402
@@ -223,7 +223,7 @@ def running_site(database_url: str, emulator: BitbucketEmulator, publish: bool =
             publish_bitbucket(app)
         yield app
     finally:
-        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(app.registry).dispose()
 
 
 def publish_bitbucket(app: Any) -> None:
@@ -470,13 +470,12 @@ def bench_many_sites(server: PostgreSQLServer, emulator: BitbucketEmulator,
                     rates["many"].append(random_site_throughput(many, sites, seconds, rng))
                 cached = len(platform_app.registry[CACHE_KEY])
             finally:
-                platform_app.registry["cms_social_login.dbsession_factory"].kw[
-                    "bind"].dispose()
+                get_social_login_engine(platform_app.registry).dispose()
             measured = many_sites_app(url, emulator, cache_size)
             try:
                 per_site = cache_bytes_per_site(measured, min(sites, cache_size))
             finally:
-                measured.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+                get_social_login_engine(measured.registry).dispose()
     finally:
         server.drop_database("bench_sites")
     single_rps = statistics.median(rates["single"])

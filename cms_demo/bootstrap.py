@@ -25,7 +25,7 @@ from cms_social_login.models import get_tm_session
 from cms_social_login.schema_version import schema_is_current
 from cms_social_login.sites import DEFAULT_SITE
 
-from .models import Base, SiteEditor, User
+from .models import Base, SiteEditor, User, demo_engine
 from .sites import SITE_EDITORS
 
 DEMO_EDITOR = ("editor", "editor")
@@ -34,7 +34,7 @@ DEMO_EDITOR = ("editor", "editor")
 def setup_database(registry: Any) -> None:
     """Upgrade the add-on's schema, create the demo's table and (demo) editor account."""
     session_factory: sessionmaker = registry["dbsession_factory"]
-    engine = session_factory.kw["bind"]
+    engine = demo_engine(registry)
     settings = registry.settings or {}
     lock_dir = settings.get("cms_social_login.migration_lock_dir") or None
     with engine.connect() as connection:

@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.registry import Registry
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, MetaData, String
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from cms_social_login.models import get_engine, get_session_factory, get_tm_session
@@ -75,6 +77,13 @@ def is_editor_of(dbsession: Session, user: User, site: str) -> bool:
     if site == DEFAULT_SITE:
         return user.is_editor
     return dbsession.get(SiteEditor, (site, user.id)) is not None
+
+
+def demo_engine(registry: Registry) -> Engine:
+    """The engine of the demo's own database (``registry["dbsession_factory"]``'s), which
+    the add-on shares once the configuration is committed (see
+    :func:`cms_social_login.models.get_social_login_engine`)."""
+    return registry["dbsession_factory"].kw["bind"]
 
 
 def includeme(config: Configurator) -> None:

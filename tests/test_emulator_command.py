@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from cms_social_login.models import get_social_login_engine
 from cms_social_login.scripts.emulator import READY
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
@@ -119,5 +120,5 @@ def test_a_site_pointed_at_the_printed_settings_signs_a_visitor_in(emulator_comm
         home = visitor.get(callback_path(location)).follow()
         assert "Signed in as" in home.text and "Test Visitor" in home.text
     finally:
-        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(app.registry).dispose()
     assert process.poll() is None  # still serving until stopped

@@ -18,11 +18,12 @@ from sqlalchemy import inspect as inspect_schema
 from velruse import AuthenticationComplete
 
 from cms_demo.bootstrap import setup_database
+from cms_demo.models import demo_engine
 from cms_demo.users import DemoUserAdapter
 from cms_social_login.events import SocialLoginSucceeded
 from cms_social_login.interfaces import IUserAdapter
 from cms_social_login.migrations import upgrade
-from cms_social_login.models import LoginState
+from cms_social_login.models import LoginState, get_social_login_engine
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.testing.steps import make_browser, sign_in
 
@@ -85,7 +86,7 @@ def test_the_host_may_replace_the_success_view(app_settings, bitbucket, bitbucke
         assert "Signed in as" in visitor.get("/").text  # the add-on signed the visitor in
         assert len(succeeded) == 1  # and the event stays
     finally:
-        config.registry["dbsession_factory"].kw["bind"].dispose()
+        demo_engine(config.registry).dispose()
 
 
 def test_the_default_failure_view_goes_to_a_clean_login_page(editor, visitor, bitbucket,
@@ -111,7 +112,7 @@ def test_the_host_may_replace_the_forbidden_view_of_an_editor_page(app_settings)
         # The add-on's other pages keep its redirect to the login page.
         assert "/login?came_from=" in visitor.get("/editor/system-pages", status=303).location
     finally:
-        config.registry["dbsession_factory"].kw["bind"].dispose()
+        demo_engine(config.registry).dispose()
 
 
 def test_the_host_may_name_its_session_in_a_setting(app_settings):
@@ -127,7 +128,27 @@ def test_the_host_may_name_its_session_in_a_setting(app_settings):
             request = env["request"]
             assert request.social_login_dbsession is request.dbsession
     finally:
-        app.registry["dbsession_factory"].kw["bind"].dispose()
+        demo_engine(app.registry).dispose()
+
+
+def test_the_add_on_engine_is_the_one_its_session_factory_or_its_session_runs_on(
+        app_settings):
+    """get_social_login_engine: the engine of the session factory the host gave; without
+    one, the bind of a request's session, and without a request a clear LookupError."""
+    with demo_host(app_settings) as config:
+        pass
+    app = config.make_wsgi_app()
+    try:
+        with prepare(registry=app.registry) as env:
+            request = env["request"]
+            engine = get_social_login_engine(app.registry, request)
+            assert engine is request.dbsession.get_bind() is demo_engine(app.registry)
+        with pytest.raises(LookupError, match="without one"):
+            get_social_login_engine(app.registry)
+        app.registry["cms_social_login.dbsession_factory"] = app.registry["dbsession_factory"]
+        assert get_social_login_engine(app.registry) is demo_engine(app.registry)
+    finally:
+        demo_engine(app.registry).dispose()
 
 
 def test_the_host_may_set_its_parts_inside_its_own_include(app_settings):
@@ -148,7 +169,7 @@ def test_the_host_may_set_its_parts_inside_its_own_include(app_settings):
             assert env["request"].social_login_dbsession is env["request"].dbsession
         assert isinstance(app.registry.getUtility(IUserAdapter), DemoUserAdapter)
     finally:
-        app.registry["dbsession_factory"].kw["bind"].dispose()
+        demo_engine(app.registry).dispose()
 
 
 @pytest.fixture
@@ -163,9 +184,9 @@ def own_engine_app(tmp_path, monkeypatch):
         config.include("cms_social_login")
         config.set_security_policy(NobodyEdits())
     app = config.make_wsgi_app()
-    upgrade(app.registry["cms_social_login.dbsession_factory"].kw["bind"])
+    upgrade(get_social_login_engine(app.registry))
     yield app, settings, addon_db
-    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    get_social_login_engine(app.registry).dispose()
 
 
 def test_the_add_ons_own_engine_leaves_the_hosts_settings_alone(own_engine_app, tmp_path):
@@ -179,7 +200,7 @@ def test_the_add_ons_own_engine_leaves_the_hosts_settings_alone(own_engine_app, 
 
 def test_the_add_ons_own_sqlite_engine_enforces_foreign_keys(own_engine_app):
     app, _settings, _db = own_engine_app
-    engine = app.registry["cms_social_login.dbsession_factory"].kw["bind"]
+    engine = get_social_login_engine(app.registry)
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
 

@@ -7,12 +7,14 @@ import logging
 
 import pytest
 
+from cms_social_login.models import get_social_login_engine
+
 
 def start_demo(app_settings):
     from cms_demo import main
 
     app = main({}, **app_settings)
-    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    get_social_login_engine(app.registry).dispose()
 
 
 def alembic_lines(caplog) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import webtest
 
+from cms_social_login.models import get_social_login_engine
 from cms_social_login.settings import SocialLoginSettings
 from cms_social_login.testing.steps import sign_in
 
@@ -26,7 +27,7 @@ def named_app(app_settings):
 
     application = main({}, **{**app_settings, "cms_social_login.site_name": "  Acme   Intranet "})
     yield application
-    application.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    get_social_login_engine(application.registry).dispose()
 
 
 def test_the_setting_is_read_at_start():

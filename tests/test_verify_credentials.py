@@ -3,7 +3,7 @@ plain words, and stores nothing."""
 
 from __future__ import annotations
 
-from cms_social_login.models import LoginSettings
+from cms_social_login.models import LoginSettings, get_social_login_engine
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
@@ -59,7 +59,7 @@ def test_an_address_the_sites_policy_refuses_is_named_as_such(app_settings, bitb
         assert bitbucket.requests_to("token") == []  # nothing left the site
         assert count(app, LoginSettings) == 0
     finally:
-        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(app.registry).dispose()
 
 
 def test_the_stored_secret_is_used_when_the_field_is_left_empty(app, editor, bitbucket):

@@ -24,6 +24,7 @@ import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.path import DottedNameResolver
+from pyramid.registry import Registry
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,8 +46,8 @@ from .records import (
 __all__ = [
     "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
     "LoginSettings", "LoginState", "PublishRecord", "SignedInSession", "database_url",
-    "get_engine", "get_session_factory", "get_tm_session", "session_factory_for",
-    "set_social_login_dbsession",
+    "get_engine", "get_session_factory", "get_social_login_engine", "get_tm_session",
+    "session_factory_for", "set_social_login_dbsession",
 ]
 
 #: The add-on's own database URL (the host's ``sqlalchemy.url`` is only read as a fallback).
@@ -203,6 +204,27 @@ def session_factory_for(request: Any) -> sessionmaker:
     if factory is None:
         factory = get_session_factory(request.social_login_dbsession.get_bind(LoginSettings))
     return factory
+
+
+def get_social_login_engine(registry: Registry, request: Any | None = None) -> Engine:
+    """The engine of the add-on's tables (to connect outside a transaction, or to dispose
+    of it when an app or script is done).
+
+    It is the engine of the session factory the add-on registered: its own engine's, or
+    the ``session_factory`` the host gave :func:`set_social_login_dbsession`. A host that
+    gave its session without a session factory leaves none: then the engine is the bind
+    of ``request``'s session when a request is given, else ``LookupError``. Available once
+    the configuration is committed (``config.commit()`` or ``make_wsgi_app()``).
+    """
+    factory: sessionmaker | None = registry.get(SESSION_FACTORY_KEY)
+    if factory is not None:
+        return factory.kw["bind"]
+    if request is not None:
+        return request.social_login_dbsession.get_bind(LoginSettings)
+    raise LookupError(
+        "the add-on has no session factory: the host gave its session without one "
+        "(set_social_login_dbsession(..., session_factory=...)), or the configuration "
+        "is not committed yet")
 
 
 def includeme(config: Configurator) -> None:

@@ -39,7 +39,7 @@ from typing import TextIO
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import PUBLISHED
+from ..models import PUBLISHED, get_social_login_engine
 from ..services.settings_transfer import (
     STAGES,
     BadExport,
@@ -114,9 +114,8 @@ def _site(config_uri: str, app: str, verbose: bool = False, site: str | None = N
         yield env["request"]
     finally:
         env["closer"]()
-        factory = env["registry"].get("cms_social_login.dbsession_factory")
-        if factory is not None:
-            factory.kw["bind"].dispose()
+        with contextlib.suppress(LookupError):  # a host session without a factory
+            get_social_login_engine(env["registry"]).dispose()
 
 
 def _read_input(path: str, stdin: TextIO) -> str:

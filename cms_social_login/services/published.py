@@ -33,7 +33,7 @@ from typing import Any
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import bindparam, select
 
-from ..models import PUBLISHED, LoginSettings, session_factory_for
+from ..models import PUBLISHED, LoginSettings, get_social_login_engine
 from ..providers.registry import get_provider_registry
 from ..sites import CACHE_SIZE_SETTING, SiteCache, site_cache_size, site_key
 from .login_settings import LoginButton, login_buttons
@@ -178,7 +178,7 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     elif cached is not None and time.monotonic() - cached.checked_at < _max_age(registry):
         snapshot = cached
     else:
-        engine = session_factory_for(request).kw["bind"]
+        engine = get_social_login_engine(request.registry, request)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             snapshot = _refresh(registry, cached, connection.execute, site)
         cache.put(site, snapshot)

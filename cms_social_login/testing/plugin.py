@@ -121,7 +121,9 @@ def pip_install(source: str | Path, target: Path) -> Path:
 
 def dispose_site(app: Any) -> None:
     """Close the database connections of ``app`` (a site including the add-on)."""
-    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    from ..models import get_social_login_engine
+
+    get_social_login_engine(app.registry).dispose()
 
 
 @contextmanager

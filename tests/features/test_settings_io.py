@@ -25,7 +25,7 @@ from pyramid.paster import bootstrap
 
 from cms_social_login.crypto import FernetSecretBox, SecretDecryptionError
 from cms_social_login.interfaces import ISecretBox
-from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings
+from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings, get_social_login_engine
 from cms_social_login.scripts.settings_io import main
 from cms_social_login.services import settings_transfer
 from cms_social_login.services.settings_transfer import EXPORT_PURPOSE
@@ -95,7 +95,7 @@ def production(production_settings):
 
     application = make_app({}, **production_settings)
     yield application
-    application.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    get_social_login_engine(application.registry).dispose()
 
 
 @pytest.fixture
@@ -412,7 +412,7 @@ def test_an_editor_applying_during_an_import_wins_and_nothing_is_imported(
             settings_transfer.store_import(request, plan)
     finally:
         env["closer"]()
-        env["registry"]["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(env["registry"]).dispose()
     draft = stage_of(production, DRAFT)
     assert draft.version == 2
     assert draft.document["bitbucket"]["values"]["client_id"] == "editorWins1234567"

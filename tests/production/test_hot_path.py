@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from cms_social_login.models import get_social_login_engine
 from cms_social_login.services import published
 
 from ..helpers import callback_path, start_login, submit_bitbucket
@@ -20,7 +21,7 @@ from ..helpers import callback_path, start_login, submit_bitbucket
 @contextmanager
 def counting(app):
     """Collect the SQL statements the site's engine runs inside the block."""
-    engine = app.registry["cms_social_login.dbsession_factory"].kw["bind"]
+    engine = get_social_login_engine(app.registry)
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -188,7 +189,7 @@ def test_a_stated_bound_spares_even_the_version_read(app_settings, app, publishe
             assert "Log in with Bitbucket" not in other.get("/login").text
         assert shapes(statements) == ["SELECT social_login_settings"] * 2
     finally:
-        bounded.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(bounded.registry).dispose()
 
 
 def test_shipped_head_is_alembics_head():

@@ -22,7 +22,7 @@ from cms_social_login.migrations import (
     upgrade,
 )
 from cms_social_login.migrations.cli import main as db_command
-from cms_social_login.models import get_engine, metadata
+from cms_social_login.models import get_engine, get_social_login_engine, metadata
 
 TABLES = set(metadata.tables)
 
@@ -85,7 +85,7 @@ def test_half_made_schema_is_refused_with_advice(engine):
 
 
 def test_the_demo_first_start_migrates(app):
-    engine = app.registry["cms_social_login.dbsession_factory"].kw["bind"]
+    engine = get_social_login_engine(app.registry)
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:
         assert schema_differences(connection) == []

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cms_demo.bootstrap import create_editor_command
 from cms_demo.models import User
+from cms_social_login.models import get_social_login_engine
 
 from ..helpers import SECRET_KEY
 
@@ -28,7 +29,7 @@ def environment(monkeypatch, database_url):
 
 
 def dispose(app) -> None:
-    app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    get_social_login_engine(app.registry).dispose()
 
 
 def test_the_site_uses_the_database_and_key_from_the_environment(environment, database_url):
@@ -36,7 +37,7 @@ def test_the_site_uses_the_database_and_key_from_the_environment(environment, da
     app = get_app(PRODUCTION_INI, options={"http_port": "6543"})
     try:
         factory = app.registry["cms_social_login.dbsession_factory"]
-        engine = factory.kw["bind"]
+        engine = get_social_login_engine(app.registry)
         assert engine.url.render_as_string(hide_password=False) == database_url
         settings = app.registry.social_login_settings
         assert settings.secret_key == SECRET_KEY and not settings.demo

@@ -12,6 +12,7 @@ import requests
 from webtest.http import StopableWSGIServer
 
 from cms_social_login.http import HttpClient, ProviderBusy, ProviderError, UrlPolicy
+from cms_social_login.models import get_social_login_engine
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
@@ -133,7 +134,7 @@ def served_site(app_settings, hung_issuer):
         yield server.application_url.rstrip("/")
     finally:
         server.shutdown()
-        app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        get_social_login_engine(app.registry).dispose()
 
 
 def test_login_keeps_answering_while_a_provider_hangs(served_site, hung_issuer):

@@ -11,7 +11,7 @@ import webtest
 from sqlalchemy import event, select
 
 from cms_demo import main
-from cms_social_login.models import SignedInSession
+from cms_social_login.models import SignedInSession, get_social_login_engine
 from cms_social_login.testing.steps import log_out, make_browser, sign_in
 
 from ..helpers import callback_path, start_login
@@ -172,7 +172,7 @@ def test_sessions_expire_after_inactivity(app_settings, monkeypatch):
 
 
 def test_an_anonymous_login_page_never_touches_the_sessions_table(app, visitor):
-    engine = app.registry["cms_social_login.dbsession_factory"].kw["bind"]
+    engine = get_social_login_engine(app.registry)
     visitor.get("/login")  # the first visit gets the cookie of the form's CSRF token
     statements: list[str] = []
 
