@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.i18n import TranslationString, TranslationStringFactory
-from pyramid.settings import aslist
 
 from .settings import site_name
 
@@ -65,8 +64,7 @@ LOCALE_COOKIE = "cms_social_login_locale"
 
 
 def _offered(request: Any) -> list[str]:
-    return aslist(request.registry.settings.get("cms_social_login.locales", "")) \
-        or list(SHIPPED_LOCALES)
+    return list(request.registry.social_login_settings.locales or SHIPPED_LOCALES)
 
 
 def _asked_in_query(request: Any) -> str | None:

@@ -10,6 +10,7 @@ add-on's own ``cms_social_login.sqlalchemy.url``. The variable wins. The host's 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, MutableMapping
@@ -18,7 +19,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
-from pyramid.settings import asbool, aslist
+from pyramid.settings import aslist, falsey, truthy
 
 PREFIX = "cms_social_login."
 #: The entry point group of provider plugins.
@@ -68,14 +69,123 @@ def apply_environment(settings: MutableMapping[str, object],
             settings[wanted.get(var) or _setting_for(var, settings)] = value
 
 
+# --------------------------------------------------------------------------- parsers
+# One parser per kind of value; each error names the setting and the value it got.
+
+
+def _raw(settings: Mapping[str, object], name: str) -> object | None:
+    """The value of ``cms_social_login.<name>``, None when unset or blank."""
+    value = settings.get(PREFIX + name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _refuse(name: str, value: object, expected: str) -> ConfigurationError:
+    return ConfigurationError(f"{PREFIX}{name} must be {expected}, got {value!r}")
+
+
+def _whole(settings: Mapping[str, object], name: str, default: int, unit: str,
+           minimum: int, maximum: int | None = None) -> int:
+    """A whole number from ``minimum`` (to ``maximum``)."""
+    raw = _raw(settings, name)
+    if raw is None:
+        return default
+    text = str(raw).strip()
+    number = int(text) if re.fullmatch(r"[+-]?\d+", text) and not isinstance(raw, bool) \
+        else None
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum else "")
+        raise _refuse(name, raw, f"a whole number of {unit}, {bounds}")
+    return number
+
+
+def _seconds(settings: Mapping[str, object], name: str, default: float,
+             positive: bool) -> float:
+    """A finite number of seconds, above 0 (``positive``) or from 0."""
+    raw = _raw(settings, name)
+    if raw is None:
+        return default
+    try:
+        number = float(str(raw).strip()) if not isinstance(raw, bool) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise _refuse(name, raw, "a positive number of seconds" if positive
+                      else "a number of seconds, 0 or more")
+    return number
+
+
+def _flag(settings: Mapping[str, object], name: str) -> bool:
+    """true/false (also yes/no, on/off, 1/0); anything else is refused, not false."""
+    raw = _raw(settings, name)
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text not in truthy and text not in falsey:
+        raise _refuse(name, raw, "true or false")
+    return text in truthy
+
+
 def audit_retention_days(settings: Mapping[str, object]) -> int:
     """``cms_social_login.audit_retention_days`` (default 365; 0 keeps the audit log)."""
-    raw = settings.get(PREFIX + "audit_retention_days")
-    value = "365" if raw in (None, "") else str(raw).strip()
-    if not (value.isascii() and value.isdigit()) or int(value) > 36500:
-        raise ConfigurationError(f"{PREFIX}audit_retention_days must be a whole number of "
-                                 f"days from 0 (keep forever) to 36500, got {value!r}")
-    return int(value)
+    return _whole(settings, "audit_retention_days", 365, "days (0 keeps forever)", 0, 36500)
+
+
+def _secret_keys(settings: Mapping[str, object], demo: bool) -> tuple[str, ...]:
+    """The keys of ``cms_social_login.secret_key`` (never shown in an error)."""
+    keys = tuple(dict.fromkeys(str(settings.get(PREFIX + "secret_key") or "").split()))
+    if not keys:
+        raise ConfigurationError(
+            f"{PREFIX}secret_key is required: set it in the ini file or in "
+            f"{env_name(PREFIX + 'secret_key')} (a long random string)."
+        )
+    for key in keys:
+        if not demo and (key == DEMO_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH):
+            raise ConfigurationError(
+                f"{PREFIX}secret_key is the demo key or shorter than "
+                f"{MIN_SECRET_KEY_LENGTH} characters (each key of the list); set a long "
+                f"random key (only {PREFIX}demo = true accepts it).")
+    return keys
+
+
+def _origins(settings: Mapping[str, object]) -> tuple[str, ...]:
+    origins = tuple(origin.rstrip("/").lower() for origin in aslist(
+        str(settings.get(PREFIX + "allowed_endpoint_origins") or "")))
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[a-z0-9.\-]+(:\d{1,5})?|"
+                                              r"https?://\[[0-9a-f:.]+\](:\d{1,5})?",
+                                              origin):
+            raise ConfigurationError(f"{PREFIX}allowed_endpoint_origins: {origin!r} is "
+                                     "not an origin like https://host[:port] (or *)")
+    return origins
+
+
+def _site_url(settings: Mapping[str, object]) -> str | None:
+    site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
+    if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
+        raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
+                                 f"got {site_url!r}")
+    return site_url
+
+
+def _locales(settings: Mapping[str, object]) -> tuple[str, ...] | None:
+    raw = _raw(settings, "locales")
+    if raw is None:
+        return None
+    names = tuple(aslist(str(raw)))
+    if not all(re.fullmatch(r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})*", name) for name in names):
+        raise _refuse("locales", raw, "locale names separated by spaces, e.g. en de pt_BR")
+    return names
+
+
+def _folder(settings: Mapping[str, object], name: str) -> str | None:
+    raw = _raw(settings, name)
+    if raw is None:
+        return None
+    if not os.path.isdir(str(raw).strip()):
+        raise _refuse(name, raw, "an existing folder")
+    return str(raw).strip()
 
 
 @dataclass(frozen=True)
@@ -121,6 +231,15 @@ class SocialLoginSettings:
     #: The site's name in the header of the add-on's public pages (None: the request's
     #: host name).
     site_name: str | None = None
+    #: Seconds a process trusts its copy of a site's published settings before it reads
+    #: their version again (0: on every request); see services/published.py.
+    published_max_age: float = 0.5
+    #: How many sites' published settings a process keeps (the least recently used go).
+    site_cache_size: int = 1000
+    #: The languages offered on the add-on's pages (None: the shipped ones).
+    locales: tuple[str, ...] | None = None
+    #: Where the SQLite migration lock file goes (None: the temporary folder).
+    migration_lock_dir: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,79 +253,38 @@ class SocialLoginSettings:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> SocialLoginSettings:
-        """Convert the ini settings; a missing or weak secret key is a ConfigurationError."""
-        demo = asbool(settings.get(PREFIX + "demo", False))
-        keys = tuple(dict.fromkeys(str(settings.get(PREFIX + "secret_key") or "").split()))
-        if not keys:
-            raise ConfigurationError(
-                f"{PREFIX}secret_key is required: set it in the ini file or in "
-                f"{env_name(PREFIX + 'secret_key')} (a long random string)."
-            )
-        for key in keys:
-            if not demo and (key == DEMO_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH):
-                raise ConfigurationError(
-                    f"{PREFIX}secret_key is the demo key or shorter than "
-                    f"{MIN_SECRET_KEY_LENGTH} characters (each key of the list); set a long "
-                    f"random key (only {PREFIX}demo = true accepts it).")
-        secret = keys[0]
+        """Convert and check every ``cms_social_login.*`` setting of the add-on (the
+        providers' own are read by each provider as it is added, also at start); a bad
+        value is a ConfigurationError naming the setting and the value (never a secret)."""
+        demo = _flag(settings, "demo")
+        keys = _secret_keys(settings, demo)
         providers = settings.get(PREFIX + "providers")
-        names = tuple(aslist(providers)) if providers not in (None, "") else None
-        try:
-            timeout = float(settings.get(PREFIX + "http_timeout", 10))
-            state_ttl = int(settings.get(PREFIX + "state_ttl", 600))
-            max_form_bytes = int(settings.get(PREFIX + "max_form_bytes", 65536))
-            session_timeout = int(settings.get(PREFIX + "session_timeout", 43200))
-            session_lifetime = int(settings.get(PREFIX + "session_lifetime", 604800))
-            max_pending = int(settings.get(PREFIX + "max_pending_logins", 10))
-            max_calls = int(settings.get(PREFIX + "max_concurrent_calls_per_provider", 2))
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"{PREFIX}http_timeout / state_ttl / max_form_bytes / session_timeout / "
-                f"session_lifetime / max_pending_logins / max_concurrent_calls_per_provider: "
-                f"{exc}") from exc
-        if session_lifetime <= 0:
-            raise ConfigurationError(f"{PREFIX}session_lifetime must be a positive number of "
-                                     "seconds")
-        if timeout <= 0:
-            raise ConfigurationError(f"{PREFIX}http_timeout must be a positive number of seconds")
-        if max_pending < 1 or max_calls < 1:
-            raise ConfigurationError(f"{PREFIX}max_pending_logins and "
-                                     f"{PREFIX}max_concurrent_calls_per_provider must be at "
-                                     "least 1")
-        origins = tuple(origin.rstrip("/").lower() for origin in aslist(
-            str(settings.get(PREFIX + "allowed_endpoint_origins") or "")))
-        for origin in origins:
-            if origin != "*" and not re.fullmatch(r"https?://[a-z0-9.\-]+(:\d{1,5})?|"
-                                                  r"https?://\[[0-9a-f:.]+\](:\d{1,5})?",
-                                                  origin):
-                raise ConfigurationError(f"{PREFIX}allowed_endpoint_origins: {origin!r} is "
-                                         "not an origin like https://host[:port] (or *)")
-        site_url = str(settings.get(PREFIX + "site_url") or "").strip().rstrip("/") or None
-        if site_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", site_url):
-            raise ConfigurationError(f"{PREFIX}site_url must be an absolute http(s) URL, "
-                                     f"got {site_url!r}")
         return cls(
-            secret_key=secret,
+            secret_key=keys[0],
             demo=demo,
-            providers=names,
-            http_timeout=timeout,
+            providers=tuple(aslist(providers)) if providers not in (None, "") else None,
+            http_timeout=_seconds(settings, "http_timeout", 10.0, positive=True),
             editor_permission=str(
                 settings.get(PREFIX + "editor_permission") or "cms_social_login.edit"
             ),
-            state_ttl=state_ttl,
-            max_pending_logins=max_pending,
-            max_concurrent_calls_per_provider=max_calls,
-            site_url=site_url,
-            max_form_bytes=max_form_bytes,
-            session_timeout=session_timeout,
-            session_lifetime=session_lifetime,
+            state_ttl=_whole(settings, "state_ttl", 600, "seconds", 1),
+            max_pending_logins=_whole(settings, "max_pending_logins", 10, "logins", 1),
+            max_concurrent_calls_per_provider=_whole(
+                settings, "max_concurrent_calls_per_provider", 2, "calls", 1),
+            site_url=_site_url(settings),
+            max_form_bytes=_whole(settings, "max_form_bytes", 65536, "bytes", 1),
+            session_timeout=_whole(settings, "session_timeout", 43200, "seconds", 1),
+            session_lifetime=_whole(settings, "session_lifetime", 604800, "seconds", 1),
             secret_keys=keys,
-            store_tokens=asbool(settings.get(PREFIX + "store_tokens", False)),
+            store_tokens=_flag(settings, "store_tokens"),
             audit_retention_days=audit_retention_days(settings),
-            allow_private_provider_urls=asbool(
-                settings.get(PREFIX + "allow_private_provider_urls", False)),
-            allowed_endpoint_origins=origins,
+            allow_private_provider_urls=_flag(settings, "allow_private_provider_urls"),
+            allowed_endpoint_origins=_origins(settings),
             site_name=" ".join(str(settings.get(PREFIX + "site_name") or "").split()) or None,
+            published_max_age=_seconds(settings, "published_max_age", 0.5, positive=False),
+            site_cache_size=_whole(settings, "site_cache_size", 1000, "sites", 1),
+            locales=_locales(settings),
+            migration_lock_dir=_folder(settings, "migration_lock_dir"),
             raw=dict(settings),
         )
 

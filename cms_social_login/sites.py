@@ -37,14 +37,13 @@ from .models.meta import DEFAULT_SITE
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
            "resolver_of", "set_social_login_site_resolver", "site_base_url",
-           "site_cache_size", "site_key", "use_site",
+           "site_key", "use_site",
            "social_login_site"]
 
 #: Names the resolver in the ini (a dotted name), as the directive would.
 RESOLVER_SETTING = "cms_social_login.site_resolver"
-#: How many sites' published settings a process keeps (see services/published.py).
+#: How many sites' published settings a process keeps (parsed in settings.py).
 CACHE_SIZE_SETTING = "cms_social_login.site_cache_size"
-DEFAULT_CACHE_SIZE = 1000
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 _BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
@@ -174,24 +173,17 @@ def use_site(request: Any, key: str) -> Site:
     return site
 
 
-def site_cache_size(settings: Any) -> int:
-    """``cms_social_login.site_cache_size``: a whole number from 1 (default 1000)."""
-    raw = str((settings or {}).get(CACHE_SIZE_SETTING) or DEFAULT_CACHE_SIZE).strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(f"{CACHE_SIZE_SETTING} must be a whole number of sites "
-                                 f"from 1, got {raw!r}")
-    return int(raw)
-
-
 def includeme(config: Configurator) -> None:
     """Add ``request.social_login_site`` and the ``set_social_login_site_resolver``
-    directive; read ``cms_social_login.site_resolver`` when the ini names one; check
-    ``cms_social_login.site_cache_size``."""
-    site_cache_size(config.get_settings())
+    directive; read ``cms_social_login.site_resolver`` when the ini names one."""
     config.add_directive("set_social_login_site_resolver", set_social_login_site_resolver)
     resolver = config.get_settings().get(RESOLVER_SETTING)
     if resolver:
-        config.set_social_login_site_resolver(str(resolver).strip())
+        try:
+            config.set_social_login_site_resolver(str(resolver).strip())
+        except (ImportError, ValueError, AttributeError, ConfigurationError) as exc:
+            raise ConfigurationError(f"{RESOLVER_SETTING} = {resolver!r} names no resolver: "
+                                     f"{exc}") from exc
     config.add_request_method(social_login_site, "social_login_site", reify=True)
 
 

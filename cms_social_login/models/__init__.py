@@ -15,6 +15,7 @@ Either way the add-on's code uses ``request.social_login_dbsession``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from pyramid.path import DottedNameResolver
 from pyramid.registry import Registry
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from zope.interface import Interface
 from zope.sqlalchemy.datamanager import _retryable_errors
@@ -94,8 +96,13 @@ def get_engine(settings: Mapping[str, object]) -> Engine:
     settings; on SQLite every connection turns on foreign keys and waits for locks."""
     options = {key: value for key, value in settings.items()
                if key.startswith("sqlalchemy.") and key != "sqlalchemy.url"}
-    options["sqlalchemy.url"] = database_url(settings)
-    engine = engine_from_config(options, "sqlalchemy.")
+    options["sqlalchemy.url"] = url = database_url(settings)
+    try:
+        engine = engine_from_config(options, "sqlalchemy.")
+    except ArgumentError as exc:  # a URL it cannot read, or a dialect it does not have
+        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)  # never show a password
+        raise ConfigurationError(f"{URL_SETTING} (or the site's sqlalchemy.url) must be a "
+                                 f"database URL, got {shown!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -236,6 +243,11 @@ def includeme(config: Configurator) -> None:
     config.include("pyramid_retry")
     config.add_directive("set_social_login_dbsession", set_social_login_dbsession)
     if settings.get(DBSESSION_SETTING):
-        config.set_social_login_dbsession(settings[DBSESSION_SETTING])
+        value = settings[DBSESSION_SETTING]
+        try:
+            config.set_social_login_dbsession(value)
+        except (ImportError, ValueError, AttributeError, ConfigurationError) as exc:
+            raise ConfigurationError(f"{DBSESSION_SETTING} = {value!r} names no session: "
+                                     f"{exc}") from exc
     _own_session_unless_host_gave_one(config)
     config.add_request_method(social_login_dbsession, "social_login_dbsession", reify=True)

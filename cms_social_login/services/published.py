@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pyramid.exceptions import ConfigurationError
 from sqlalchemy import bindparam, select
 
 from ..models import PUBLISHED, LoginSettings, get_social_login_engine
 from ..providers.registry import get_provider_registry
-from ..sites import CACHE_SIZE_SETTING, SiteCache, site_cache_size, site_key
+from ..sites import CACHE_SIZE_SETTING, SiteCache, site_key
 from .login_settings import LoginButton, login_buttons
 
 __all__ = [
@@ -57,11 +56,10 @@ __all__ = [
 CACHE_KEY = "cms_social_login.published_snapshots"
 #: How many sites' snapshots a process keeps (default 1000).
 SITE_CACHE_SIZE_SETTING = CACHE_SIZE_SETTING
-#: Seconds a checked snapshot is used without checking again.
+#: Seconds a checked snapshot is used without checking again (parsed in settings.py;
+#: default 0.5: a Save is live on every process within half a second).
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
-#: Its default: a Save is live on every process within half a second.
-DEFAULT_MAX_AGE = 0.5
-#: Registry key of that setting, read once (seconds, a float).
+#: Registry key of that setting's value in this process (seconds, a float).
 MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
@@ -101,17 +99,8 @@ EMPTY = PublishedSnapshot(version=0, updated_at=None, document={})
 
 def _max_age(registry: Any) -> float:
     seconds = registry.get(MAX_AGE_KEY)
-    if seconds is None:
-        raw = (registry.settings or {}).get(MAX_AGE_SETTING)
-        raw = DEFAULT_MAX_AGE if raw in (None, "") else raw
-        try:
-            seconds = float(raw)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"{MAX_AGE_SETTING} must be a number of seconds, "
-                                     f"got {raw!r}") from exc
-        if seconds < 0:
-            raise ConfigurationError(f"{MAX_AGE_SETTING} cannot be negative")
-        registry[MAX_AGE_KEY] = seconds
+    if seconds is None:  # parsed and checked at start (settings.py)
+        seconds = registry[MAX_AGE_KEY] = registry.social_login_settings.published_max_age
     return seconds
 
 
@@ -119,7 +108,8 @@ def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
     """The process's snapshots, one per site, bounded by ``site_cache_size``."""
     cache = registry.get(CACHE_KEY)
     if cache is None:
-        cache = registry.setdefault(CACHE_KEY, SiteCache(site_cache_size(registry.settings)))
+        cache = registry.setdefault(
+            CACHE_KEY, SiteCache(registry.social_login_settings.site_cache_size))
     return cache
 
 
