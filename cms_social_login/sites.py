@@ -22,17 +22,16 @@ same ``request.social_login_site`` to grant editors their own sites only.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPNotFound
 from zope.interface import Interface
 
+from .lru import LRUCache
 from .models.meta import DEFAULT_SITE
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
@@ -107,51 +106,9 @@ def site_key(request: Any) -> str:
     return request.social_login_site.key
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class SiteCache(Generic[K, V]):
-    """At most ``size`` entries, one per site; the least recently used goes first.
-
-    Thread-safe; the values are shared between threads, so they must not be changed.
-    """
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a site cache holds at least one site")
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The entry of ``key`` (now the most recently used), or None."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        """Keep ``value`` for ``key``; drop the least recently used beyond ``size``."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def discard(self, key: K) -> None:
-        """Forget ``key`` (nothing happens when it is not held)."""
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def keys(self) -> list[K]:
-        """The keys, least recently used first."""
-        with self._lock:
-            return list(self._entries)
+#: The published settings of the sites a process serves, one entry per site key, at most
+#: ``cms_social_login.site_cache_size`` of them (see services/published.py).
+SiteCache = LRUCache
 
 
 def site_base_url(request: Any) -> str | None:
