@@ -334,16 +334,7 @@ class LoginSettingsService:
         current = draft.version if draft is not None else 0
         if current != expected_version:
             raise VersionConflict(current)
-        if draft is None:
-            draft = LoginSettings(site=self.site, stage=DRAFT, document=form.document,
-                                  updated_by=userid)
-            self.dbsession.add(draft)
-        else:
-            draft.document = copy.deepcopy(form.document)
-            draft.updated_by = userid
-            draft.updated_at = utcnow()
-        flush_or_retry(self.dbsession)
-        return draft
+        return self._store(draft, DRAFT, form.document, userid)
 
     def publish(self, form: SettingsForm, expected_version: int, userid: str | None
                 ) -> PublishRecord:
@@ -362,17 +353,23 @@ class LoginSettingsService:
             raise VersionConflict(current)
         return self._make_live(draft, userid)
 
-    def _make_live(self, draft: LoginSettings, userid: str | None) -> PublishRecord:
-        published = self.published()
-        if published is None:
-            published = LoginSettings(site=self.site, stage=PUBLISHED,
-                                      document=copy.deepcopy(draft.document), updated_by=userid)
-            self.dbsession.add(published)
+    def _store(self, row: LoginSettings | None, stage: str, document: dict[str, Any],
+               userid: str | None) -> LoginSettings:
+        """Write a copy of ``document`` into this site's ``stage`` row ``row`` (made when
+        None) and flush; the row."""
+        if row is None:
+            row = LoginSettings(site=self.site, stage=stage, document=copy.deepcopy(document),
+                                updated_by=userid)
+            self.dbsession.add(row)
         else:
-            published.document = copy.deepcopy(draft.document)
-            published.updated_by = userid
-            published.updated_at = utcnow()
+            row.document = copy.deepcopy(document)
+            row.updated_by = userid
+            row.updated_at = utcnow()
         flush_or_retry(self.dbsession)
+        return row
+
+    def _make_live(self, draft: LoginSettings, userid: str | None) -> PublishRecord:
+        published = self._store(self.published(), PUBLISHED, draft.document, userid)
         record = PublishRecord(site=self.site, version=published.version,
                                document=copy.deepcopy(draft.document), published_by=userid)
         self.dbsession.add(record)

@@ -30,7 +30,7 @@ from ..services.provider_sessions import warm_providers
 from ..services.sso import callback_url
 from ..services.status import ProviderStatus, provider_statuses, sign_in_activity
 from ..services.verify import can_verify, verify_credentials
-from .helpers import current_user, login_page, refuse_oversized_form
+from .helpers import current_user, login_page, posted_draft_version, refuse_oversized_form
 
 ACTIONS = ("ok", "apply", "preview", "save")
 #: Actions of one tab: ``<action>-<provider name>``.
@@ -212,10 +212,7 @@ def settings_submit(request: Any):
     tab_action = _tab_action(action)
     if action not in ACTIONS and tab_action is None:
         raise HTTPBadRequest("Unknown action.")
-    try:
-        expected = int(request.POST.get("draft_version", ""))
-    except ValueError:
-        raise HTTPBadRequest("The form is missing its version; reload the page.") from None
+    expected = posted_draft_version(request)
     service = LoginSettingsService(request)
     post = request.POST
     message = None
@@ -403,10 +400,7 @@ def preview_save(request: Any):
     """POST .../login/preview: Save from the preview publishes exactly the previewed
     draft (its version is checked: a draft changed in between is refused)."""
     refuse_oversized_form(request)
-    try:
-        expected = int(request.POST.get("draft_version", ""))
-    except ValueError:
-        raise HTTPBadRequest("The form is missing its version; reload the page.") from None
+    expected = posted_draft_version(request)
     service = LoginSettingsService(request)
     live = service.published()
     before = live.document if live is not None else {}

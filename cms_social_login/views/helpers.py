@@ -67,3 +67,12 @@ def refuse_oversized_form(request: Any) -> None:
         raise HTTPBadRequest(translate(request, _("The form is too large.")))
     if length is None and request.is_body_readable:
         raise HTTPBadRequest(translate(request, _("A form must be sent with its length.")))
+
+
+def posted_draft_version(request: Any) -> int:
+    """The version of the draft a posted editor form was shown with (``draft_version``);
+    400 when the form lacks it (a change must say which draft it changes)."""
+    try:
+        return int(request.POST.get("draft_version", ""))
+    except ValueError:
+        raise HTTPBadRequest("The form is missing its version; reload the page.") from None

@@ -27,7 +27,7 @@ from ..services.history import (
 from ..services.login_settings import VersionConflict
 from ..sites import site_key
 from .editor import editor_shell
-from .helpers import refuse_oversized_form
+from .helpers import posted_draft_version, refuse_oversized_form
 
 
 def _names(request: Any, userids: set[str | None]) -> dict[str | None, str]:
@@ -110,10 +110,7 @@ def restore(request: Any):
     action = request.POST.get("action")
     if action not in ("restore", "publish-version"):
         raise HTTPBadRequest("Unknown action.")
-    try:
-        expected = int(request.POST.get("draft_version", ""))
-    except ValueError:
-        raise HTTPBadRequest("The form is missing its version; reload the page.") from None
+    expected = posted_draft_version(request)
     service = HistoryService(request)
     try:
         record = service.get(_version(request))
