@@ -1,6 +1,6 @@
 """What the suite's tests share besides fixtures: the site's Bitbucket consumer and key, and
 the editor's and visitor's steps on the Bitbucket tab (the general steps are the kit's,
-:mod:`cms_social_login.testing.steps`).
+:mod:`cms_social_login.testing.steps`), and a security policy for hosts without editors.
 
 Test modules import these from here (``from tests.helpers import ...``); ``conftest.py``
 holds only fixtures.
@@ -17,6 +17,7 @@ __all__ = [
     "CALLBACK_URL",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "NobodyEdits",
     "SECRET_KEY",
     "SITE",
     "bitbucket_buttons",
@@ -58,3 +59,22 @@ def bitbucket_buttons(page: Any) -> list:
     """The "Log in with Bitbucket" buttons of a page."""
     return [a for a in page.html.select("a.provider-button")
             if "Log in with Bitbucket" in a.get_text()]
+
+
+class NobodyEdits:
+    """A security policy for hosts without editors (the add-on requires one)."""
+
+    def identity(self, request):
+        return None
+
+    def authenticated_userid(self, request):
+        return None
+
+    def permits(self, request, context, permission):
+        return False
+
+    def remember(self, request, userid, **kw):
+        return []
+
+    def forget(self, request, **kw):
+        return []

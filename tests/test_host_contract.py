@@ -27,7 +27,7 @@ from cms_social_login.models import LoginState, get_social_login_engine
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.testing.steps import make_browser, sign_in
 
-from .helpers import SECRET_KEY, callback_path, start_login, submit_bitbucket
+from .helpers import SECRET_KEY, NobodyEdits, callback_path, start_login, submit_bitbucket
 
 
 @contextmanager
@@ -42,25 +42,6 @@ def demo_host(settings, user_adapter="cms_demo.users.DemoUserAdapter"):
         config.include("cms_demo.views")
         yield config
         setup_database(config.registry)
-
-
-class NobodyEdits:
-    """A security policy for hosts without editors (the add-on requires one)."""
-
-    def identity(self, request):
-        return None
-
-    def authenticated_userid(self, request):
-        return None
-
-    def permits(self, request, context, permission):
-        return False
-
-    def remember(self, request, userid, **kw):
-        return []
-
-    def forget(self, request, **kw):
-        return []
 
 
 def test_the_host_may_replace_the_success_view(app_settings, bitbucket, bitbucket_user):

@@ -13,6 +13,8 @@ from pyramid.exceptions import ConfigurationError
 
 from cms_social_login.settings import SocialLoginSettings
 
+from .helpers import NobodyEdits
+
 SECRET_KEY = "a-test-secret-key-that-is-long-enough-0123456789"
 
 #: Each setting with a value a typo could give it.
@@ -47,19 +49,6 @@ BAD_VALUES = [
 
 #: Settings any value of which is good (a free text, a permission name, a list of names).
 FREE_TEXT = {"editor_permission", "site_name", "providers"}
-
-
-class NobodyEdits:
-    """A security policy for a site without editors (the add-on requires one)."""
-
-    def identify(self, request):
-        return None
-
-    def authenticated_userid(self, request):
-        return None
-
-    def permits(self, request, context, permission):
-        return False
 
 
 def start(**settings: str):

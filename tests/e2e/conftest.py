@@ -8,7 +8,6 @@ reason; under ``CI=true`` they fail instead, since CI installs both.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
+from cms_social_login.testing.live_server import LiveServer
 from cms_social_login.testing.plugin import copy_sqlite_database, dispose_site
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, sign_in_as_editor
@@ -150,41 +150,6 @@ def bitbucket(bitbucket_e2e: BitbucketEmulator) -> Iterator[BitbucketEmulator]:
     bitbucket_e2e.reset()
 
 
-class LiveServer:
-    """A WSGI app served by waitress on 127.0.0.1 (a free port) in a daemon thread."""
-
-    def __init__(self, app: Any) -> None:
-        import waitress
-
-        self._server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="e2e-site", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.effective_port}"
-
-    def _serve(self) -> None:
-        from waitress import wasyncore
-
-        server = self._server
-        try:
-            while not self._stopping.is_set():
-                wasyncore.loop(timeout=0.5, map=server._map, count=1)
-        finally:
-            server.task_dispatcher.shutdown(timeout=2)
-            wasyncore.close_all(server._map)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        try:
-            self._server.pull_trigger()
-        except OSError:
-            pass
-        self._thread.join(timeout=10)
-
-
 @dataclass
 class Site:
     """The running demo site."""
@@ -238,7 +203,7 @@ def make_site(tmp_path: Path, bitbucket_e2e: BitbucketEmulator,
             for factory in extra_providers:
                 config.add_social_login_provider(factory)
             config.commit()
-        server = LiveServer(app)
+        server = LiveServer(app, threads=6, name="e2e-site")
         servers.append((server, app))
         site = Site(url=server.url, app=app)
         bitbucket_e2e.add_client(

@@ -1,10 +1,10 @@
-"""Serving the emulator on an ephemeral 127.0.0.1 port, in a daemon thread (waitress)."""
+"""Serving the emulator on an ephemeral 127.0.0.1 port, in a daemon thread (LiveServer)."""
 
 from __future__ import annotations
 
-import threading
 from typing import TypeVar
 
+from ..live_server import LiveServer
 from .state import EmulatorState
 
 _Served = TypeVar("_Served", bound="ServingMixin")
@@ -16,49 +16,24 @@ class ServingMixin(EmulatorState):
     def start(self: _Served, port: int = 0) -> _Served:
         """Serve the app on 127.0.0.1 (``port``, default an ephemeral one) in a daemon
         thread."""
-        import waitress  # a test dependency; imported lazily
-
-        if self._thread is not None:
-            return self
-        self._stopping.clear()
-        server = waitress.create_server(self, host="127.0.0.1", port=port, threads=8)
-        self._server = server
-
-        def serve() -> None:
-            from waitress import wasyncore
-
-            try:
-                while not self._stopping.is_set():
-                    wasyncore.loop(timeout=0.5, map=server._map, count=1)
-            finally:
-                server.task_dispatcher.shutdown(timeout=2)
-                wasyncore.close_all(server._map)
-
-        self._thread = threading.Thread(
-            target=serve, name=f"{type(self).__name__}-server", daemon=True
-        )
-        self._thread.start()
+        if self._live is None:
+            self._live = LiveServer(self, port=port, threads=8,
+                                    name=f"{type(self).__name__}-server",
+                                    stopping=self._stopping)
         return self
 
     def stop(self) -> None:
         """Stop serving (pending delayed responses are cut short)."""
-        if self._thread is None:
-            return
-        self._stopping.set()
-        try:
-            self._server.pull_trigger()
-        except OSError:
-            pass
-        self._thread.join(timeout=10)
-        self._thread = None
-        self._server = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     @property
     def port(self) -> int:
         """The port served on (RuntimeError when not started)."""
-        if self._server is None:
+        if self._live is None:
             raise RuntimeError(f"{type(self).__name__} is not started; call start()")
-        return int(self._server.effective_port)
+        return self._live.port
 
     @property
     def base_url(self) -> str:

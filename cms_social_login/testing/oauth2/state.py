@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
+from ..live_server import LiveServer
 from .records import AccessToken, AuthorizationCode, Client, Failure, LoggedRequest, RefreshToken
 
 
@@ -32,8 +33,9 @@ class EmulatorState:
         self.failures: dict[str, list[Failure]] = {}
         self.log: list[LoggedRequest] = []
         self._current_user_id: str | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        #: The running server (None when not started); set by ``stop()``, which cuts
+        #: armed delays short.
+        self._live: LiveServer | None = None
         self._stopping = threading.Event()
 
     def _now(self) -> float:
