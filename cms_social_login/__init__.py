@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import warnings
 
-# Pyramid 2 imports setuptools' deprecated pkg_resources. The warning is Pyramid's, not
-# the site's, and would open the output of every command (cms-social-login-db, ...); so
-# it is silenced before Pyramid is imported (hence the imports below this statement).
+# Pyramid 2's pyramid.asset imports setuptools' deprecated pkg_resources. The warning is
+# Pyramid's, not the site's, and would open the output of every command
+# (cms-social-login-db, ...); so it is silenced before Pyramid is imported (hence the
+# imports below this statement), for that one module only: the host's own imports of
+# pkg_resources still warn.
 # ruff: noqa: E402
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated as an API",
-                        category=UserWarning)
+                        category=UserWarning, module=r"pyramid\.asset$")
 from collections.abc import Callable
 from typing import Any
 

@@ -235,3 +235,20 @@ def test_a_conflict_names_the_hosts_file_and_line(app_settings):
         line = inspect.getsourcelines(function)[1] + 1
         assert f"Line {line} of file {__file__}" in message, message
     assert "of file None" not in message
+
+
+def test_the_add_on_silences_only_pyramids_own_pkg_resources_warning():
+    """Importing the add-on must not hide the host's own deprecation warnings."""
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings, cms_social_login\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.warn_explicit('pkg_resources is deprecated as an API', UserWarning,\n"
+        "                           'host.py', 1, module='host_app.assets')\n"
+        "print(len(seen))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "1"
