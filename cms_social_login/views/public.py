@@ -63,7 +63,8 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         # Signed in already: the page says who, with Continue and Log out, and offers to
         # connect the providers not linked yet.
         "signed_in": None if preview else user,
-        "linked": (linked_providers(request.social_login_dbsession, user.userid)
+        "linked": (linked_providers(request.social_login_dbsession, site_key(request),
+                                    user.userid)
                    if user is not None and not preview else set()),
     }
     return {"login": card, "preview": preview, "user": user}
