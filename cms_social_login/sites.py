@@ -175,9 +175,10 @@ def use_site(request: Any, key: str) -> Site:
 
 
 def site_cache_size(settings: Any) -> int:
-    """``cms_social_login.site_cache_size``: a whole number from 1 (default 1000)."""
+    """``cms_social_login.site_cache_size``: a whole number from 1 (default 1000), in
+    ASCII digits ("²" or a full-width "５" is no number here)."""
     raw = str((settings or {}).get(CACHE_SIZE_SETTING) or DEFAULT_CACHE_SIZE).strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ConfigurationError(f"{CACHE_SIZE_SETTING} must be a whole number of sites "
                                  f"from 1, got {raw!r}")
     return int(raw)
