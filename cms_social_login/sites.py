@@ -21,6 +21,7 @@ same ``request.social_login_site`` to grant editors their own sites only.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -34,6 +35,8 @@ from pyramid.httpexceptions import HTTPNotFound
 from zope.interface import Interface
 
 from .models.meta import DEFAULT_SITE
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
            "resolver_of", "set_social_login_site_resolver", "site_base_url",
@@ -96,11 +99,19 @@ def set_social_login_site_resolver(config: Configurator, resolver: object) -> No
 
 def social_login_site(request: Any) -> Site:
     """``request.social_login_site``: the request's :class:`Site` (a 404 when the
-    resolver answers ``None``)."""
+    resolver answers ``None``, or a key that is no site key: a resolver that reads the key
+    from the Host header must not turn a made-up host into a server error)."""
     answer = resolver_of(request.registry)(request)
     if answer is None:
         raise HTTPNotFound()
-    return answer if isinstance(answer, Site) else Site(answer)
+    if isinstance(answer, Site):
+        return answer
+    try:
+        return Site(answer)
+    except ValueError as exc:
+        log.warning("the site resolver's answer is no site key, answered as no site (404): "
+                    "%s", exc)
+        raise HTTPNotFound() from None
 
 
 def site_key(request: Any) -> str:

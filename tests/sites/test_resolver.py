@@ -8,7 +8,9 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationConflictError
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
+from pyramid.router import Router
 from pyramid.scripting import prepare
+from webtest import TestApp
 
 from cms_social_login.services.sso import callback_url
 from cms_social_login.sites import Site
@@ -79,6 +81,25 @@ def test_a_request_of_no_site_is_not_found(app_settings):
     request = request_on(host_app(app_settings, lambda request: None), "http://x.example/")
     with pytest.raises(HTTPNotFound):
         request.social_login_site  # noqa: B018 (the reified attribute raises)
+
+
+def subdomain(request):
+    """A platform's resolver: the first label of the host name is the site's key."""
+    return request.host.split(".")[0]
+
+
+@pytest.mark.parametrize("host", ["-shop.example.org", "a%20b.example.org", "x" * 65 + ".example"])
+def test_a_made_up_host_the_resolver_makes_no_site_key_of_is_not_found(app_settings, host,
+                                                                      caplog):
+    registry = host_app(app_settings, subdomain)
+    assert request_on(registry, "http://shop.example.org/login").social_login_site.key == "shop"
+    request = request_on(registry, f"http://{host}/login")
+    with pytest.raises(HTTPNotFound):
+        request.social_login_site  # noqa: B018 (the reified attribute raises)
+    assert "no site key, answered as no site (404)" in caplog.text
+    # The whole site answers that host with a 404 page, never a server error.
+    page = TestApp(Router(registry)).get("/login", headers={"Host": host}, status="*")
+    assert page.status_int == 404
 
 
 def test_two_resolvers_are_a_conflict(app_settings):
