@@ -312,10 +312,15 @@ def plan_import(request: Any, data: Mapping[str, Any]) -> ImportPlan:
     """
     service = LoginSettingsService(request)
     current, expected_version = service.editable_document()
+    site = site_key(request)
     site_box: ISecretBox = request.registry.getUtility(ISecretBox)
     file_box = export_box(request.registry.social_login_settings.secret_key)
     installed = {provider.name: provider for provider in get_provider_registry(request.registry)}
     plan = ImportPlan(document=copy.deepcopy(current), expected_version=expected_version)
+    if all(read_stage(request.social_login_dbsession, site, stage) is None
+           for stage in STAGES):  # sites are only keys: a mistyped --site is a new site
+        plan.warnings.append(f"the site {site} had no login settings before: this is its "
+                             "first draft (check --site if you meant another site)")
     errors: list[str] = []
     for name, part in data["providers"].items():
         provider = installed.get(name)

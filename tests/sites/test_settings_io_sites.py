@@ -32,6 +32,11 @@ def test_one_sites_settings_go_to_another_site_as_its_draft(
     path.write_text(exported, encoding="utf-8")
     status, out, _err = run("import", ini, str(path), "--site", "site-b")
     assert status == 0, out
+    # site-b had nothing yet: the operator is told, in case --site was mistyped.
+    assert "Warning: the site site-b had no login settings before: this is its first " \
+           "draft (check --site if you meant another site)." in out
+    status, out, _err = run("import", ini, str(path), "--site", "site-b")
+    assert status == 0 and "had no login settings before" not in out
     after = stages(app)
     assert after[("site-b", "draft")]["bitbucket"]["values"]["client_id"] \
         == CONSUMERS[HOST_A][0]
