@@ -12,6 +12,7 @@ from pyramid.router import Router
 from pyramid.scripting import prepare
 from webtest import TestApp
 
+from cms_social_login.redirects import site_location
 from cms_social_login.services.sso import callback_url
 from cms_social_login.sites import Site
 
@@ -58,6 +59,18 @@ def test_a_sites_own_base_url_makes_its_callback_url(app_settings):
     request = request_on(host_app(app_settings, shop), "http://10.0.0.7:8080/login")
     assert callback_url(request, "bitbucket") \
         == "https://shop.example.org/login/bitbucket/callback"
+
+
+@pytest.mark.parametrize("base_url", ["https://platform.example/shop", "https://platform.example"])
+def test_a_site_mounted_under_a_path_gets_it_once_in_its_urls(app_settings, base_url):
+    """The platform serves the app under /shop (``SCRIPT_NAME``, e.g. PasteDeploy's prefix
+    middleware); the site's base URL may name that path or not."""
+    registry = host_app(app_settings, lambda request: Site("shop", base_url=base_url))
+    request = request_on(registry, "http://10.0.0.7:8080/login")
+    request.script_name = "/shop"
+    assert callback_url(request, "bitbucket") == \
+        "https://platform.example/shop/login/bitbucket/callback"
+    assert site_location(request, "/shop/page") == "https://platform.example/shop/page"
 
 
 def test_the_single_site_url_setting_stays_the_default_sites(app_settings):
