@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.settings import asbool, aslist
 
 PREFIX = "cms_social_login."
@@ -212,6 +213,11 @@ class SocialLoginSettings:
 
 
 def site_name(request: Any) -> str:
-    """The site's name for the add-on's pages: ``cms_social_login.site_name``, else the
-    host name the visitor typed (``example.org``)."""
-    return request.registry.social_login_settings.site_name or request.domain
+    """The site's name for the add-on's pages: the name the site resolver gave the
+    request's site (``Site(key, name=...)``), else ``cms_social_login.site_name``, else
+    the host name the visitor typed (``example.org``)."""
+    try:
+        own = request.social_login_site.name
+    except HTTPNotFound:  # a page for a request of no site (a 404)
+        own = None
+    return own or request.registry.social_login_settings.site_name or request.domain

@@ -58,13 +58,18 @@ class ISiteResolver(Interface):
 
 @dataclass(frozen=True)
 class Site:
-    """A site: its key, and its public base URL (``https://shop.example.org``) when the
-    callback URLs must not follow the request's Host header."""
+    """A site: its key, its public base URL (``https://shop.example.org``) when the
+    callback URLs must not follow the request's Host header, and its name at the top of
+    the add-on's public pages when it has its own (else ``cms_social_login.site_name``,
+    else the host name)."""
 
     key: str
     base_url: str | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
+        if self.name is not None:
+            object.__setattr__(self, "name", " ".join(str(self.name).split()) or None)
         if not isinstance(self.key, str) or not _KEY.fullmatch(self.key):
             raise ValueError(f"a site key is 1 to 64 letters, digits, '.', '_', '-' or ':', "
                              f"got {self.key!r}")

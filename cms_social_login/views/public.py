@@ -86,7 +86,9 @@ def anonymous_login_page(request: Any) -> Response:
     CSRF token. It is rendered once per site, published version, language and site
     address in each process; each request only puts its token in."""
     snapshot = published_snapshot(request)
-    key = (site_key(request), snapshot.key, request.locale_name, request.application_url)
+    # The whole Site (key, base URL, name): a site the resolver renames gets a new page.
+    key = (request.social_login_site, snapshot.key, request.locale_name,
+           request.application_url)
     pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
     body = pages.get(key)
     if body is None:

@@ -73,6 +73,30 @@ def test_a_site_mounted_under_a_path_gets_it_once_in_its_urls(app_settings, base
     assert site_location(request, "/shop/page") == "https://platform.example/shop/page"
 
 
+def test_a_site_of_its_own_name_heads_its_pages_with_it(app_settings):
+    """On a platform every site has its name: the resolver gives it, the deployment-wide
+    ``cms_social_login.site_name`` is for the sites that have none."""
+    def named(request):
+        return Site("shop", name=" Shop  & Co ") if request.host.startswith("shop.") else "blog"
+
+    registry = host_app(app_settings, named, **{"cms_social_login.site_name": "Platform"})
+    browser = TestApp(Router(registry))
+    for host, name in (("shop.example.org", "Shop & Co"), ("blog.example.org", "Platform")):
+        page = browser.get("/login", headers={"Host": host})
+        assert page.html.select_one("a.site-name").get_text(strip=True) == name
+    names = {"shop": "Shop & Co"}
+
+    def renamed(request):  # the platform's own table: the shop is renamed while serving
+        return Site("shop", name=names["shop"])
+
+    registry = host_app(app_settings, renamed)
+    browser = TestApp(Router(registry))
+    browser.get("/login", headers={"Host": "shop.example.org"})
+    names["shop"] = "Shop & Sons"
+    page = browser.get("/login", headers={"Host": "shop.example.org"})
+    assert page.html.select_one("a.site-name").get_text(strip=True) == "Shop & Sons"
+
+
 def test_the_single_site_url_setting_stays_the_default_sites(app_settings):
     registry = host_app(app_settings, "cms_demo.sites.host_site",
                         **{"cms_social_login.site_url": "https://www.example.org"})
