@@ -160,3 +160,12 @@ def test_a_bad_site_key_is_refused(key):
 def test_a_bad_base_url_is_refused(url):
     with pytest.raises(ValueError, match="base URL"):
         Site("shop", base_url=url)
+
+
+def test_the_demo_makes_no_editor_of_a_key_that_is_no_site(capsys):
+    from cms_demo.bootstrap import create_editor_command
+
+    with pytest.raises(SystemExit) as stopped:
+        create_editor_command(["development.ini", "zed", "--site", "a b"])
+    assert stopped.value.code == 2
+    assert "--site: a site key is 1 to 64 letters" in capsys.readouterr().err
