@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cms_social_login.models import get_tm_session
 from cms_social_login.schema_version import schema_is_current
-from cms_social_login.sites import DEFAULT_SITE
+from cms_social_login.sites import DEFAULT_SITE, Site
 
 from .models import Base, SiteEditor, User, demo_engine
 from .sites import SITE_EDITORS
@@ -99,6 +99,17 @@ def _make_editor(dbsession: Any, user: User, site: str) -> None:
         dbsession.add(SiteEditor(site=site, user_id=user.id))
 
 
+def _site_key(value: str) -> str:
+    """``--site``: a key the site resolver can answer (an editor of any other string would
+    edit no site)."""
+    import argparse
+
+    try:
+        return Site(value).key
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def create_editor_command(argv: list[str] | None = None) -> int:
     """``python -m cms_demo.bootstrap production.ini USERNAME``: make an editor account.
 
@@ -119,7 +130,7 @@ def create_editor_command(argv: list[str] | None = None) -> int:
     parser.add_argument("config_uri")
     parser.add_argument("username")
     parser.add_argument("--display-name")
-    parser.add_argument("--site", default=DEFAULT_SITE,
+    parser.add_argument("--site", default=DEFAULT_SITE, type=_site_key,
                         help="the site the account edits (default: the default site)")
     args = parser.parse_args(argv)
     password = os.environ.get("CMS_DEMO_EDITOR_PASSWORD") or getpass.getpass("Password: ")

@@ -48,13 +48,24 @@ def safe_came_from(value: object, default: str = "/") -> str:
     return encoded if len(encoded) <= MAX_CAME_FROM else default
 
 
+def _without_mount_path(request: Any, base: str) -> str:
+    """``base`` without the application's mount path (``SCRIPT_NAME``) when it ends with
+    it: the paths joined to it (route paths, ``came_from``) start with that path already.
+    So a base URL may name the mount path (``https://example.org/shop``) or not."""
+    mount_path = request.script_name.rstrip("/")
+    if mount_path and base.endswith(mount_path):
+        return base[: -len(mount_path)]
+    return base
+
+
 def site_route_url(request: Any, route_name: str, *elements: Any, **kw: Any) -> str:
     """The site's URL of this route: under the site's base URL when it has one (the site
     resolver's, or ``cms_social_login.site_url`` for the default site: never from the Host
     header then), else ``request.route_url``'s."""
     base = site_base_url(request)
     if base:
-        return base + request.route_path(route_name, *elements, **kw)
+        return (_without_mount_path(request, base)
+                + request.route_path(route_name, *elements, **kw))
     return request.route_url(route_name, *elements, **kw)
 
 
@@ -63,4 +74,4 @@ def site_location(request: Any, path: str) -> str:
     header: under the site's base URL when it has one (WebOb would otherwise make it
     absolute with the Host header)."""
     base = site_base_url(request)
-    return base + path if base else path
+    return _without_mount_path(request, base) + path if base else path

@@ -59,6 +59,12 @@ TOKEN_KEY = "cms_social_login.signed_in"
 #: signed with Pyramid's ``"pyramid.session."`` and carry no token, so nothing could
 #: revoke them: the new salt refuses them (everyone signs in once after the upgrade).
 SALT = "cms_social_login.session.revocable."
+#: The salt of the releases from migration 0003 (revocable sessions) up to the new salt.
+#: Their cookies are still read (never written), so an upgrade keeps those visitors
+#: signed in and their logins in flight: what they hold is checked as today's cookies
+#: are (a token against the sessions table; a userid without a token is not signed in),
+#: so a cookie from before revocable sessions opens nothing either way.
+LEGACY_SALT = "pyramid.session."
 #: Where Pyramid's ``SessionAuthenticationHelper`` (default prefix) keeps the userid: a
 #: session holding one without a token was not signed in by :func:`sign_in`.
 HELPER_USERID_KEY = "auth.userid"
@@ -84,12 +90,13 @@ def _digest(token: str) -> str:
 
 
 class RotatingSignedSerializer:
-    """Signs with the first key, accepts a signature by any of ``keys``."""
+    """Signs with the first key, accepts a signature by any of ``keys`` (with
+    :data:`SALT`, or the :data:`LEGACY_SALT` of earlier releases)."""
 
     def __init__(self, keys: Sequence[str]) -> None:
-        self._signers = [SignedSerializer(derive_key(key, "session cookie").hex(), SALT,
+        self._signers = [SignedSerializer(derive_key(key, "session cookie").hex(), salt,
                                           "sha512", serializer=JSONSerializer())
-                         for key in keys]
+                         for salt in (SALT, LEGACY_SALT) for key in keys]
 
     def dumps(self, appstruct: Any) -> bytes:
         """The signed cookie value of ``appstruct``."""

@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.settings import aslist, falsey, truthy
 
 PREFIX = "cms_social_login."
@@ -92,7 +93,7 @@ def _whole(settings: Mapping[str, object], name: str, default: int, unit: str,
     if raw is None:
         return default
     text = str(raw).strip()
-    number = int(text) if re.fullmatch(r"[+-]?\d+", text) and not isinstance(raw, bool) \
+    number = int(text) if re.fullmatch(r"[+-]?[0-9]+", text) and not isinstance(raw, bool) \
         else None
     if number is None or number < minimum or (maximum is not None and number > maximum):
         bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum else "")
@@ -290,6 +291,11 @@ class SocialLoginSettings:
 
 
 def site_name(request: Any) -> str:
-    """The site's name for the add-on's pages: ``cms_social_login.site_name``, else the
-    host name the visitor typed (``example.org``)."""
-    return request.registry.social_login_settings.site_name or request.domain
+    """The site's name for the add-on's pages: the name the site resolver gave the
+    request's site (``Site(key, name=...)``), else ``cms_social_login.site_name``, else
+    the host name the visitor typed (``example.org``)."""
+    try:
+        own = request.social_login_site.name
+    except HTTPNotFound:  # a page for a request of no site (a 404)
+        own = None
+    return own or request.registry.social_login_settings.site_name or request.domain

@@ -21,6 +21,7 @@ same ``request.social_login_site`` to grant editors their own sites only.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from zope.interface import Interface
 
 from .lru import LRUCache
 from .models.meta import DEFAULT_SITE
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
            "resolver_of", "set_social_login_site_resolver", "site_base_url",
@@ -53,13 +56,18 @@ class ISiteResolver(Interface):
 
 @dataclass(frozen=True)
 class Site:
-    """A site: its key, and its public base URL (``https://shop.example.org``) when the
-    callback URLs must not follow the request's Host header."""
+    """A site: its key, its public base URL (``https://shop.example.org``) when the
+    callback URLs must not follow the request's Host header, and its name at the top of
+    the add-on's public pages when it has its own (else ``cms_social_login.site_name``,
+    else the host name)."""
 
     key: str
     base_url: str | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
+        if self.name is not None:
+            object.__setattr__(self, "name", " ".join(str(self.name).split()) or None)
         if not isinstance(self.key, str) or not _KEY.fullmatch(self.key):
             raise ValueError(f"a site key is 1 to 64 letters, digits, '.', '_', '-' or ':', "
                              f"got {self.key!r}")
@@ -94,11 +102,19 @@ def set_social_login_site_resolver(config: Configurator, resolver: object) -> No
 
 def social_login_site(request: Any) -> Site:
     """``request.social_login_site``: the request's :class:`Site` (a 404 when the
-    resolver answers ``None``)."""
+    resolver answers ``None``, or a key that is no site key: a resolver that reads the key
+    from the Host header must not turn a made-up host into a server error)."""
     answer = resolver_of(request.registry)(request)
     if answer is None:
         raise HTTPNotFound()
-    return answer if isinstance(answer, Site) else Site(answer)
+    if isinstance(answer, Site):
+        return answer
+    try:
+        return Site(answer)
+    except ValueError as exc:
+        log.warning("the site resolver's answer is no site key, answered as no site (404): "
+                    "%s", exc)
+        raise HTTPNotFound() from None
 
 
 def site_key(request: Any) -> str:

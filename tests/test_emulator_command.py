@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -18,6 +20,7 @@ import requests
 
 from cms_social_login.models import get_social_login_engine
 from cms_social_login.scripts.emulator import READY
+from cms_social_login.testing import steps
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
 from .helpers import callback_path, start_login
@@ -41,12 +44,13 @@ def read_until_ready(process: subprocess.Popen, seconds: float = 30) -> str:
     pytest.fail("the emulator did not get ready:\n" + "".join(printed))
 
 
-@pytest.fixture
-def emulator_command():
-    """``cms-social-login-emulator --provider bitbucket --site http://localhost``, running."""
+@contextmanager
+def running_emulator(*sites: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``cms-social-login-emulator --provider bitbucket --site SITE ...``, running; the
+    process and what it printed."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cms_social_login.scripts.emulator", "--provider", "bitbucket",
-         "--site", "http://localhost"],
+         *(arg for site in sites for arg in ("--site", site))],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         yield process, read_until_ready(process)
@@ -58,6 +62,13 @@ def emulator_command():
             process.kill()
             process.wait(timeout=5)
             raise
+
+
+@pytest.fixture
+def emulator_command():
+    """``cms-social-login-emulator --provider bitbucket --site http://localhost``, running."""
+    with running_emulator("http://localhost") as running:
+        yield running
 
 
 class ConsentForm(HTMLParser):
@@ -122,3 +133,40 @@ def test_a_site_pointed_at_the_printed_settings_signs_a_visitor_in(emulator_comm
     finally:
         get_social_login_engine(app.registry).dispose()
     assert process.poll() is None  # still serving until stopped
+
+
+def test_one_emulator_gives_each_site_of_a_deployment_its_own_client(app_settings):
+    """README, "Many sites": the provider's URLs are the deployment's, so two sites try
+    their own consumers with one emulator, ``--site`` given once per site."""
+    import webtest
+
+    from cms_demo import main
+
+    sites = {"site-a.localhost": "editor-a", "site-b.localhost": "editor-b"}
+    with running_emulator(*(f"http://{host}" for host in sites)) as (process, printed):
+        settings = dict(re.findall(r"^\s+(cms_social_login\.[\w.]+) = (\S+)$", printed,
+                                   re.MULTILINE))
+        tabs = {host: dict(re.findall(r"Bitbucket (Client ID|Client Secret): (\S+)", part))
+                for host, part in re.findall(r"tab of http://(\S+) \(callback URL [^)]*\):"
+                                             r"\n((?:    .*\n?)+)", printed)}
+        assert set(tabs) == set(sites)
+        assert tabs["site-a.localhost"]["Client ID"] != tabs["site-b.localhost"]["Client ID"]
+        app = main({}, **{**app_settings, **settings, "cms_demo.site_editors": "true"})
+        try:
+            for host, editor_name in sites.items():
+                editor = webtest.TestApp(app, extra_environ={"HTTP_HOST": host})
+                sign_in(editor, editor_name, editor_name)
+                fill_tab(editor, "bitbucket", {"client_id": tabs[host]["Client ID"],
+                                               "client_secret": tabs[host]["Client Secret"]},
+                         "save").follow()
+            for host in sites:
+                visitor = webtest.TestApp(app, extra_environ={"HTTP_HOST": host})
+                authorize_url = steps.start_login(visitor, "bitbucket")
+                assert steps.query_of(authorize_url)["client_id"] == tabs[host]["Client ID"]
+                back = grant_at_the_emulator(authorize_url)
+                assert back.startswith(f"http://{host}/login/bitbucket/callback?")
+                home = visitor.get(back.removeprefix(f"http://{host}")).follow()
+                assert "Signed in as" in home.text and "Test Visitor" in home.text
+        finally:
+            app.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        assert process.poll() is None

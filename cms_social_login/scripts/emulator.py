@@ -9,6 +9,11 @@ site's callback URL and a signed-in test account, and prints what to give the si
 URL settings (ini lines, or environment variables for ``pserve development.ini``) and the
 client ID and secret to paste into the provider's tab. Ctrl+C stops it.
 
+The provider's URL settings are the deployment's, shared by all the sites it serves; so
+for several sites (README, "Many sites") one emulator registers one client per site:
+``--site http://site-a.localhost:6543 --site http://site-b.localhost:6543`` prints a
+Client ID and secret for each site's tab (``emulator-client-id-1``, ``-2``, ...).
+
 Emulators are found in the entry point group ``cms_social_login.emulators``: each names a
 provider and points to an :class:`EmulatorRecipe`. The shipped ones are ``bitbucket``,
 ``github``, ``gitlab`` and ``oidc``; a provider package adds its own the same way.
@@ -119,18 +124,44 @@ def _parser(names: Sequence[str]) -> argparse.ArgumentParser:
                         help="the provider to emulate (default: bitbucket)")
     parser.add_argument("--port", type=int, default=0,
                         help="the port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--site", default="http://localhost:6543",
+    parser.add_argument("--site", action="append", default=None,
                         help="the site's address, for the callback URL "
-                             "(default: http://localhost:6543)")
+                             "(default: http://localhost:6543); give it once per site "
+                             "to register a client for each")
     parser.add_argument("--client-id", default="emulator-client-id",
-                        help="the client ID to register (default: emulator-client-id)")
+                        help="the client ID to register (default: emulator-client-id; "
+                             "with several --site, numbered: emulator-client-id-1, ...)")
     parser.add_argument("--client-secret", default=None,
                         help="the client secret to register (default: a random one)")
     return parser
 
 
-def _describe(recipe: EmulatorRecipe, emulator: Any, name: str, callback: str,
-              client_id: str, client_secret: str, user: Any) -> str:
+@dataclass(frozen=True)
+class SiteClient:
+    """The client registered for one site: its callback URL and credentials."""
+
+    site: str
+    callback: str
+    client_id: str
+    client_secret: str
+
+
+def site_clients(provider_name: str, sites: Sequence[str], client_id: str,
+                 client_secret: str | None) -> list[SiteClient]:
+    """One client per site (in the order given); several sites get numbered client IDs
+    and a secret each, so no site's tab can be pasted into another's."""
+    clients = []
+    for number, site in enumerate(sites, start=1):
+        site = site.rstrip("/")
+        clients.append(SiteClient(
+            site=site, callback=f"{site}/login/{provider_name}/callback",
+            client_id=client_id if len(sites) == 1 else f"{client_id}-{number}",
+            client_secret=client_secret or secrets.token_urlsafe(24)))
+    return clients
+
+
+def _describe(recipe: EmulatorRecipe, emulator: Any, name: str,
+              clients: Sequence[SiteClient], user: Any) -> str:
     # The emulator is on loopback, which the site refuses to call unless told to.
     settings = {**recipe.site_settings(emulator, name), ALLOW_PRIVATE: "true"}
     lines = [f"{recipe.title} emulator serving on {emulator.base_url}", ""]
@@ -140,10 +171,13 @@ def _describe(recipe: EmulatorRecipe, emulator: Any, name: str, callback: str,
         lines += ["", "or the same as environment variables, e.g. before pserve development.ini:"]
         lines += [f"    export {env_name(key)}={value}" for key, value in settings.items()]
         lines += [""]
-    lines += [f"In the editor's {recipe.title} tab (callback URL {callback}):"]
-    values = {f"{recipe.title} Client ID": client_id,
-              f"{recipe.title} Client Secret": client_secret, **recipe.tab_values(emulator)}
-    lines += [f"    {label}: {value}" for label, value in values.items()]
+    for client in clients:
+        where = "" if len(clients) == 1 else f" of {client.site}"
+        lines += [f"In the editor's {recipe.title} tab{where} (callback URL {client.callback}):"]
+        values = {f"{recipe.title} Client ID": client.client_id,
+                  f"{recipe.title} Client Secret": client.client_secret,
+                  **recipe.tab_values(emulator)}
+        lines += [f"    {label}: {value}" for label, value in values.items()]
     lines += ["", f"Signed in at the emulator as: {emulator.user_display_name(user)} "
                   "(the consent page's Grant access button signs in at the site)"]
     return "\n".join(lines)
@@ -154,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     recipes = installed_recipes()
     args = _parser(list(recipes)).parse_args(argv)
     recipe = recipes[args.provider]
-    client_secret = args.client_secret or secrets.token_urlsafe(24)
-    callback = f"{args.site.rstrip('/')}/login/{args.provider}/callback"
+    clients = site_clients(args.provider, args.site or ["http://localhost:6543"],
+                           args.client_id, args.client_secret)
     emulator = recipe.emulator()
     try:
         emulator.start(port=args.port)
@@ -165,11 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        emulator.add_client(args.client_id, client_secret, callback_url=callback)
+        for client in clients:
+            emulator.add_client(client.client_id, client.client_secret,
+                                callback_url=client.callback)
         user = recipe.make_user(emulator)
         emulator.current_user = user
-        print(_describe(recipe, emulator, args.provider, callback, args.client_id,
-                        client_secret, user), flush=True)
+        print(_describe(recipe, emulator, args.provider, clients, user), flush=True)
         print(f"\n{READY}", flush=True)
         while not stop.wait(0.5):
             pass

@@ -8,7 +8,8 @@ Usage::
 
 ``--site KEY`` names the site of a deployment that serves many (see
 :mod:`cms_social_login.sites`); without it the command works on the site the host's
-resolver gives a request to ``localhost`` (``"default"`` unless the host says otherwise).
+resolver gives a request to ``localhost`` (``"default"`` unless the host says otherwise;
+a resolver that gives it no site makes the command ask for ``--site``, exit status 2).
 
 ``export`` writes one stage of the settings (the published one by default) as JSON;
 secrets are left out unless ``--with-secrets-for-key-env VAR`` names an environment
@@ -36,6 +37,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -111,6 +113,13 @@ def _site(config_uri: str, app: str, verbose: bool = False, site: str | None = N
                 use_site(env["request"], site)
             except ValueError as exc:
                 raise BadExport(f"--site: {exc}") from None
+        else:
+            try:
+                env["request"].social_login_site  # noqa: B018 (the host's resolver answers)
+            except HTTPNotFound:
+                raise BadExport(f"the site resolver gives no site to a request to "
+                                f"{env['request'].host_url}: name one with --site KEY"
+                                ) from None
         yield env["request"]
     finally:
         env["closer"]()

@@ -30,7 +30,9 @@ def find_identity(dbsession: Session, site: str, provider_name: str, issuer: str
 
 
 
-def linked_providers(dbsession: Session, userid: str) -> set[str]:
-    """The names of the providers linked to the account ``userid``."""
+def linked_providers(dbsession: Session, site: str, userid: str) -> set[str]:
+    """The names of the providers linked to the account ``userid`` on ``site`` (a host's
+    account may sign in on several sites; its links on the others do not count here)."""
     return set(dbsession.scalars(select(LinkedIdentity.provider).distinct()
-                                 .where(LinkedIdentity.userid == userid)))
+                                 .where(LinkedIdentity.site == site,
+                                        LinkedIdentity.userid == userid)))

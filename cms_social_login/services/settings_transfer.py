@@ -293,6 +293,11 @@ def plan_import(request: Any, data: Mapping[str, Any]) -> ImportPlan:
     file_box = export_box(request.registry.social_login_settings.secret_key)
     installed = {provider.name: provider for provider in get_provider_registry(request.registry)}
     plan = ImportPlan(document=copy.deepcopy(current), expected_version=expected_version)
+    site = site_key(request)
+    if all(read_stage(request.social_login_dbsession, site, stage) is None
+           for stage in STAGES):  # sites are only keys: a mistyped --site is a new site
+        plan.warnings.append(f"the site {site} had no login settings before: this is its "
+                             "first draft (check --site if you meant another site)")
     errors: list[str] = []
     for name, part in data["providers"].items():
         provider = installed.get(name)

@@ -13,6 +13,7 @@ from ..redirects import safe_came_from
 from ..services.identities import linked_providers
 from ..services.published import live_buttons
 from ..session import has_session, login_form_token
+from ..sites import site_key
 
 #: The template of the login page (/login, its preview, a failed login's answer).
 LOGIN_TEMPLATE = "cms_social_login/login.jinja2"
@@ -53,7 +54,8 @@ def login_page(request: Any, *, message: str | None = None, error: str | None = 
         # Signed in already: the page says who, with Continue and Log out, and offers to
         # connect the providers not linked yet.
         "signed_in": None if preview else user,
-        "linked": (linked_providers(request.social_login_dbsession, user.userid)
+        "linked": (linked_providers(request.social_login_dbsession, site_key(request),
+                                    user.userid)
                    if user is not None and not preview else set()),
     }
     return {"login": card, "preview": preview, "user": user}

@@ -14,7 +14,7 @@ from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from, site_location, site_route_url
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import published_snapshot, site_key
+from ..services.published import published_snapshot
 from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
 from .helpers import (
     LOGGED_OUT_QUEUE,
@@ -40,7 +40,9 @@ def anonymous_login_page(request: Any) -> Response:
     CSRF token. It is rendered once per site, published version, language and site
     address in each process; each request only puts its token in."""
     snapshot = published_snapshot(request)
-    key = (site_key(request), snapshot.key, request.locale_name, request.application_url)
+    # The whole Site (key, base URL, name): a site the resolver renames gets a new page.
+    key = (request.social_login_site, snapshot.key, request.locale_name,
+           request.application_url)
     pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
     body = pages.get(key)
     if body is None:

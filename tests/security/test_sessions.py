@@ -269,3 +269,37 @@ def test_a_session_with_a_userid_but_no_token_is_not_signed_in(app, editor):
     forged.set_cookie("cms_session", _cookie_signed_with(app, SALT, {"auth.userid": "1"}))
     assert forged.get("/editor", status="*").status_int in (302, 303)
     assert not signed_in(forged)
+
+
+def _resigned(app, browser, salt: str) -> str:
+    """``browser``'s session cookie as the release with ``salt`` would have signed it."""
+    from pyramid.session import JSONSerializer
+    from webob.cookies import SignedSerializer
+
+    from cms_social_login.crypto import derive_key
+    from cms_social_login.session import SALT
+
+    key = derive_key(app.registry.social_login_settings.secret_key, "session cookie").hex()
+    accessed, created, data = SignedSerializer(
+        key, SALT, "sha512", serializer=JSONSerializer()).loads(session_cookie(browser))
+    return SignedSerializer(key, salt, "sha512", serializer=JSONSerializer()).dumps(
+        (accessed, created, data)).decode()
+
+
+def test_a_revocable_session_of_the_release_before_sites_stays_signed_in(app, editor):
+    """The release with migration 0003 already had revocable sessions (a token checked
+    against the sessions table) but signed the cookie with Pyramid's salt: upgrading to
+    sites (0004) keeps those visitors signed in, and logout still ends them."""
+    before_sites = make_browser(app)
+    before_sites.set_cookie("cms_session", _resigned(app, editor, "pyramid.session."))
+    assert signed_in(before_sites)
+    log_out(before_sites)
+    assert not signed_in(copy_of(app, editor))  # the same server-side session: ended
+
+
+def test_a_login_in_flight_across_the_upgrade_completes(published_bitbucket, visitor,
+                                                       bitbucket, bitbucket_user, app):
+    location = bitbucket.approve(start_login(visitor))
+    visitor.set_cookie("cms_session", _resigned(app, visitor, "pyramid.session."))
+    visitor.get(callback_path(location)).follow()
+    assert signed_in(visitor)

@@ -199,6 +199,23 @@ def test_a_connection_of_site_a_cannot_be_disconnected_on_site_b(
         assert db.get(LinkedIdentity, identity.id) is not None
 
 
+def test_a_connection_of_site_a_does_not_hide_connect_on_site_b(
+        app, published_sites, browser_at, bitbucket, bitbucket_user):
+    # editor-a (one platform account, signed in on both sites) connects Bitbucket on site-a.
+    on_a = browser_at(HOST_A)
+    steps.sign_in(on_a, "editor-a", "editor-a")
+    location = bitbucket.approve(steps.start_login(on_a, "bitbucket"))
+    on_a.get(path_on(location, HOST_A)).follow()
+    assert steps.login_buttons(on_a.get("/login"), "bitbucket") == []  # linked on site-a
+    # On site-b nothing is linked: its login page still offers "Connect Bitbucket".
+    on_b = browser_at(HOST_B)
+    steps.sign_in(on_b, "editor-a", "editor-a")
+    page = on_b.get("/login")
+    assert "Signed in as" in page.text
+    assert [a.get_text(strip=True) for a in steps.login_buttons(page, "bitbucket")] == [
+        "Connect Bitbucket"]
+
+
 def test_a_signed_in_session_counts_only_on_its_own_site(app, editor_a, browser_at):
     on_b = browser_at(HOST_B)
     for cookie in editor_a.cookiejar:  # site-a's signed-in cookie, replayed on site-b

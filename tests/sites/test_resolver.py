@@ -8,8 +8,11 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationConflictError
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
+from pyramid.router import Router
 from pyramid.scripting import prepare
+from webtest import TestApp
 
+from cms_social_login.redirects import site_location
 from cms_social_login.services.sso import callback_url
 from cms_social_login.sites import Site
 
@@ -58,6 +61,42 @@ def test_a_sites_own_base_url_makes_its_callback_url(app_settings):
         == "https://shop.example.org/login/bitbucket/callback"
 
 
+@pytest.mark.parametrize("base_url", ["https://platform.example/shop", "https://platform.example"])
+def test_a_site_mounted_under_a_path_gets_it_once_in_its_urls(app_settings, base_url):
+    """The platform serves the app under /shop (``SCRIPT_NAME``, e.g. PasteDeploy's prefix
+    middleware); the site's base URL may name that path or not."""
+    registry = host_app(app_settings, lambda request: Site("shop", base_url=base_url))
+    request = request_on(registry, "http://10.0.0.7:8080/login")
+    request.script_name = "/shop"
+    assert callback_url(request, "bitbucket") == \
+        "https://platform.example/shop/login/bitbucket/callback"
+    assert site_location(request, "/shop/page") == "https://platform.example/shop/page"
+
+
+def test_a_site_of_its_own_name_heads_its_pages_with_it(app_settings):
+    """On a platform every site has its name: the resolver gives it, the deployment-wide
+    ``cms_social_login.site_name`` is for the sites that have none."""
+    def named(request):
+        return Site("shop", name=" Shop  & Co ") if request.host.startswith("shop.") else "blog"
+
+    registry = host_app(app_settings, named, **{"cms_social_login.site_name": "Platform"})
+    browser = TestApp(Router(registry))
+    for host, name in (("shop.example.org", "Shop & Co"), ("blog.example.org", "Platform")):
+        page = browser.get("/login", headers={"Host": host})
+        assert page.html.select_one("a.site-name").get_text(strip=True) == name
+    names = {"shop": "Shop & Co"}
+
+    def renamed(request):  # the platform's own table: the shop is renamed while serving
+        return Site("shop", name=names["shop"])
+
+    registry = host_app(app_settings, renamed)
+    browser = TestApp(Router(registry))
+    browser.get("/login", headers={"Host": "shop.example.org"})
+    names["shop"] = "Shop & Sons"
+    page = browser.get("/login", headers={"Host": "shop.example.org"})
+    assert page.html.select_one("a.site-name").get_text(strip=True) == "Shop & Sons"
+
+
 def test_the_single_site_url_setting_stays_the_default_sites(app_settings):
     registry = host_app(app_settings, "cms_demo.sites.host_site",
                         **{"cms_social_login.site_url": "https://www.example.org"})
@@ -81,6 +120,25 @@ def test_a_request_of_no_site_is_not_found(app_settings):
         request.social_login_site  # noqa: B018 (the reified attribute raises)
 
 
+def subdomain(request):
+    """A platform's resolver: the first label of the host name is the site's key."""
+    return request.host.split(".")[0]
+
+
+@pytest.mark.parametrize("host", ["-shop.example.org", "a%20b.example.org", "x" * 65 + ".example"])
+def test_a_made_up_host_the_resolver_makes_no_site_key_of_is_not_found(app_settings, host,
+                                                                      caplog):
+    registry = host_app(app_settings, subdomain)
+    assert request_on(registry, "http://shop.example.org/login").social_login_site.key == "shop"
+    request = request_on(registry, f"http://{host}/login")
+    with pytest.raises(HTTPNotFound):
+        request.social_login_site  # noqa: B018 (the reified attribute raises)
+    assert "no site key, answered as no site (404)" in caplog.text
+    # The whole site answers that host with a 404 page, never a server error.
+    page = TestApp(Router(registry)).get("/login", headers={"Host": host}, status="*")
+    assert page.status_int == 404
+
+
 def test_two_resolvers_are_a_conflict(app_settings):
     with pytest.raises(ConfigurationConflictError):
         host_app(app_settings, shop, "cms_demo.sites.host_site")
@@ -102,3 +160,12 @@ def test_a_bad_site_key_is_refused(key):
 def test_a_bad_base_url_is_refused(url):
     with pytest.raises(ValueError, match="base URL"):
         Site("shop", base_url=url)
+
+
+def test_the_demo_makes_no_editor_of_a_key_that_is_no_site(capsys):
+    from cms_demo.bootstrap import create_editor_command
+
+    with pytest.raises(SystemExit) as stopped:
+        create_editor_command(["development.ini", "zed", "--site", "a b"])
+    assert stopped.value.code == 2
+    assert "--site: a site key is 1 to 64 letters" in capsys.readouterr().err

@@ -39,7 +39,7 @@ def test_a_cache_of_no_sites_is_refused():
         SiteCache(0)
 
 
-@pytest.mark.parametrize("size", ["0", "-3", "many"])
+@pytest.mark.parametrize("size", ["0", "-3", "many", "\N{SUPERSCRIPT TWO}", "\uff15"])
 def test_a_bad_cache_size_stops_the_start_with_its_name(app_settings, size):
     from cms_demo import main
 
