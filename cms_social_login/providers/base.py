@@ -13,18 +13,11 @@ from urllib.parse import urlencode, urlsplit
 from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
-from ..http import (
-    NOT_ALLOWED_REASON,
-    AccessRestricted,
-    HttpClient,
-    HttpResponse,
-    ProviderError,
-    RefreshTokenRejected,
-    UrlPolicy,
-)
+from ..http import HttpClient, HttpResponse, UrlPolicy
 from ..i18n import _, english
 from ..interfaces import IProvider
 from ..settings import SocialLoginSettings
+from .errors import NOT_ALLOWED_REASON, AccessRestricted, ProviderError, RefreshTokenRejected
 
 
 class FieldError(ValueError):
@@ -543,12 +536,6 @@ def first_listed_member(fetch_page: Callable[[int], list[Any]], key: str,
                                             f"{allowed} allowed")
     raise AccessRestricted(refusal, f"{what}: none of {allowed} allowed {noun} in the first "
                                     f"{seen} listed (stopped after {max_pages} pages)")
-
-
-def url_origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower case (RFC 6454 origin)."""
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else ""
 
 
 def url_field_error(value: str, label: str, policy: UrlPolicy | None = None) -> str | None:

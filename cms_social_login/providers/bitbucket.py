@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from ..http import AccessRestricted, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, Verification, url_origin
+from ..origins import url_origin
+from .base import Field, OAuth2Provider, Verification
+from .errors import AccessRestricted, ProviderError
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10

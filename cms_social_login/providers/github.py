@@ -25,9 +25,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..http import HttpResponse, ProviderError
+from ..http import HttpResponse
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member, url_origin
+from ..origins import url_origin
+from .base import Field, OAuth2Provider, first_listed_member
+from .errors import ProviderError
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'

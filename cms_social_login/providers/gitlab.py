@@ -22,16 +22,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..http import ProviderError
 from ..i18n import _
+from ..origins import url_origin
 from .base import (
     Field,
     OAuth2Provider,
     Verification,
     first_listed_member,
     url_field_error,
-    url_origin,
 )
+from .errors import ProviderError
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'

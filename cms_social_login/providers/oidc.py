@@ -47,10 +47,12 @@ from joserfc.jwk import KeySet, import_key
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
-from ..http import SLOT_PATIENCE, HttpResponse, ProviderBusy, ProviderError, reason_in_words
+from ..http import SLOT_PATIENCE, HttpResponse
 from ..i18n import _
+from ..origins import url_origin
 from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, OAuth2Provider, Verification, url_field_error
+from .errors import ProviderBusy, ProviderError, reason_in_words
 
 OIDC_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -126,13 +128,6 @@ class BoundedCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host:port`` of ``url``, lower case, with the scheme's default port."""
-    parts = urlsplit(url)
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _default_title(name: str) -> str:
@@ -307,8 +302,8 @@ class OIDCProvider(OAuth2Provider):
         if not isinstance(stated, str) or stated.rstrip("/") != issuer.rstrip("/"):
             raise misconfigured("the document names another issuer")
         urls: dict[str, str | None] = {}
-        allowed_origins = {origin_of(issuer), *(
-            origin_of(o) if o != "*" else o for o in self.settings.allowed_endpoint_origins)}
+        allowed_origins = {url_origin(issuer), *(
+            url_origin(o) if o != "*" else o for o in self.settings.allowed_endpoint_origins)}
         for key in ENDPOINT_KEYS:
             value = document.get(key)
             if value is None and key in ("userinfo_endpoint", "end_session_endpoint"):
@@ -316,7 +311,7 @@ class OIDCProvider(OAuth2Provider):
                 continue
             if not isinstance(value, str) or url_field_error(value, key, self.url_policy):
                 raise misconfigured(f"{key} is missing, not an https URL or not allowed")
-            if "*" not in allowed_origins and origin_of(value) not in allowed_origins:
+            if "*" not in allowed_origins and url_origin(value) not in allowed_origins:
                 raise misconfigured(f"{key} is on another origin than the issuer (allow it "
                                     "with cms_social_login.allowed_endpoint_origins)")
             urls[key] = value

@@ -16,13 +16,13 @@ from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError
 from ..events import SocialLoginFailed, SocialLoginSucceeded
-from ..http import ProviderError
 from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..logs import loggable
 from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
 from ..providers.base import Provider
+from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in

@@ -20,11 +20,11 @@ from typing import Any
 from velruse import AuthenticationComplete
 
 from ..crypto import TEST_LOGIN_STATE, SecretDecryptionError, purpose_box, seal, unseal
-from ..http import AccessRestricted, ProviderError
 from ..i18n import _, translate
 from ..interfaces import ISecretBox
 from ..models.records import utcnow
 from ..providers.base import Provider
+from ..providers.errors import AccessRestricted, ProviderError
 from ..providers.registry import get_provider_registry
 from . import audit
 from .login_settings import ProviderConfig

@@ -42,11 +42,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import SecretDecryptionError
 from ..events import SocialLoginSucceeded
-from ..http import ProviderError, RefreshTokenRejected
 from ..interfaces import ISecretBox
 from ..logs import loggable
 from ..models import LinkedIdentity, StoredToken, session_factory_for
 from ..models.records import utcnow
+from ..providers.errors import ProviderError, RefreshTokenRejected
 from ..providers.registry import get_provider_registry
 from ..sites import site_key
 from .db import flush_or_retry

@@ -16,10 +16,10 @@ import requests
 from sqlalchemy import select
 
 from cms_demo.models import User
-from cms_social_login.http import AccessRestricted, ProviderError
 from cms_social_login.models import DRAFT, AuditEvent, LinkedIdentity, LoginSettings
 from cms_social_login.providers import github as github_provider
 from cms_social_login.providers import gitlab as gitlab_provider
+from cms_social_login.providers.errors import AccessRestricted, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import (

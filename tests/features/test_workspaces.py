@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from cms_demo.models import User
-from cms_social_login.http import AccessRestricted, ProviderError
 from cms_social_login.models import DRAFT, AuditEvent, LinkedIdentity, LoginSettings
 from cms_social_login.providers.bitbucket import (
     NOT_A_MEMBER_MESSAGE,
     WORKSPACES_PAGELEN,
     parse_workspaces,
 )
+from cms_social_login.providers.errors import AccessRestricted, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form, start_login
