@@ -13,6 +13,7 @@ from zope.interface import implementer
 from ..interfaces import IProviderRegistry
 from ..settings import PROVIDER_GROUP, SocialLoginSettings
 from .base import Provider
+from .compat import check_provider_class
 
 ENTRY_POINT_GROUP = PROVIDER_GROUP
 
@@ -75,6 +76,9 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
 
     def register() -> None:
         provider = factory(settings, name=provider_name, **options)
+        problem = check_provider_class(type(provider), provider_name)
+        if problem:
+            raise ConfigurationError(problem)
         get_provider_registry(config.registry).add(provider)
 
     intr = config.introspectable("social login providers", provider_name,
@@ -91,6 +95,8 @@ def include_entry_point_providers(config: Configurator) -> None:
 
     An entry point gives one provider named after it, or several when its class says so
     through ``instance_names(settings, name)`` (see :meth:`Provider.instance_names`).
+    A provider class that does not meet provider API 1.0 stops the start with a message
+    saying what to change (:mod:`.compat`).
     """
     settings: SocialLoginSettings = config.registry.social_login_settings
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -101,7 +107,7 @@ def include_entry_point_providers(config: Configurator) -> None:
                 f"cannot load provider entry point {entry_point.name!r} "
                 f"({entry_point.value}): {exc}"
             ) from exc
-        instance_names = getattr(factory, "instance_names", None)
-        names = instance_names(settings, entry_point.name) if instance_names else None
+        names = factory.instance_names(settings, entry_point.name) \
+            if isinstance(factory, type) and issubclass(factory, Provider) else None
         for name in names or (entry_point.name,):
             config.add_social_login_provider(factory, name=name)
