@@ -7,7 +7,8 @@ Bitbucket does not document PKCE, so none is sent.
 
 The editor may restrict sign-in to members of some workspaces ("Allowed workspaces"):
 the login then reads the user's workspaces (scope ``account``, already needed for the
-profile) and refuses everyone else with :class:`~cms_social_login.http.AccessRestricted`.
+profile) and refuses everyone else with
+:class:`~cms_social_login.providers.errors.AccessRestricted`.
 It asks the newer ``/user/workspaces`` and, when that answers 404, the documented
 ``/user/permissions/workspaces`` (deprecated under CHANGE-2770 but answering; see
 BITBUCKET.md): both list ``workspace.slug``.

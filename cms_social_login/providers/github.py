@@ -13,7 +13,7 @@ turns into the usual plain-words errors.
 The editor may restrict sign-in to members of some organizations ("Allowed
 organizations"): the authorize request then also asks for ``read:org``, and the login
 reads ``/user/orgs`` page by page, refusing everyone else with
-:class:`~cms_social_login.http.AccessRestricted`. Pages are asked for by number
+:class:`~cms_social_login.providers.errors.AccessRestricted`. Pages are asked for by number
 (``page=``) on the API host until a short page, the same pages GitHub's ``Link: ...;
 rel="next"`` header names (our HTTP client gives the JSON body only). An organization
 that restricts OAuth App access is listed only once it has approved the app.

@@ -12,7 +12,7 @@ such as ``acme`` or ``acme/platform``): the authorize request then also asks for
 ``/api/v4/groups?min_access_level=10`` page by page (``page=`` numbers on the API host
 until a short page, the pages GitLab's ``X-Next-Page`` header names). A member of an
 allowed group or of one of its subgroups may log in; everyone else is refused with
-:class:`~cms_social_login.http.AccessRestricted`.
+:class:`~cms_social_login.providers.errors.AccessRestricted`.
 """
 
 from __future__ import annotations

@@ -65,7 +65,9 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
     ``cms_social_login.providers`` setting is not offered.
     """
     factory = DottedNameResolver(package=config.package).maybe_resolve(factory)
-    provider_name = name or getattr(factory, "name", None)
+    provider_class = factory if isinstance(factory, type) and issubclass(factory, Provider) \
+        else None
+    provider_name = name or (provider_class.name if provider_class else None)
     if not provider_name:
         raise ConfigurationError(f"provider {factory!r} has no name; pass name=...")
     settings: SocialLoginSettings = config.registry.social_login_settings
@@ -81,8 +83,8 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
             raise ConfigurationError(problem)
         get_provider_registry(config.registry).add(provider)
 
-    intr = config.introspectable("social login providers", provider_name,
-                                 title or getattr(factory, "title", provider_name),
+    shown = title or (provider_class.title if provider_class else provider_name)
+    intr = config.introspectable("social login providers", provider_name, shown,
                                  "social login provider")
     intr["factory"] = factory
     intr["name"] = provider_name

@@ -12,32 +12,20 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 
 from cms_social_login.providers.base import OAuth2Provider, Provider
-from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
 from cms_social_login.testing.plugin import KIT_SECRET_KEY
+
+from . import test_example_package as example
 
 ACME_ID_0X = Path(__file__).resolve().parent / "acme_id_0x"
 
 
-class TestAcmeIDWrittenFor0x(ProviderConformance):
+class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     """``examples/acme_id`` before API 1.0 (a hand-built profile, the errors imported from
     ``cms_social_login.http``), installed by pip: it plugs in and passes as it is."""
-
-    provider_name = "acme"
-    profile_endpoint = "me"
 
     @pytest.fixture(scope="class")
     def social_login_extra_sys_path(self, social_login_package_installer):
         return (str(social_login_package_installer(ACME_ID_0X)),)
-
-    def make_emulator(self):
-        from acme_id_login.testing import AcmeIDEmulator
-
-        return AcmeIDEmulator()
-
-    def add_user(self, emulator):
-        user = emulator.add_user("Wile E. Coyote", email="wile@acme.example")
-        emulator.current_user = user
-        return ExpectedUser(stable_id=user["id"], display_name="Wile E. Coyote")
 
 
 def start_with(provider: type) -> None:
