@@ -361,11 +361,19 @@ class OAuth2Provider(Provider):
                   pattern=r"[\x21-\x7e]{4,255}",
                   pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             *self.extra_fields(),
+            *self.membership_fields(),
         )
 
     def extra_fields(self) -> Sequence[Field]:
-        """Fields beyond the client id and secret."""
+        """Fields beyond the client id and secret (and the membership rule's)."""
         return ()
+
+    def membership_fields(self) -> Sequence[Field]:
+        """The optional field of the :attr:`membership_rule` (none without a rule)."""
+        rule = self.membership_rule
+        return (Field(rule.field, rule.label, help=rule.help, max_length=2000,
+                      pattern=rule.pattern, pattern_message=rule.pattern_message),) \
+            if rule else ()
 
     def authorize_endpoint(self, values: Mapping[str, str]) -> str:
         """The authorize URL for the editor's ``values`` (default: from the settings)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..i18n import _
 from ..origins import url_origin
-from .base import Field, OAuth2Provider, Verification
+from .base import OAuth2Provider, Verification
 from .errors import ProviderError
 from .membership import MembershipRule
 from .profile import Email, build_profile, text
@@ -34,10 +34,6 @@ from .profile import Email, build_profile, text
 MAX_EMAIL_PAGES = 10
 #: Workspaces asked for per page (Bitbucket's largest ``pagelen``).
 WORKSPACES_PAGELEN = 100
-#: A workspace slug: lowercase letters, digits, ``-`` and ``_``.
-WORKSPACE_SLUG = r"[a-z0-9_-]+"
-#: The "Allowed workspaces" field: slugs separated by spaces and/or commas.
-WORKSPACE_LIST_PATTERN = rf"[ ,]*{WORKSPACE_SLUG}(?:[ ,]+{WORKSPACE_SLUG})*[ ,]*"
 #: What a visitor reads when a list comes back in a shape we cannot follow.
 UNREADABLE = _("Bitbucket sent an answer we could not read. Please try again.")
 #: What a visitor outside the allowed workspaces reads.
@@ -45,7 +41,14 @@ NOT_A_MEMBER_MESSAGE = _("Your Bitbucket account is not a member of a workspace 
                          "on this site.")
 #: "Allowed workspaces": the scope ``account`` (already needed for the profile) lists them.
 WORKSPACES = MembershipRule(
-    field="allowed_workspaces", words=_("Members of the workspaces: ${names}"),
+    field="allowed_workspaces", label=_("Allowed workspaces"),
+    help=_("Optional. Only members of these Bitbucket workspaces may log in: their IDs as "
+           "in bitbucket.org/<workspace>, separated by spaces or commas. Leave empty to "
+           "let every Bitbucket account log in."),
+    name_pattern=r"[a-z0-9_-]+",  # a workspace slug
+    pattern_message=_("Type workspace IDs (lowercase letters, digits, - and _) separated "
+                      "by spaces or commas."),
+    words=_("Members of the workspaces: ${names}"),
     refusal=NOT_A_MEMBER_MESSAGE,
     unavailable=_(
         "Bitbucket could not tell us your workspaces. Please try again in a "
@@ -100,18 +103,6 @@ class BitbucketProvider(OAuth2Provider):
     def identity_issuer(self, values: Mapping[str, str]) -> str:
         """The origin of the API URL (``cms_social_login.bitbucket.api_url``) the ids come from."""
         return url_origin(self.api_url)
-
-    def extra_fields(self) -> Sequence[Field]:
-        """The optional "Allowed workspaces" restriction."""
-        return (
-            Field("allowed_workspaces", _("Allowed workspaces"), max_length=2000,
-                  help=_("Optional. Only members of these Bitbucket workspaces may log in: "
-                         "their IDs as in bitbucket.org/<workspace>, separated by spaces or "
-                         "commas. Leave empty to let every Bitbucket account log in."),
-                  pattern=WORKSPACE_LIST_PATTERN,
-                  pattern_message=_("Type workspace IDs (lowercase letters, digits, - and _) "
-                                    "separated by spaces or commas.")),
-        )
 
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..i18n import _
 from ..origins import url_origin
-from .base import Field, OAuth2Provider
+from .base import OAuth2Provider
 from .errors import ProviderError
 from .membership import MembershipRule, numbered_pages
 from .profile import Email, build_profile, text
@@ -60,8 +60,6 @@ ORGS_PER_PAGE = 100
 ORGS_SCOPE = "read:org"
 #: A GitHub login: letters, digits and single hyphens (not first nor last), 1-39 long.
 GITHUB_LOGIN = r"(?=[A-Za-z0-9-]{1,39}(?![A-Za-z0-9-]))[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
-#: The "Allowed organizations" field: logins separated by spaces and/or commas.
-ORGANIZATION_LIST_PATTERN = rf"[ ,]*{GITHUB_LOGIN}(?:[ ,]+{GITHUB_LOGIN})*[ ,]*"
 #: What a visitor outside the allowed organizations reads.
 NOT_A_MEMBER_MESSAGE = _("Your GitHub account is not a member of an organization allowed "
                          "on this site.")
@@ -69,7 +67,15 @@ NOT_A_MEMBER_MESSAGE = _("Your GitHub account is not a member of an organization
 
 #: "Allowed organizations": ``/user/orgs`` lists them with the scope ``read:org``.
 ORGANIZATIONS = MembershipRule(
-    field="allowed_organizations", words=_("Members of the organizations: ${names}"),
+    field="allowed_organizations", label=_("Allowed organizations"),
+    help=_("Optional. Only members of these GitHub organizations may log in: their names "
+           "as in github.com/<organization>, separated by spaces or commas. GitHub then "
+           "asks visitors to also share their organization memberships (read:org). Leave "
+           "empty to let every GitHub account log in."),
+    name_pattern=GITHUB_LOGIN,
+    pattern_message=_("Type organization names (letters, digits and single hyphens, at "
+                      "most 39 characters each) separated by spaces or commas."),
+    words=_("Members of the organizations: ${names}"),
     refusal=NOT_A_MEMBER_MESSAGE,
     unavailable=_(
         "GitHub could not tell us your organizations. Please try again in a "
@@ -117,21 +123,6 @@ class GitHubProvider(OAuth2Provider):
     def identity_issuer(self, values: Mapping[str, str]) -> str:
         """The origin of the API URL (``cms_social_login.github.api_url``) the ids come from."""
         return url_origin(self.api_url)
-
-    def extra_fields(self) -> Sequence[Field]:
-        """The optional "Allowed organizations" restriction."""
-        return (
-            Field("allowed_organizations", _("Allowed organizations"), max_length=2000,
-                  help=_("Optional. Only members of these GitHub organizations may log in: "
-                         "their names as in github.com/<organization>, separated by spaces "
-                         "or commas. GitHub then asks visitors to also share their "
-                         "organization memberships (read:org). Leave empty to let every "
-                         "GitHub account log in."),
-                  pattern=ORGANIZATION_LIST_PATTERN,
-                  pattern_message=_("Type organization names (letters, digits and single "
-                                    "hyphens, at most 39 characters each) separated by "
-                                    "spaces or commas.")),
-        )
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         return {

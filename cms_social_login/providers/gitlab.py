@@ -43,10 +43,6 @@ GROUPS_PER_PAGE = 100
 GROUPS_SCOPE = "read_api"
 #: ``min_access_level`` of the groups query: Guest (10), i.e. any membership.
 GUEST_ACCESS_LEVEL = 10
-#: A group's full path: ``/``-separated parts of letters, digits, ``_``, ``-`` and ``.``.
-GROUP_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
-#: The "Allowed groups" field: full paths separated by spaces and/or commas.
-GROUP_LIST_PATTERN = rf"[ ,]*{GROUP_PATH}(?:[ ,]+{GROUP_PATH})*[ ,]*"
 #: What a visitor outside the allowed groups reads.
 NOT_A_MEMBER_MESSAGE = _("Your GitLab account is not a member of a group allowed on this "
                          "site.")
@@ -55,7 +51,15 @@ NOT_A_MEMBER_MESSAGE = _("Your GitLab account is not a member of a group allowed
 #: "Allowed groups": ``/groups`` lists them with the scope ``read_api``; a member of a
 #: subgroup counts as a member of the group.
 GROUPS = MembershipRule(
-    field="allowed_groups", words=_("Members of the groups (or their subgroups): ${names}"),
+    field="allowed_groups", label=_("Allowed groups"),
+    help=_("Optional. Only members of these GitLab groups (or of their subgroups) may log "
+           "in: their full paths as in gitlab.com/<group>, e.g. acme or acme/platform, "
+           "separated by spaces or commas. Tick the read_api scope of the application "
+           "too. Leave empty to let every GitLab account log in."),
+    name_pattern=r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*",  # a group's full path
+    pattern_message=_("Type group paths (letters, digits, _, -, . and /) separated by "
+                      "spaces or commas."),
+    words=_("Members of the groups (or their subgroups): ${names}"),
     refusal=NOT_A_MEMBER_MESSAGE,
     unavailable=_(
         "GitLab could not tell us your groups. Please try again in a "
@@ -105,15 +109,6 @@ class GitLabProvider(OAuth2Provider):
             Field("base_url", "GitLab URL", max_length=200,
                   help="Only for a self-hosted GitLab, e.g. https://gitlab.example.com; "
                        "leave empty for gitlab.com."),
-            Field("allowed_groups", _("Allowed groups"), max_length=2000,
-                  help=_("Optional. Only members of these GitLab groups (or of their "
-                         "subgroups) may log in: their full paths as in "
-                         "gitlab.com/<group>, e.g. acme or acme/platform, separated by "
-                         "spaces or commas. Tick the read_api scope of the application too. "
-                         "Leave empty to let every GitLab account log in."),
-                  pattern=GROUP_LIST_PATTERN,
-                  pattern_message=_("Type group paths (letters, digits, _, -, . and /) "
-                                    "separated by spaces or commas.")),
         )
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """The membership rule: "only members of these workspaces / organizations / groups".
 
-A provider declares one :class:`MembershipRule` (the tab's field, the words, the scope it
-needs) as its ``membership_rule`` and feeds :meth:`MembershipRule.first_member` with the
-pages of names its API lists for the visitor (``member_pages``); the rule reads the
-allowed names from the tab, stops at the first match, and refuses everyone else with
+A provider declares one :class:`MembershipRule` (the tab's field, which its tab then
+shows, the words, the scope it needs) as its ``membership_rule`` and feeds
+:meth:`MembershipRule.first_member` with the pages of names its API lists for the
+visitor (``member_pages``); the rule reads the allowed names from the tab, stops at the
+first match, and refuses everyone else with
 :class:`~cms_social_login.providers.errors.AccessRestricted`.
 """
 
@@ -22,8 +23,14 @@ from .errors import AccessRestricted
 class MembershipRule:
     """Who may log in, by membership at the provider."""
 
-    #: The tab's field with the allowed names (separated by spaces and/or commas).
+    #: The tab's field with the allowed names (separated by spaces and/or commas): its
+    #: name, label, help, one name's regular expression and the message when a value
+    #: does not match.
     field: str
+    label: str
+    help: str
+    name_pattern: str
+    pattern_message: str
     #: The rule in words for the Test login page, with ``${names}``.
     words: str
     #: What a refused visitor reads.
@@ -41,6 +48,12 @@ class MembershipRule:
     subgroups: bool = False
     #: Pages read at most.
     max_pages: int = 10
+
+    @property
+    def pattern(self) -> str:
+        """The field's pattern: names separated by spaces and/or commas."""
+        name = self.name_pattern
+        return rf"[ ,]*{name}(?:[ ,]+{name})*[ ,]*"
 
     def parse(self, value: str | None) -> tuple[str, ...]:
         """The names of a field value, in order, without repeats (lower case when
