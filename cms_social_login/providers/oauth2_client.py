@@ -133,7 +133,7 @@ class TokenEndpoint:
             code = exc.error if isinstance(exc.error, str) else None
             raise TokenEndpointError(self.error_codes.get(code or "", code),
                                      self.session.status) from exc
-        except (_StatusError, ValueError, TypeError) as exc:
+        except (_StatusError, ValueError) as exc:  # an error page, a body not an object
             raise TokenEndpointError(None, self.session.status) from exc
         if not isinstance(token.get("access_token"), str):
             raise TokenEndpointError(None, self.session.status)
