@@ -7,7 +7,7 @@ primary address of ``/user/emails``, and only when GitHub says it is verified. S
 
 GitHub's token endpoint answers JSON only when asked with ``Accept: application/json``
 (our HTTP client always sends it), and reports a bad code or bad client credentials
-with HTTP **200** and an ``error`` field, which :meth:`GitHubProvider.read_token_response`
+with HTTP **200** and an ``error`` field, which Authlib reads and :data:`TOKEN_ERRORS`
 turns into the usual plain-words errors.
 
 The editor may restrict sign-in to members of some organizations ("Allowed
