@@ -5,6 +5,7 @@ change."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     @pytest.fixture(scope="class")
     def social_login_extra_sys_path(self, social_login_package_installer):
         return (str(social_login_package_installer(ACME_ID_0X)),)
+
+    def make_emulator(self):
+        """The example's own emulator (the 0.x copy is only the provider)."""
+        spec = importlib.util.spec_from_file_location(
+            "acme_id_emulator", example.EXAMPLE / "acme_id_login" / "testing.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.AcmeIDEmulator()
 
 
 def start_with(provider: type) -> None:
