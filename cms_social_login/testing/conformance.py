@@ -36,7 +36,8 @@ site's callback URL, and the site's settings point the provider at it
   account is created or linked and the editor stays signed in;
 - the provider meets provider API 1.0: what it declares it can do (verify credentials,
   client credentials, refresh, a membership rule, logout) it implements, and what it
-  implements it declares; a membership rule reads one of its fields and is off for the
+  implements it declares; a credentials check does not refuse the registered client nor
+  accept a wrong secret; a membership rule reads one of its fields and is off for the
   working tab;
 - the fields where the editor types a server address (:attr:`ProviderConformance.url_fields`)
   refuse loopback and private addresses, in words, when the operator's policy does
@@ -494,6 +495,11 @@ class ProviderConformance:
         rule = conformance_provider.membership_rule
         values = self.tab_values(conformance_emulator)
         assert conformance_provider.access_rule(values) is None, "a rule without allowed names"
+        if conformance_provider.can_verify_credentials:
+            # The registered pair is not refused; a wrong secret is not accepted.
+            assert conformance_provider.verify_credentials(values).ok is not False
+            wrong = {**values, "client_secret": "wrong-" + self.client_secret}
+            assert conformance_provider.verify_credentials(wrong).ok is not True
         if rule is not None:
             field = conformance_provider.field(rule.field)  # KeyError: no such field
             assert not field.required and not field.secret
