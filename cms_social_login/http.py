@@ -31,6 +31,14 @@ from urllib3.util import Timeout
 from urllib3.util.connection import create_connection
 
 from .i18n import _
+from .origins import url_origin
+from .providers.errors import (
+    NOT_ALLOWED_REASON,
+    UNREACHABLE_REASON,
+    UNREADABLE_REASON,
+    ProviderBusy,
+    ProviderError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,47 +46,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 
 
-class ProviderError(Exception):
-    """A provider could not complete a login.
-
-    ``message`` is plain words for the visitor; ``cause`` is the operator's detail for the
-    log (never a secret or a token). ``outcome`` names the failure in the audit log:
-    ``"error"``, or ``"refused"`` when the provider's account is not allowed here.
-    """
-
-    outcome = "error"
-
-    def __init__(self, message: str, cause: str) -> None:
-        super().__init__(cause)
-        self.message = message
-        self.cause = cause
-
-
-class AccessRestricted(ProviderError):
-    """The provider vouched for the visitor, but the site's rules refuse them.
-
-    For example a Bitbucket account that is not a member of a workspace the editor
-    allowed. The audit log records it as the outcome "refused".
-    """
-
-    outcome = "refused"
-
-
-class ProviderBusy(ProviderError):
-    """This process already has as many calls to the provider in flight as it allows
-    (``cms_social_login.max_concurrent_calls_per_provider``) and they are slow."""
-
-
-class RefreshTokenRejected(ProviderError):
-    """The token endpoint refused a refresh token (``invalid_grant``): it expired, was
-    revoked, or was already used (providers that rotate refresh tokens)."""
-
-
-#: What an editor and the audit page read about a failed call (never a host, a port or an
-#: HTTP status: those go to the operator's log only).
-UNREACHABLE_REASON = _("The server could not be reached")
-NOT_ALLOWED_REASON = _("The address is not allowed")
-UNREADABLE_REASON = _("The server sent an answer that could not be read")
 #: Host names that always mean this machine.
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -176,21 +143,16 @@ class UrlPolicy:
     def check_url(self, url: str) -> None:
         """Raise :class:`AddressNotAllowed` when :meth:`url_problem` finds one."""
         if self.url_problem(url):
-            raise AddressNotAllowed(f"URL refused by the address policy: {_origin(url)}")
+            raise AddressNotAllowed(f"URL refused by the address policy: {_logged_origin(url)}")
 
     def adapter(self) -> HTTPAdapter:
         """The ``requests`` transport that applies this policy to every connection."""
         return PolicyAdapter(self)
 
 
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of ``url`` (no path, query or credentials), for logs."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
-    except ValueError:
-        return "(unparsable URL)"
+def _logged_origin(url: str) -> str:
+    """The origin of ``url`` for a log line."""
+    return url_origin(url) or "(unparsable URL)"
 
 
 class _PublicOnlyConnection(HTTPConnection):
@@ -251,15 +213,6 @@ class PolicyAdapter(HTTPAdapter):
              **kwargs: Any) -> requests.Response:
         self.policy.check_url(request.url or "")
         return super().send(request, *args, **kwargs)
-
-
-def reason_in_words(error: ProviderError) -> str:
-    """What an editor reads about ``error``: the network reason (could not be reached,
-    not allowed, unreadable), else the message the visitor gets."""
-    for reason in (NOT_ALLOWED_REASON, UNREACHABLE_REASON, UNREADABLE_REASON):
-        if error.cause == reason:
-            return reason
-    return error.message
 
 
 @dataclass
@@ -404,18 +357,18 @@ class HttpClient:
         if not call.done.wait(self.timeout):
             call.abandon()
             log.warning("outbound %s %s: no complete answer within %ss", method,
-                        _origin(url), self.timeout)
+                        _logged_origin(url), self.timeout)
             raise ProviderError(unreachable, UNREACHABLE_REASON)
         error = call.error
         if isinstance(error, AddressNotAllowed):
-            log.warning("outbound %s %s refused: %s", method, _origin(url), error)
+            log.warning("outbound %s %s refused: %s", method, _logged_origin(url), error)
             raise ProviderError(unreachable, NOT_ALLOWED_REASON) from error
         if isinstance(error, requests.Timeout):
-            log.warning("outbound %s %s: timed out after %ss", method, _origin(url),
+            log.warning("outbound %s %s: timed out after %ss", method, _logged_origin(url),
                         self.timeout)
             raise ProviderError(unreachable, UNREACHABLE_REASON) from error
         if isinstance(error, requests.RequestException):
-            log.warning("outbound %s %s: %s", method, _origin(url), type(error).__name__)
+            log.warning("outbound %s %s: %s", method, _logged_origin(url), type(error).__name__)
             raise ProviderError(unreachable, UNREACHABLE_REASON) from error
         if error is not None:  # a ProviderError of _read, or a bug: raised here
             raise error
@@ -426,14 +379,14 @@ class HttpClient:
             if status >= 400:  # an error page: the status says enough
                 return HttpResponse(status=status, data=None, url=url)
             log.warning("outbound %s %s: HTTP %s with a body that is not JSON", method,
-                        _origin(url), status)
+                        _logged_origin(url), status)
             raise ProviderError(
                 _("${title} sent an answer we could not read. Please try again.",
                   mapping={"title": self.provider_title}),
                 UNREADABLE_REASON,
             ) from exc
         if status >= 400:
-            log.info("outbound %s %s%s: HTTP %s", method, _origin(url),
+            log.info("outbound %s %s%s: HTTP %s", method, _logged_origin(url),
                      urlsplit(url).path[:200], status)
         return HttpResponse(status=status, data=data, url=url)
 
@@ -464,7 +417,7 @@ class HttpClient:
         if declared and declared.isascii() and declared.isdigit() \
                 and int(declared) > self.max_bytes:
             log.warning("outbound %s %s: body of %s bytes exceeds %s",
-                        response.request.method, _origin(response.url), declared,
+                        response.request.method, _logged_origin(response.url), declared,
                         self.max_bytes)
             raise ProviderError(
                 _("${title} sent an answer we could not read. Please try again.",
@@ -474,7 +427,7 @@ class HttpClient:
             size += len(chunk)
             if size > self.max_bytes:
                 log.warning("outbound %s %s: body exceeds %s bytes",
-                            response.request.method, _origin(response.url), self.max_bytes)
+                            response.request.method, _logged_origin(response.url), self.max_bytes)
                 raise ProviderError(
                     _("${title} sent an answer we could not read. Please try again.",
                       mapping={"title": self.provider_title}), UNREADABLE_REASON)

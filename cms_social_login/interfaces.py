@@ -10,10 +10,11 @@ class IProvider(Interface):
     title = Attribute("Human name shown on tabs and buttons (e.g. 'Bitbucket').")
     fields = Attribute("Sequence of Field: the settings the editor fills in its tab.")
 
-    def authorize_redirect(request, values, state, redirect_uri, code_verifier, nonce):
-        """Return the URL at the provider where the visitor approves the login."""
+    def authorize_redirect(login):
+        """Return the URL at the provider where the visitor approves the login (``login``:
+        a :class:`cms_social_login.providers.base.LoginContext`)."""
 
-    def complete(request, values, params, redirect_uri, code_verifier, nonce):
+    def complete(login, params):
         """Finish the login from the callback's ``params``; return a velruse result."""
 
 

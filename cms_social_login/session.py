@@ -47,6 +47,7 @@ from zope.interface import implementer
 
 from .crypto import derive_key
 from .models import SignedInSession
+from .origins import url_origin
 from .sites import site_base_url, site_key
 
 COOKIE_NAME = "cms_session"
@@ -239,11 +240,6 @@ def _is_login_form_token(request: Any, token: str) -> bool:
                for key in _login_form_keys(request))
 
 
-def _origin_of(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
-
-
 def _from_this_site(request: Any) -> bool:
     """Whether a browser says the request comes from one of this site's pages (a client
     that is not a browser sends none of these headers and cannot carry a visitor's
@@ -252,12 +248,12 @@ def _from_this_site(request: Any) -> bool:
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     site_url = site_base_url(request)
-    own = {_origin_of(request.host_url)} | ({_origin_of(site_url)} if site_url else set())
+    own = {url_origin(request.host_url)} | ({url_origin(site_url)} if site_url else set())
     origin = request.headers.get("Origin")
     if origin is not None:
-        return _origin_of(origin) in own
+        return url_origin(origin) in own
     referer = request.headers.get("Referer")
-    return referer is None or _origin_of(referer) in own
+    return referer is None or url_origin(referer) in own
 
 
 def check_login_form(request: Any) -> None:

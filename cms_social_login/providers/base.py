@@ -1,30 +1,26 @@
-"""Base classes of provider plugins: settings fields, ``Provider`` and ``OAuth2Provider``."""
+"""Provider API 1.0: settings fields, the per-login context, ``Provider`` (with its optional
+abilities) and ``OAuth2Provider``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from velruse import AuthenticationComplete, AuthenticationDenied
 from zope.interface import implementer
 
-from ..http import (
-    NOT_ALLOWED_REASON,
-    AccessRestricted,
-    HttpClient,
-    HttpResponse,
-    ProviderError,
-    RefreshTokenRejected,
-    UrlPolicy,
-)
+from ..http import HttpClient, UrlPolicy
 from ..i18n import _, english
 from ..interfaces import IProvider
 from ..settings import SocialLoginSettings
+from .errors import NOT_ALLOWED_REASON, ProviderError, RefreshTokenRejected
+from .membership import MembershipRule
+
+if TYPE_CHECKING:
+    from .oauth2_client import TokenEndpoint
 
 
 class FieldError(ValueError):
@@ -94,14 +90,45 @@ class Verification:
         return cls(None, unreachable)
 
 
+@dataclass(frozen=True)
+class LoginContext:
+    """One login as a provider sees it (provider API 1.0), made by the core when the
+    login starts and again at the callback, for a visitor's login and an editor's Test
+    login alike.
+
+    The core makes, stores and checks the state, the PKCE verifier and the nonce: a
+    provider keeps nothing in memory between the two requests (several processes may
+    serve one site).
+    """
+
+    #: The editor's values of the provider's tab (secrets decrypted).
+    values: Mapping[str, str]
+    #: This site's callback URL of the provider (what is registered at the provider).
+    redirect_uri: str
+    #: The single-use ``state`` sent with the authorize request.
+    state: str = ""
+    #: The PKCE verifier (when the provider :attr:`~Provider.uses_pkce`).
+    code_verifier: str | None = None
+    #: The OpenID Connect nonce (when the provider :attr:`~Provider.uses_nonce`).
+    nonce: str | None = None
+    #: The site the login is for (``"default"`` on a single-site deployment).
+    site: str = "default"
+
+
 @implementer(IProvider)
 class Provider:
-    """A login provider plugin.
+    """A login provider plugin (provider API 1.0).
 
     Subclasses set ``name``, ``title``, ``fields`` and implement
     :meth:`authorize_redirect` and :meth:`complete`. An instance is made once per
-    process with the site's settings; the editor's values for its fields arrive with
-    each call as ``values`` (secrets decrypted).
+    process with the site's settings; each login arrives as a :class:`LoginContext`, and
+    the editor's values as ``values`` (secrets decrypted).
+
+    Optional abilities are declared here, each with its default (the table in
+    docs/writing-a-provider.md): :attr:`can_verify_credentials`,
+    :attr:`can_use_client_credentials`, :attr:`can_refresh`, :attr:`membership_rule`,
+    :attr:`can_log_out`. A provider that implements one declares it; the registry
+    refuses, at start, a provider whose declarations and methods disagree.
     """
 
     name: ClassVar[str] = ""
@@ -119,13 +146,28 @@ class Provider:
     #: The tab's numbered setup guide, one step per entry (shown instead of
     #: ``setup_help``); ``${callback_url}`` in a step becomes the address to register.
     setup_steps: ClassVar[Sequence[str]] = ()
-    #: Whether :meth:`verify_credentials` can check the tab's credentials without a
-    #: user. False: the tab says that only a Test login can check them.
-    can_verify_credentials: ClassVar[bool] = False
     #: The fields whose values say which server the logins come from (a URL, an issuer).
     #: Changing one drops the stored secrets (the editor types them again) and asks the
     #: editor to confirm what happens to the people linked through the old server.
     endpoint_fields: ClassVar[tuple[str, ...]] = ()
+
+    # Optional abilities (API 1.0), each with its default.
+    #: :meth:`verify_credentials` checks the tab's credentials without a user. Default
+    #: False: the tab says that only a Test login can check them.
+    can_verify_credentials: ClassVar[bool] = False
+    #: :meth:`client_credentials_token` gets a token for the client itself (RFC 6749
+    #: 4.4). Default False: the grant is never attempted.
+    can_use_client_credentials: ClassVar[bool] = False
+    #: :meth:`refresh` renews a stored access token. Default False: a stored token is
+    #: used until it expires, then dropped.
+    can_refresh: ClassVar[bool] = False
+    #: Who may log in, by membership at the provider (workspaces, organizations,
+    #: groups); the provider feeds it with :meth:`member_pages`. Default None: every
+    #: account may log in.
+    membership_rule: ClassVar[MembershipRule | None] = None
+    #: :meth:`logout_url` ends the visitor's session at the provider too. Default False:
+    #: logging out of the site does not log out at the provider.
+    can_log_out: ClassVar[bool] = False
 
     fields: Sequence[Field] = ()
 
@@ -175,36 +217,17 @@ class Provider:
         """Cross-field checks on cleaned values; return ``{field: message}``."""
         return {}
 
-    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
-        """Ask the provider, without any user, whether the tab's ``values`` work.
-
-        The default cannot: providers that can set :attr:`can_verify_credentials` and
-        override this.
-        """
-        return Verification(None, _("${title} cannot check these credentials without a "
-                                    "user: use Test login.", mapping={"title": self.title}))
-
-    def access_rule(self, values: Mapping[str, str]) -> str | None:
-        """The tab's rule on who may log in, in words (None: every account may).
-
-        A Test login shows it with its outcome: :meth:`complete` raises
-        :class:`~cms_social_login.http.AccessRestricted` for an account the rule refuses.
-        """
-        return None
-
-    def authorize_redirect(self, request: Any, values: Mapping[str, str], state: str,
-                           redirect_uri: str, code_verifier: str | None,
-                           nonce: str | None) -> str:
+    def authorize_redirect(self, login: LoginContext) -> str:
         """The URL at the provider where the visitor approves the login."""
         raise NotImplementedError
 
-    def complete(self, request: Any, values: Mapping[str, str], params: Mapping[str, str],
-                 redirect_uri: str, code_verifier: str | None, nonce: str | None
+    def complete(self, login: LoginContext, params: Mapping[str, str]
                  ) -> AuthenticationComplete | AuthenticationDenied:
         """Finish the login from the callback's query ``params``.
 
-        Returns velruse's ``AuthenticationComplete`` (with a Portable Contacts profile
-        whose ``accounts[0]["userid"]`` is the provider's stable user id) or
+        Returns velruse's ``AuthenticationComplete`` (with the profile of
+        :func:`~cms_social_login.providers.profile.build_profile`, whose
+        ``accounts[0]["userid"]`` is the provider's stable user id) or
         ``AuthenticationDenied``; raises :class:`ProviderError` when the provider fails.
         """
         raise NotImplementedError
@@ -218,33 +241,79 @@ class Provider:
         """
         return None
 
+    # ------------------------------------------------------------------ optional abilities
+
+    def verify_credentials(self, values: Mapping[str, str]) -> Verification:
+        """Ask the provider, without any user, whether the tab's ``values`` work
+        (:attr:`can_verify_credentials`). The default cannot, and says so."""
+        return Verification(None, _("${title} cannot check these credentials without a "
+                                    "user: use Test login.", mapping={"title": self.title}))
+
+    def client_credentials_token(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """A token answer for the client itself (:attr:`can_use_client_credentials`).
+        The default has none: :class:`ProviderError`."""
+        raise self._no_ability("client credentials")
+
+    def refresh(self, values: Mapping[str, str], refresh_token: str) -> dict[str, Any]:
+        """A new token answer for ``refresh_token`` (:attr:`can_refresh`).
+
+        Providers that rotate refresh tokens (Bitbucket) send a new ``refresh_token`` and
+        the old one stops working, so the caller must store the answer before anything
+        else. Raises :class:`RefreshTokenRejected` when the provider refuses the refresh
+        token and :class:`ProviderError` for any other failure (the default: always).
+        """
+        raise self._no_ability("refresh")
+
+    def member_pages(self, access_token: str, values: Mapping[str, str]
+                     ) -> Iterator[Sequence[str]]:
+        """The pages of names (workspaces, organizations, groups) the token's user is a
+        member of, for :attr:`membership_rule`. The default lists none."""
+        return iter(())
+
+    def access_rule(self, values: Mapping[str, str]) -> str | None:
+        """The tab's rule on who may log in, in words (None: every account may): the
+        :attr:`membership_rule`'s. A Test login shows it with its outcome."""
+        return self.membership_rule.in_words(values) if self.membership_rule else None
+
+    def check_membership(self, access_token: str, values: Mapping[str, str],
+                         allowed: Sequence[str] | None = None) -> str | None:
+        """The first name of the tab's allowed ones (or of ``allowed``) that the token's
+        user is a member of; None when the rule is off. :class:`AccessRestricted` when
+        the user is a member of none of them."""
+        rule = self.membership_rule
+        wanted = tuple(allowed) if allowed is not None else (
+            rule.allowed(values) if rule else ())
+        if rule is None or not wanted:
+            return None
+        return rule.first_member(self.member_pages(access_token, values), wanted)
+
     def logout_url(self, values: Mapping[str, str], id_token: str,
                    post_logout_redirect_uri: str, state: str) -> str | None:
-        """The provider's URL that ends the visitor's session there too, or None (the
-        default: logging out of the site does not log out at the provider).
+        """The provider's URL that ends the visitor's session there too
+        (:attr:`can_log_out`), or None (the default).
 
         ``id_token`` is the ID token of the visitor's login; the provider sends the
         browser back to ``post_logout_redirect_uri`` with ``state``.
         """
         return None
 
-
-def pkce_challenge(verifier: str) -> str:
-    """The S256 code challenge of ``verifier`` (RFC 7636)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    def _no_ability(self, ability: str) -> ProviderError:
+        return ProviderError(_("${title} cannot do this.", mapping={"title": self.title}),
+                             f"{self.name} does not declare the ability: {ability}")
 
 
 CLIENT_ID_PATTERN = r"[A-Za-z0-9._~\-]{4,255}"
 
 
 class OAuth2Provider(Provider):
-    """An OAuth 2.0 authorization-code provider.
+    """An OAuth 2.0 authorization-code provider; the protocol steps come from Authlib's
+    client (:mod:`.oauth2_client`), sent through :attr:`http`.
 
     Subclasses give the default endpoints (each overridable by the setting
     ``cms_social_login.<name>.<endpoint>``), the ``scopes`` and implement
-    :meth:`fetch_profile`, which turns an access token into a Portable Contacts
-    profile. The client id and secret come from the editor's tab.
+    :meth:`fetch_profile`, which turns an access token into a profile
+    (:func:`~cms_social_login.providers.profile.build_profile`). The client id and
+    secret come from the editor's tab.
     """
 
     default_authorize_url: ClassVar[str] = ""
@@ -255,8 +324,12 @@ class OAuth2Provider(Provider):
     send_scopes: ClassVar[bool] = True
     #: "basic" (HTTP Basic) or "post" (client_id/client_secret in the form body).
     client_auth: ClassVar[str] = "basic"
+    #: The provider's own token-endpoint error codes -> RFC 6749's (a quirk: GitHub).
+    token_error_codes: ClassVar[Mapping[str, str]] = {}
     #: The ``domain`` of the profile's account entry.
     domain: ClassVar[str] = ""
+    #: Every OAuth 2.0 token endpoint takes ``grant_type=refresh_token``.
+    can_refresh = True
     #: Help of the client id and secret fields (``${title}``: the provider's title).
     client_id_help: ClassVar[str] = _("The client ID of the application you registered "
                                       "at ${title}.")
@@ -288,33 +361,19 @@ class OAuth2Provider(Provider):
                   pattern=r"[\x21-\x7e]{4,255}",
                   pattern_message=_("Paste the secret exactly as shown, without spaces.")),
             *self.extra_fields(),
+            *self.membership_fields(),
         )
 
     def extra_fields(self) -> Sequence[Field]:
-        """Fields beyond the client id and secret."""
+        """Fields beyond the client id and secret (and the membership rule's)."""
         return ()
 
-    def authorize_params(self, values: Mapping[str, str], state: str, redirect_uri: str,
-                         code_verifier: str | None, nonce: str | None) -> dict[str, str]:
-        """The query of the authorize URL."""
-        params = {"client_id": values["client_id"], "response_type": "code",
-                  "state": state, "redirect_uri": redirect_uri}
-        if self.send_scopes and self.scopes:
-            params["scope"] = " ".join(self.scopes)
-        if code_verifier:
-            params["code_challenge"] = pkce_challenge(code_verifier)
-            params["code_challenge_method"] = "S256"
-        if nonce:
-            params["nonce"] = nonce
-        return params
-
-    def authorize_redirect(self, request: Any, values: Mapping[str, str], state: str,
-                           redirect_uri: str, code_verifier: str | None,
-                           nonce: str | None) -> str:
-        params = self.authorize_params(values, state, redirect_uri, code_verifier, nonce)
-        authorize_url = self.authorize_endpoint(values)
-        separator = "&" if "?" in authorize_url else "?"
-        return authorize_url + separator + urlencode(params)
+    def membership_fields(self) -> Sequence[Field]:
+        """The optional field of the :attr:`membership_rule` (none without a rule)."""
+        rule = self.membership_rule
+        return (Field(rule.field, rule.label, help=rule.help, max_length=2000,
+                      pattern=rule.pattern, pattern_message=rule.pattern_message),) \
+            if rule else ()
 
     def authorize_endpoint(self, values: Mapping[str, str]) -> str:
         """The authorize URL for the editor's ``values`` (default: from the settings)."""
@@ -324,8 +383,30 @@ class OAuth2Provider(Provider):
         """The token URL for the editor's ``values`` (default: from the settings)."""
         return self.token_url
 
-    def complete(self, request: Any, values: Mapping[str, str], params: Mapping[str, str],
-                 redirect_uri: str, code_verifier: str | None, nonce: str | None
+    def token_auth_method(self, values: Mapping[str, str]) -> str:
+        """Authlib's name of the client authentication at the token endpoint
+        (default: from :attr:`client_auth`)."""
+        from .oauth2_client import AUTH_METHODS
+
+        return AUTH_METHODS[self.client_auth]
+
+    def authorize_scopes(self, values: Mapping[str, str]) -> Sequence[str]:
+        """The scopes the authorize request asks for: :attr:`scopes` (when
+        :attr:`send_scopes`), plus the membership rule's scope while it is on."""
+        rule = self.membership_rule
+        extra = (rule.scope,) if rule and rule.scope and rule.allowed(values) else ()
+        return (*self.scopes, *extra) if self.send_scopes else ()
+
+    def authorize_redirect(self, login: LoginContext) -> str:
+        from .oauth2_client import authorization_url
+
+        return authorization_url(
+            self.authorize_endpoint(login.values), login.values["client_id"],
+            redirect_uri=login.redirect_uri, state=login.state,
+            scopes=self.authorize_scopes(login.values),
+            code_verifier=login.code_verifier, nonce=login.nonce)
+
+    def complete(self, login: LoginContext, params: Mapping[str, str]
                  ) -> AuthenticationComplete | AuthenticationDenied:
         if params.get("error"):
             return AuthenticationDenied(reason=str(params.get("error"))[:100],
@@ -335,8 +416,8 @@ class OAuth2Provider(Provider):
             raise ProviderError(_("${title} did not send a login code. Please try again.",
                                   mapping={"title": self.title}),
                                 "callback without code or error")
-        token = self.exchange_code(values, code, redirect_uri, code_verifier)
-        profile = self.token_profile(token, values, nonce)
+        token = self.exchange_code(login, code)
+        profile = self.token_profile(token, login)
         credentials = {
             "oauthAccessToken": token["access_token"],
             "oauthRefreshToken": token.get("refresh_token"),
@@ -349,117 +430,86 @@ class OAuth2Provider(Provider):
         return AuthenticationComplete(profile=profile, credentials=credentials,
                                       provider_name=self.name, provider_type=self.name)
 
-    def exchange_code(self, values: Mapping[str, str], code: str, redirect_uri: str,
-                      code_verifier: str | None) -> dict[str, Any]:
-        """Trade the code for a token (form-encoded POST, client authenticated)."""
-        form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": redirect_uri}
-        if code_verifier:
-            form["code_verifier"] = code_verifier
-        response = self.token_request(values, form)
-        return self.read_token_response(response)
+    def token_endpoint_client(self, values: Mapping[str, str]) -> TokenEndpoint:
+        """Authlib's client of the token endpoint for the tab's ``values``."""
+        from .oauth2_client import TokenEndpoint
 
-    def read_token_response(self, response: HttpResponse) -> dict[str, Any]:
-        """The token answer's JSON, or ProviderError saying in plain words what failed."""
-        if response.status == 200 and isinstance(response.data, dict) \
-                and isinstance(response.data.get("access_token"), str):
-            return response.data
-        error = response.data.get("error") if isinstance(response.data, dict) else None
-        if response.status in (400, 401) and error in ("unauthorized_client", "invalid_client"):
+        return TokenEndpoint(self.http, self.token_endpoint(values), values["client_id"],
+                             values["client_secret"], self.token_auth_method(values),
+                             self.token_error_codes)
+
+    def exchange_code(self, login: LoginContext, code: str) -> dict[str, Any]:
+        """Trade the code for a token; ProviderError saying in plain words what failed."""
+        from .oauth2_client import TokenEndpointError
+
+        title = {"title": self.title}
+        try:
+            return self.token_endpoint_client(login.values).exchange_code(
+                code, login.redirect_uri, login.code_verifier)
+        except TokenEndpointError as refused:
+            if refused.error in ("unauthorized_client", "invalid_client"):
+                raise ProviderError(
+                    _("${title} login is not set up correctly on this site. Please tell "
+                      "the site's editors.", mapping=title),
+                    f"token endpoint refused the client credentials ({refused.error})",
+                ) from refused
+            if refused.error == "invalid_grant":
+                raise ProviderError(
+                    _("The ${title} login code was not accepted (it may have expired). "
+                      "Please try again.", mapping=title),
+                    "token endpoint: invalid_grant") from refused
             raise ProviderError(
-                _("${title} login is not set up correctly on this site. Please tell the "
-                  "site's editors.", mapping={"title": self.title}),
-                f"token endpoint refused the client credentials ({error})",
-            )
-        if response.status == 400 and error == "invalid_grant":
-            raise ProviderError(
-                _("The ${title} login code was not accepted (it may have expired). Please "
-                  "try again.", mapping={"title": self.title}),
-                "token endpoint: invalid_grant",
-            )
-        raise ProviderError(
-            _("${title} could not complete the login. Please try again in a moment.",
-              mapping={"title": self.title}),
-            "token endpoint: the server answered with an error"
-            + (f" ({error[:64]})" if isinstance(error, str) else ""),
-        )
+                _("${title} could not complete the login. Please try again in a moment.",
+                  mapping=title), _token_cause("token endpoint", refused)) from refused
 
     def refresh(self, values: Mapping[str, str], refresh_token: str) -> dict[str, Any]:
-        """A new token answer for ``refresh_token`` (``grant_type=refresh_token``).
+        from .oauth2_client import TokenEndpointError
 
-        ``values`` are the editor's values (client id and secret). Providers that rotate
-        refresh tokens (Bitbucket) send a new ``refresh_token`` and the old one stops
-        working, so the caller must store the answer before anything else. Raises
-        :class:`~cms_social_login.http.RefreshTokenRejected` when the provider refuses
-        the refresh token (``invalid_grant``: expired, revoked or already used) and
-        :class:`~cms_social_login.http.ProviderError` for any other failure.
-        """
-        response = self.token_request(values, {"grant_type": "refresh_token",
-                                               "refresh_token": refresh_token})
-        return self.read_refresh_response(response)
+        try:
+            return self.token_endpoint_client(values).refresh(refresh_token)
+        except TokenEndpointError as refused:
+            if refused.error == "invalid_grant":
+                raise RefreshTokenRejected(
+                    _("Your ${title} authorization has expired. Please log in with "
+                      "${title} again.", mapping={"title": self.title}),
+                    "token endpoint: invalid_grant for the refresh token") from refused
+            raise ProviderError(
+                _("${title} could not renew the authorization. Please try again in a "
+                  "moment.", mapping={"title": self.title}),
+                _token_cause("token endpoint (refresh)", refused)) from refused
 
-    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
-        """The refresh answer's JSON; :class:`RefreshTokenRejected` when the provider
-        refused the refresh token, ProviderError for other failures.
-
-        This reads RFC 6749's shape (HTTP 400 ``invalid_grant``); a provider with its own
-        error shape overrides it (GitHub: HTTP 200 with ``bad_refresh_token``).
-        """
-        data = response.data
-        if response.status == 200 and isinstance(data, dict) \
-                and isinstance(data.get("access_token"), str):
-            return data
-        error = data.get("error") if isinstance(data, dict) else None
-        if response.status in (400, 401) and error == "invalid_grant":
-            raise RefreshTokenRejected(
-                _("Your ${title} authorization has expired. Please log in with ${title} "
-                  "again.", mapping={"title": self.title}),
-                "token endpoint: invalid_grant for the refresh token",
-            )
-        raise ProviderError(
-            _("${title} could not renew the authorization. Please try again in a moment.",
-              mapping={"title": self.title}),
-            "token endpoint (refresh): the server answered with an error"
-            + (f" ({error[:64]})" if isinstance(error, str) else ""),
-        )
-
-    def token_request(self, values: Mapping[str, str], form: dict[str, str]) -> HttpResponse:
-        """POST ``form`` to the token endpoint with the client's credentials."""
-        auth = None
-        if self.client_auth == "basic":
-            auth = (values["client_id"], values["client_secret"])
-        else:
-            form = {**form, "client_id": values["client_id"],
-                    "client_secret": values["client_secret"]}
-        return self.http.request_json("POST", self.token_endpoint(values), data=form,
-                                      auth=auth)
+    def client_credentials_token(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """A client-credentials token answer (RFC 6749 4.4); ``TokenEndpointError`` of
+        :mod:`.oauth2_client` when the endpoint refuses."""
+        if not self.can_use_client_credentials:
+            raise self._no_ability("client credentials")
+        return self.token_endpoint_client(values).client_credentials()
 
     def verify_by_client_credentials(self, values: Mapping[str, str]) -> Verification:
         """:meth:`verify_credentials` for providers that grant client-credentials tokens
-        (RFC 6749 4.4): a token proves the client id and secret without any user."""
+        (:attr:`can_use_client_credentials`): a token proves the client id and secret
+        without any user."""
+        from .oauth2_client import TokenEndpointError
+
         title = {"title": self.title}
         try:
-            response = self.token_request(values, {"grant_type": "client_credentials"})
+            self.client_credentials_token(values)
         except ProviderError as failure:
             return Verification.unanswered(failure, self.title, _(
                 "Could not reach ${title}. Check the network and try again; nothing was "
                 "stored.", mapping=title))
-        data = response.data if isinstance(response.data, dict) else {}
-        if response.status == 200 and isinstance(data.get("access_token"), str):
-            return Verification(True, _("These credentials work: ${title} accepted the key "
-                                        "and secret.", mapping=title))
-        error = data.get("error")
-        if response.status in (400, 401, 403) and error in (
-                "unauthorized_client", "invalid_client", "access_denied"):
-            return Verification(False, _("${title} refused this key and secret.",
-                                         mapping=title))
-        if error == "unsupported_grant_type":
-            return Verification(None, _("${title} does not let this consumer be checked "
-                                        "without a user (only private consumers can be); "
-                                        "use Test login.", mapping=title))
-        return Verification(None, _("${title} answered with an error (HTTP ${status}); try "
-                                    "again in a moment.",
-                                    mapping={**title, "status": response.status}))
+        except TokenEndpointError as refused:
+            if refused.status in (400, 401, 403) and refused.error in (
+                    "unauthorized_client", "invalid_client", "access_denied"):
+                return Verification(False, _("${title} refused this key and secret.",
+                                             mapping=title))
+            if refused.error == "unsupported_grant_type":
+                return Verification(None, _(
+                    "${title} does not let this consumer be checked without a user (only "
+                    "private consumers can be); use Test login.", mapping=title))
+            return self._unclear(refused.status)
+        return Verification(True, _("These credentials work: ${title} accepted the key "
+                                    "and secret.", mapping=title))
 
     def verify_by_token_endpoint(self, values: Mapping[str, str]) -> Verification:
         """:meth:`verify_credentials` through the token endpoint alone: a made-up code is
@@ -467,26 +517,30 @@ class OAuth2Provider(Provider):
         client first, so ``invalid_client`` (``unauthorized_client``) means the client id
         or secret is wrong, and ``invalid_grant`` means they were accepted and only the
         code was refused. Nothing is granted either way."""
+        from .oauth2_client import TokenEndpointError
+
         title = {"title": self.title}
-        form = {"grant_type": "authorization_code",
-                "code": "cms-social-login-credentials-check"}
         try:
-            response = self.token_request(values, form)
+            self.token_endpoint_client(values).exchange_code(
+                "cms-social-login-credentials-check", "", None)
         except ProviderError as failure:
             return Verification.unanswered(failure, self.title, _(
                 "Could not reach ${title}. Check the address and the network, then try "
                 "again; nothing was stored.", mapping=title))
-        data = response.data if isinstance(response.data, dict) else {}
-        error = data.get("error")
-        if error in ("invalid_client", "unauthorized_client"):
-            return Verification(False, _("${title} refused this Client ID and Client "
-                                         "Secret.", mapping=title))
-        if error == "invalid_grant":
-            return Verification(True, _("These credentials work: ${title} accepted the "
-                                        "Client ID and Client Secret.", mapping=title))
+        except TokenEndpointError as refused:
+            if refused.error in ("invalid_client", "unauthorized_client"):
+                return Verification(False, _("${title} refused this Client ID and Client "
+                                             "Secret.", mapping=title))
+            if refused.error == "invalid_grant":
+                return Verification(True, _("These credentials work: ${title} accepted the "
+                                            "Client ID and Client Secret.", mapping=title))
+            return self._unclear(refused.status)
+        return self._unclear(200)
+
+    def _unclear(self, status: int) -> Verification:
         return Verification(None, _("${title} answered with an error (HTTP ${status}); try "
                                     "again in a moment.",
-                                    mapping={**title, "status": response.status}))
+                                    mapping={"title": self.title, "status": status}))
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         """The headers of an API call: the token in ``Authorization: Bearer``."""
@@ -503,52 +557,47 @@ class OAuth2Provider(Provider):
             )
         return response.data
 
-    def token_profile(self, token: Mapping[str, Any], values: Mapping[str, str],
-                      nonce: str | None) -> dict[str, Any]:
+    def member_list_page(self, url: str, access_token: str, scope_hint: str,
+                         expect: type = list) -> Any:
+        """A page of a membership list (JSON of ``expect``), or None when the endpoint
+        answers 404; a 403 (the token lacks a scope: ``scope_hint`` says which, for the
+        log) is a setup problem for the editors."""
+        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
+        path = urlsplit(url).path[:200]
+        if response.status == 200 and isinstance(response.data, expect):
+            return response.data
+        if response.status == 404:
+            return None
+        if response.status == 403:
+            raise ProviderError(
+                _("${title} login is not set up correctly on this site. Please tell the "
+                  "site's editors.", mapping={"title": self.title}),
+                f"GET {path}: refused ({scope_hint})")
+        rule = self.membership_rule
+        raise ProviderError(rule.unavailable if rule else _(
+            "${title} sent an answer we could not read. Please try again.",
+            mapping={"title": self.title}), f"GET {path}: the server answered with an error")
+
+    def token_profile(self, token: Mapping[str, Any], login: LoginContext
+                      ) -> dict[str, Any]:
         """The profile of the token answer's user: :meth:`fetch_profile` by default.
 
         An OpenID Connect provider overrides this to check the ID token (and its
-        ``nonce``) that came with the access token.
+        ``login.nonce``) that came with the access token.
         """
-        return self.fetch_profile(token, values)
+        return self.fetch_profile(token, login.values)
 
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:
-        """The Portable Contacts profile of the token's user."""
+        """The profile of the token's user
+        (:func:`~cms_social_login.providers.profile.build_profile`)."""
         raise NotImplementedError
 
 
-def first_listed_member(fetch_page: Callable[[int], list[Any]], key: str,
-                        matches: Callable[[str], bool], *, per_page: int, max_pages: int,
-                        refusal: str, what: str, noun: str, allowed: int) -> str:
-    """The first ``item[key]`` of a numbered, paginated list that ``matches``.
-
-    ``fetch_page(n)`` returns page ``n`` (1, 2, ...); a page shorter than ``per_page`` is
-    the last, and at most ``max_pages`` are read. None matching raises
-    :class:`~cms_social_login.http.AccessRestricted` with ``refusal`` for the visitor and,
-    for the log, ``what`` was read: how many ``noun`` it listed against ``allowed``.
-    Used by membership restrictions (GitHub organizations, GitLab groups).
-    """
-    seen = 0
-    for page_number in range(1, max_pages + 1):
-        page = fetch_page(page_number)
-        for item in page:
-            value = item.get(key) if isinstance(item, dict) else None
-            if isinstance(value, str):
-                seen += 1
-                if matches(value):
-                    return value
-        if len(page) < per_page:
-            raise AccessRestricted(refusal, f"{what}: member of {seen} {noun}, none of the "
-                                            f"{allowed} allowed")
-    raise AccessRestricted(refusal, f"{what}: none of {allowed} allowed {noun} in the first "
-                                    f"{seen} listed (stopped after {max_pages} pages)")
-
-
-def url_origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower case (RFC 6454 origin)."""
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else ""
+def _token_cause(what: str, refused: Any) -> str:
+    """The log's words for a token endpoint's refusal (its error code, never a body)."""
+    code = f" ({refused.error[:64]})" if refused.error else ""
+    return f"{what}: the server answered with an error{code}"
 
 
 def url_field_error(value: str, label: str, policy: UrlPolicy | None = None) -> str | None:

@@ -7,7 +7,8 @@ Bitbucket does not document PKCE, so none is sent.
 
 The editor may restrict sign-in to members of some workspaces ("Allowed workspaces"):
 the login then reads the user's workspaces (scope ``account``, already needed for the
-profile) and refuses everyone else with :class:`~cms_social_login.http.AccessRestricted`.
+profile) and refuses everyone else with
+:class:`~cms_social_login.providers.errors.AccessRestricted`.
 It asks the newer ``/user/workspaces`` and, when that answers 404, the documented
 ``/user/permissions/workspaces`` (deprecated under CHANGE-2770 but answering; see
 BITBUCKET.md): both list ``workspace.slug``.
@@ -18,40 +19,44 @@ are read.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
-from urllib.parse import urlparse
 
-from ..http import AccessRestricted, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, Verification, url_origin
+from ..origins import url_origin
+from .base import OAuth2Provider, Verification
+from .errors import ProviderError
+from .membership import MembershipRule
+from .profile import Email, build_profile, text
 
 #: Pages of ``/user/emails`` followed at most (10 per page by default).
 MAX_EMAIL_PAGES = 10
-#: Pages of ``/user/workspaces`` followed at most, of :data:`WORKSPACES_PAGELEN` each.
-MAX_WORKSPACE_PAGES = 20
 #: Workspaces asked for per page (Bitbucket's largest ``pagelen``).
 WORKSPACES_PAGELEN = 100
-#: A workspace slug: lowercase letters, digits, ``-`` and ``_``.
-WORKSPACE_SLUG = r"[a-z0-9_-]+"
-#: The "Allowed workspaces" field: slugs separated by spaces and/or commas.
-WORKSPACE_LIST_PATTERN = rf"[ ,]*{WORKSPACE_SLUG}(?:[ ,]+{WORKSPACE_SLUG})*[ ,]*"
+#: What a visitor reads when a list comes back in a shape we cannot follow.
+UNREADABLE = _("Bitbucket sent an answer we could not read. Please try again.")
 #: What a visitor outside the allowed workspaces reads.
 NOT_A_MEMBER_MESSAGE = _("Your Bitbucket account is not a member of a workspace allowed "
                          "on this site.")
-
-
-def parse_workspaces(value: str | None) -> tuple[str, ...]:
-    """The workspace slugs of an "Allowed workspaces" value, in order, without repeats.
-
-    Empty (or absent) means no restriction.
-    """
-    slugs: list[str] = []
-    for slug in re.split(r"[\s,]+", value or ""):
-        if slug and slug not in slugs:
-            slugs.append(slug)
-    return tuple(slugs)
+#: "Allowed workspaces": the scope ``account`` (already needed for the profile) lists them.
+WORKSPACES = MembershipRule(
+    field="allowed_workspaces", label=_("Allowed workspaces"),
+    help=_("Optional. Only members of these Bitbucket workspaces may log in: their IDs as "
+           "in bitbucket.org/<workspace>, separated by spaces or commas. Leave empty to "
+           "let every Bitbucket account log in."),
+    name_pattern=r"[a-z0-9_-]+",  # a workspace slug
+    pattern_message=_("Type workspace IDs (lowercase letters, digits, - and _) separated "
+                      "by spaces or commas."),
+    words=_("Members of the workspaces: ${names}"),
+    refusal=NOT_A_MEMBER_MESSAGE,
+    unavailable=_(
+        "Bitbucket could not tell us your workspaces. Please try again in a "
+        "moment."),
+    source="GET /user/workspaces", noun="workspace(s)",
+    max_pages=20)
+#: The workspace slugs of an "Allowed workspaces" value, in order, without repeats.
+parse_workspaces = WORKSPACES.parse
 
 BITBUCKET_ICON = (
     '<svg viewBox="0 0 32 32" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -76,6 +81,8 @@ class BitbucketProvider(OAuth2Provider):
     client_auth = "basic"
     #: Private consumers get client-credentials tokens: "Verify credentials" uses that.
     can_verify_credentials = True
+    can_use_client_credentials = True
+    membership_rule = WORKSPACES
     uses_pkce = False
     client_id_help = _("The Key of your Bitbucket OAuth consumer.")
     client_secret_help = _("The Secret of your Bitbucket OAuth consumer.")
@@ -93,26 +100,9 @@ class BitbucketProvider(OAuth2Provider):
         """A client-credentials token (granted to private consumers) proves the pair."""
         return self.verify_by_client_credentials(values)
 
-    def access_rule(self, values: Mapping[str, str]) -> str | None:
-        allowed = parse_workspaces(values.get("allowed_workspaces"))
-        return _("Members of the workspaces: ${names}",
-                 mapping={"names": ", ".join(allowed)}) if allowed else None
-
     def identity_issuer(self, values: Mapping[str, str]) -> str:
         """The origin of the API URL (``cms_social_login.bitbucket.api_url``) the ids come from."""
         return url_origin(self.api_url)
-
-    def extra_fields(self) -> Sequence[Field]:
-        """The optional "Allowed workspaces" restriction."""
-        return (
-            Field("allowed_workspaces", _("Allowed workspaces"), max_length=2000,
-                  help=_("Optional. Only members of these Bitbucket workspaces may log in: "
-                         "their IDs as in bitbucket.org/<workspace>, separated by spaces or "
-                         "commas. Leave empty to let every Bitbucket account log in."),
-                  pattern=WORKSPACE_LIST_PATTERN,
-                  pattern_message=_("Type workspace IDs (lowercase letters, digits, - and _) "
-                                    "separated by spaces or commas.")),
-        )
 
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:
@@ -124,124 +114,68 @@ class BitbucketProvider(OAuth2Provider):
                 _("Bitbucket sent a profile without an account id. Please try again."),
                 "GET /user: no uuid in the answer",
             )
-        allowed = parse_workspaces(values.get("allowed_workspaces"))
-        if allowed:
-            self.check_workspaces(access_token, allowed)
-        emails = self.fetch_emails(access_token)
-        verified = next((e["email"] for e in emails
-                         if e.get("is_primary") and e.get("is_confirmed")
-                         and isinstance(e.get("email"), str)), None)
-        if verified is None:
+        self.check_membership(access_token, values)
+        links = user.get("links") or {}
+        profile = build_profile(
+            domain=self.domain, userid=uuid, username=text(user.get("nickname")),
+            display_name=text(user.get("display_name")),
+            emails=self.emails(access_token),
+            photo=text((links.get("avatar") or {}).get("href")),
+            profile_url=text((links.get("html") or {}).get("href")),
+            accountId=user.get("account_id"))
+        if profile["verifiedEmail"] is None:
             raise ProviderError(
                 _("Your Bitbucket account has no confirmed primary email address. Confirm it "
                   "in Bitbucket's personal settings, then try again."),
                 "GET /user/emails: no primary confirmed address",
             )
-        links = user.get("links") or {}
-        nickname = user.get("nickname") if isinstance(user.get("nickname"), str) else None
-        display_name = user.get("display_name") or nickname or verified
-        profile: dict[str, Any] = {
-            "accounts": [{"domain": self.domain, "userid": uuid, "username": nickname}],
-            "displayName": display_name,
-            "preferredUsername": nickname,
-            "name": {"formatted": display_name},
-            "emails": [{"value": e["email"], "primary": bool(e.get("is_primary")),
-                        "verified": bool(e.get("is_confirmed"))}
-                       for e in emails if isinstance(e.get("email"), str)],
-            "verifiedEmail": verified,
-            "accountId": user.get("account_id"),
-        }
-        avatar = (links.get("avatar") or {}).get("href")
-        if avatar:
-            profile["photos"] = [{"value": avatar}]
-        html = (links.get("html") or {}).get("href")
-        if html:
-            profile["urls"] = [{"type": "profile", "value": html}]
         return profile
 
-    def fetch_emails(self, access_token: str) -> list[dict[str, Any]]:
-        """All of the user's addresses, following ``next`` on the same API host."""
-        url: str | None = f"{self.api_url}/user/emails"
-        api_origin = urlparse(self.api_url)[:2]
-        emails: list[dict[str, Any]] = []
-        for _page in range(MAX_EMAIL_PAGES):
-            page = self.api_get(url, access_token)
-            emails.extend(v for v in page.get("values") or () if isinstance(v, dict))
+    def pages(self, first: dict[str, Any] | None, fetch: Callable[[str], Any]
+              ) -> Iterator[dict[str, Any]]:
+        """The pages of a paginated list from its ``first`` page on, ``fetch`` -ing the
+        ``next`` ones (on the API host only) until a page names none."""
+        page = first
+        while True:
+            if not isinstance(page, dict):
+                raise ProviderError(UNREADABLE, "paginated list: a page is missing")
+            yield page
             url = page.get("next")
             if not url:
-                return emails
-            if not isinstance(url, str) or urlparse(url)[:2] != api_origin:
-                raise ProviderError(
-                    _("Bitbucket sent an answer we could not read. Please try again."),
-                    "GET /user/emails: next link outside the API host",
-                )
-        return emails
+                return
+            if not isinstance(url, str) or url_origin(url) != url_origin(self.api_url):
+                raise ProviderError(UNREADABLE, "paginated list: next link outside the "
+                                                "API host")
+            page = fetch(url)
 
-    def check_workspaces(self, access_token: str, allowed: Sequence[str]) -> str:
-        """The first of ``allowed`` that the token's user belongs to.
+    def emails(self, access_token: str) -> list[Email]:
+        """The user's addresses (``/user/emails``, at most :data:`MAX_EMAIL_PAGES` pages)."""
+        def read(url: str) -> Any:
+            return self.api_get(url, access_token)
 
-        Reads ``/user/workspaces`` (or, when that is a 404, the documented
-        ``/user/permissions/workspaces``) page by page, stopping at the first match and
-        following ``next`` on the API host only. :class:`AccessRestricted` when the user belongs to
-        none of them; :class:`ProviderError` when Bitbucket does not answer properly.
-        """
-        wanted = set(allowed)
-        url: str | None = f"{self.api_url}/user/workspaces?pagelen={WORKSPACES_PAGELEN}"
-        api_origin = urlparse(self.api_url)[:2]
-        seen = 0
-        for page_number in range(MAX_WORKSPACE_PAGES):
-            page = self._workspaces_page(url, access_token)
-            if page is None and page_number == 0:  # the newer endpoint is not there
-                url = f"{self.api_url}/user/permissions/workspaces?pagelen={WORKSPACES_PAGELEN}"
-                page = self._workspaces_page(url, access_token)
-            if page is None:
-                raise ProviderError(
-                    _("Bitbucket could not tell us your workspaces. Please try again in a "
-                      "moment."), "GET workspaces: not found")
-            for access in page.get("values") or ():
-                workspace = access.get("workspace") if isinstance(access, dict) else None
-                slug = workspace.get("slug") if isinstance(workspace, dict) else None
-                if isinstance(slug, str):
-                    seen += 1
-                    if slug in wanted:
-                        return slug
-            url = page.get("next")
-            if not url:
-                break
-            if not isinstance(url, str) or urlparse(url)[:2] != api_origin:
-                raise ProviderError(
-                    _("Bitbucket sent an answer we could not read. Please try again."),
-                    "GET /user/workspaces: next link outside the API host",
-                )
-        else:
-            raise AccessRestricted(
-                NOT_A_MEMBER_MESSAGE,
-                f"GET /user/workspaces: none of {len(wanted)} allowed workspace(s) in the "
-                f"first {seen} listed (stopped after {MAX_WORKSPACE_PAGES} pages)",
-            )
-        raise AccessRestricted(
-            NOT_A_MEMBER_MESSAGE,
-            f"GET /user/workspaces: member of {seen} workspace(s), none of the "
-            f"{len(wanted)} allowed",
-        )
+        pages = islice(self.pages(read(f"{self.api_url}/user/emails"), read), MAX_EMAIL_PAGES)
+        return [Email(e["email"], e.get("is_primary") is True, e.get("is_confirmed") is True)
+                for page in pages for e in page.get("values") or ()
+                if isinstance(e, dict) and isinstance(e.get("email"), str)]
 
-    def _workspaces_page(self, url: str, access_token: str) -> dict[str, Any] | None:
-        """A page of a membership list; None when the endpoint answers 404."""
-        response = self.http.request_json(
-            "GET", url, headers={"Authorization": f"Bearer {access_token}"})
-        if response.status == 200 and isinstance(response.data, dict):
-            return response.data
-        if response.status == 404:
-            return None
-        if response.status == 403:
-            # The consumer lacks the Account permission (scope ``account``).
+    def member_pages(self, access_token: str, values: Mapping[str, str]
+                     ) -> Iterator[Sequence[str]]:
+        """The user's workspaces, a page at a time, from ``/user/workspaces`` or, when that
+        answers 404, the documented ``/user/permissions/workspaces``."""
+        def read(url: str) -> Any:
+            return self.member_list_page(
+                url, access_token, "does the consumer have the Account: Read permission?",
+                expect=dict)
+
+        query = f"?pagelen={WORKSPACES_PAGELEN}"
+        first = read(f"{self.api_url}/user/workspaces{query}")
+        if first is None:  # the newer endpoint is not there
+            first = read(f"{self.api_url}/user/permissions/workspaces{query}")
+        if first is None:
             raise ProviderError(
-                "Bitbucket login is not set up correctly on this site. "
-                "Please tell the site's editors.",
-                "GET workspaces: refused (does the consumer have the Account: Read "
-                "permission?)",
-            )
-        raise ProviderError(
-            _("Bitbucket could not tell us your workspaces. Please try again in a moment."),
-            "GET workspaces: the server answered with an error",
-        )
+                _("Bitbucket could not tell us your workspaces. Please try again in a "
+                  "moment."), "GET workspaces: not found")
+        for page in self.pages(first, read):
+            yield [access["workspace"]["slug"] for access in page.get("values") or ()
+                   if isinstance(access, dict) and isinstance(access.get("workspace"), dict)
+                   and isinstance(access["workspace"].get("slug"), str)]

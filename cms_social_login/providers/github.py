@@ -7,13 +7,13 @@ primary address of ``/user/emails``, and only when GitHub says it is verified. S
 
 GitHub's token endpoint answers JSON only when asked with ``Accept: application/json``
 (our HTTP client always sends it), and reports a bad code or bad client credentials
-with HTTP **200** and an ``error`` field, which :meth:`GitHubProvider.read_token_response`
+with HTTP **200** and an ``error`` field, which Authlib reads and :data:`TOKEN_ERRORS`
 turns into the usual plain-words errors.
 
 The editor may restrict sign-in to members of some organizations ("Allowed
 organizations"): the authorize request then also asks for ``read:org``, and the login
 reads ``/user/orgs`` page by page, refusing everyone else with
-:class:`~cms_social_login.http.AccessRestricted`. Pages are asked for by number
+:class:`~cms_social_login.providers.errors.AccessRestricted`. Pages are asked for by number
 (``page=``) on the API host until a short page, the same pages GitHub's ``Link: ...;
 rel="next"`` header names (our HTTP client gives the JSON body only). An organization
 that restricts OAuth App access is listed only once it has approved the app.
@@ -21,13 +21,15 @@ that restricts OAuth App access is listed only once it has approved the app.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..http import HttpResponse, ProviderError
 from ..i18n import _
-from .base import Field, OAuth2Provider, first_listed_member, url_origin
+from ..origins import url_origin
+from .base import OAuth2Provider
+from .errors import ProviderError
+from .membership import MembershipRule, numbered_pages
+from .profile import Email, build_profile, text
 
 GITHUB_ICON = (
     '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -40,41 +42,49 @@ GITHUB_ICON = (
     '0 .21.15.46.55.38A8.013 8.013 0 0016 8c0-4.42-3.58-8-8-8z"/></svg>'
 )
 
-#: GitHub's token-endpoint error codes (sent with HTTP 200) -> RFC 6749 codes.
+#: GitHub's token-endpoint error codes (sent with HTTP 200) -> RFC 6749 codes; a refresh
+#: token is refused with ``bad_refresh_token``
+#: (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens).
 TOKEN_ERRORS = {
     "incorrect_client_credentials": "invalid_client",
     "redirect_uri_mismatch": "invalid_client",
     "bad_verification_code": "invalid_grant",
+    "bad_refresh_token": "invalid_grant",
 }
 
 #: Addresses asked for at once; an account with more is not expected.
 EMAILS_PER_PAGE = 100
 #: Organizations asked for per page of ``/user/orgs`` (GitHub's largest ``per_page``).
 ORGS_PER_PAGE = 100
-#: Pages of ``/user/orgs`` read at most.
-MAX_ORG_PAGES = 10
 #: The scope that lets ``/user/orgs`` list the user's organizations.
 ORGS_SCOPE = "read:org"
 #: A GitHub login: letters, digits and single hyphens (not first nor last), 1-39 long.
 GITHUB_LOGIN = r"(?=[A-Za-z0-9-]{1,39}(?![A-Za-z0-9-]))[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
-#: The "Allowed organizations" field: logins separated by spaces and/or commas.
-ORGANIZATION_LIST_PATTERN = rf"[ ,]*{GITHUB_LOGIN}(?:[ ,]+{GITHUB_LOGIN})*[ ,]*"
 #: What a visitor outside the allowed organizations reads.
 NOT_A_MEMBER_MESSAGE = _("Your GitHub account is not a member of an organization allowed "
                          "on this site.")
 
 
-def parse_organizations(value: str | None) -> tuple[str, ...]:
-    """The organization logins of an "Allowed organizations" value, lowercased, in order,
-    without repeats (GitHub logins are case-insensitive).
-
-    Empty (or absent) means no restriction.
-    """
-    logins: list[str] = []
-    for login in re.split(r"[\s,]+", (value or "").lower()):
-        if login and login not in logins:
-            logins.append(login)
-    return tuple(logins)
+#: "Allowed organizations": ``/user/orgs`` lists them with the scope ``read:org``.
+ORGANIZATIONS = MembershipRule(
+    field="allowed_organizations", label=_("Allowed organizations"),
+    help=_("Optional. Only members of these GitHub organizations may log in: their names "
+           "as in github.com/<organization>, separated by spaces or commas. GitHub then "
+           "asks visitors to also share their organization memberships (read:org). Leave "
+           "empty to let every GitHub account log in."),
+    name_pattern=GITHUB_LOGIN,
+    pattern_message=_("Type organization names (letters, digits and single hyphens, at "
+                      "most 39 characters each) separated by spaces or commas."),
+    words=_("Members of the organizations: ${names}"),
+    refusal=NOT_A_MEMBER_MESSAGE,
+    unavailable=_(
+        "GitHub could not tell us your organizations. Please try again in a "
+        "moment."),
+    source="GET /user/orgs", noun="organization(s)",
+    scope=ORGS_SCOPE, ignore_case=True)
+#: The organization logins of an "Allowed organizations" value, lowercased, in order,
+#: without repeats (GitHub logins are case-insensitive).
+parse_organizations = ORGANIZATIONS.parse
 
 
 class GitHubProvider(OAuth2Provider):
@@ -90,6 +100,8 @@ class GitHubProvider(OAuth2Provider):
     scopes = ("read:user", "user:email")
     send_scopes = True
     client_auth = "post"
+    token_error_codes = TOKEN_ERRORS
+    membership_rule = ORGANIZATIONS
     #: GitHub supports PKCE with S256 since July 2025 (and recommends it):
     #: https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication/
     uses_pkce = True
@@ -108,58 +120,9 @@ class GitHubProvider(OAuth2Provider):
           "(read:org) when you fill in Allowed organizations."),
     )
 
-    def access_rule(self, values: Mapping[str, str]) -> str | None:
-        allowed = parse_organizations(values.get("allowed_organizations"))
-        return _("Members of the organizations: ${names}",
-                 mapping={"names": ", ".join(allowed)}) if allowed else None
-
     def identity_issuer(self, values: Mapping[str, str]) -> str:
         """The origin of the API URL (``cms_social_login.github.api_url``) the ids come from."""
         return url_origin(self.api_url)
-
-    def extra_fields(self) -> Sequence[Field]:
-        """The optional "Allowed organizations" restriction."""
-        return (
-            Field("allowed_organizations", _("Allowed organizations"), max_length=2000,
-                  help=_("Optional. Only members of these GitHub organizations may log in: "
-                         "their names as in github.com/<organization>, separated by spaces "
-                         "or commas. GitHub then asks visitors to also share their "
-                         "organization memberships (read:org). Leave empty to let every "
-                         "GitHub account log in."),
-                  pattern=ORGANIZATION_LIST_PATTERN,
-                  pattern_message=_("Type organization names (letters, digits and single "
-                                    "hyphens, at most 39 characters each) separated by "
-                                    "spaces or commas.")),
-        )
-
-    def authorize_params(self, values: Mapping[str, str], state: str, redirect_uri: str,
-                         code_verifier: str | None, nonce: str | None) -> dict[str, str]:
-        """The usual query, with ``read:org`` added when organizations are restricted."""
-        params = super().authorize_params(values, state, redirect_uri, code_verifier, nonce)
-        if parse_organizations(values.get("allowed_organizations")):
-            params["scope"] = " ".join((*self.scopes, ORGS_SCOPE))
-        return params
-
-    def read_token_response(self, response: HttpResponse) -> dict[str, Any]:
-        data = response.data
-        if response.status == 200 and isinstance(data, dict) \
-                and isinstance(data.get("error"), str) and "access_token" not in data:
-            error = TOKEN_ERRORS.get(data["error"], data["error"])
-            status = 401 if error == "invalid_client" else 400
-            response = HttpResponse(status=status, data={"error": error}, url=response.url)
-        return super().read_token_response(response)
-
-    def read_refresh_response(self, response: HttpResponse) -> dict[str, Any]:
-        """GitHub refuses a refresh token with HTTP 200 and ``bad_refresh_token``
-        (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens)."""
-        data = response.data
-        if response.status == 200 and isinstance(data, dict) \
-                and isinstance(data.get("error"), str) and "access_token" not in data:
-            error = {"bad_refresh_token": "invalid_grant"}.get(
-                data["error"], TOKEN_ERRORS.get(data["error"], data["error"]))
-            status = 401 if error == "invalid_client" else 400
-            response = HttpResponse(status=status, data={"error": error}, url=response.url)
-        return super().read_refresh_response(response)
 
     def api_headers(self, access_token: str) -> dict[str, str]:
         return {
@@ -178,66 +141,27 @@ class GitHubProvider(OAuth2Provider):
                 _("GitHub sent a profile without an account id. Please try again."),
                 "GET /user: no numeric id in the answer",
             )
-        allowed = parse_organizations(values.get("allowed_organizations"))
-        if allowed:
-            self.check_organizations(access_token, allowed)
-        emails = [e for e in self.api_get(f"{self.api_url}/user/emails?per_page="
-                                          f"{EMAILS_PER_PAGE}", access_token, expect=list)
-                  if isinstance(e, dict) and isinstance(e.get("email"), str)]
-        verified = next((e["email"] for e in emails
-                         if e.get("primary") is True and e.get("verified") is True), None)
-        if verified is None:
+        self.check_membership(access_token, values)
+        emails = self.api_get(f"{self.api_url}/user/emails?per_page={EMAILS_PER_PAGE}",
+                              access_token, expect=list)
+        profile = build_profile(
+            domain=self.domain, userid=str(user_id), username=text(user.get("login")),
+            display_name=text(user.get("name")),
+            emails=[Email(e["email"], e.get("primary") is True, e.get("verified") is True)
+                    for e in emails if isinstance(e, dict) and isinstance(e.get("email"), str)],
+            photo=text(user.get("avatar_url")), profile_url=text(user.get("html_url")))
+        if profile["verifiedEmail"] is None:
             raise ProviderError(
                 _("Your GitHub account has no verified primary email address. Verify it in "
                   "GitHub's email settings, then try again."),
                 "GET /user/emails: no primary verified address",
             )
-        login = user.get("login") if isinstance(user.get("login"), str) else None
-        display_name = user.get("name") or login or verified
-        profile: dict[str, Any] = {
-            "accounts": [{"domain": self.domain, "userid": str(user_id), "username": login}],
-            "displayName": display_name,
-            "preferredUsername": login,
-            "name": {"formatted": display_name},
-            "emails": [{"value": e["email"], "primary": e.get("primary") is True,
-                        "verified": e.get("verified") is True} for e in emails],
-            "verifiedEmail": verified,
-        }
-        if isinstance(user.get("avatar_url"), str):
-            profile["photos"] = [{"value": user["avatar_url"]}]
-        if isinstance(user.get("html_url"), str):
-            profile["urls"] = [{"type": "profile", "value": user["html_url"]}]
         return profile
 
-    def check_organizations(self, access_token: str, allowed: Sequence[str]) -> str:
-        """The first organization of ``allowed`` (lowercase logins) that the token's user
-        belongs to, as ``/user/orgs`` spells it.
-
-        Reads ``/user/orgs`` page by page (``page=1, 2...`` on the API host, stopping at
-        the first match or a short page, at most :data:`MAX_ORG_PAGES`).
-        :class:`AccessRestricted` when the user belongs to none of them;
-        :class:`ProviderError` when GitHub does not answer properly.
-        """
-        wanted = {login.lower() for login in allowed}
-        return first_listed_member(
-            lambda number: self._organizations_page(number, access_token), "login",
-            lambda login: login.lower() in wanted, per_page=ORGS_PER_PAGE,
-            max_pages=MAX_ORG_PAGES, refusal=NOT_A_MEMBER_MESSAGE,
-            what="GET /user/orgs", noun="organization(s)", allowed=len(wanted))
-
-    def _organizations_page(self, page_number: int, access_token: str) -> list[Any]:
-        url = f"{self.api_url}/user/orgs?per_page={ORGS_PER_PAGE}&page={page_number}"
-        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
-        if response.status == 200 and isinstance(response.data, list):
-            return response.data
-        if response.status == 403:
-            # The token lacks ``read:org`` (or an organization policy blocks the app).
-            raise ProviderError(
-                _("${title} login is not set up correctly on this site. Please tell the "
-                  "site's editors.", mapping={"title": self.title}),
-                f"GET /user/orgs: refused (was the {ORGS_SCOPE} scope granted?)",
-            )
-        raise ProviderError(
-            _("GitHub could not tell us your organizations. Please try again in a moment."),
-            "GET /user/orgs: the server answered with an error",
-        )
+    def member_pages(self, access_token: str, values: Mapping[str, str]
+                     ) -> Iterator[Sequence[str]]:
+        """The user's organizations, ``/user/orgs`` page by page (``page=1, 2...`` on the
+        API host, until a short page)."""
+        return numbered_pages(lambda number: self.member_list_page(
+            f"{self.api_url}/user/orgs?per_page={ORGS_PER_PAGE}&page={number}", access_token,
+            f"was the {ORGS_SCOPE} scope granted?") or [], "login", ORGS_PER_PAGE)

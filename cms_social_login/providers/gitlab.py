@@ -12,26 +12,21 @@ such as ``acme`` or ``acme/platform``): the authorize request then also asks for
 ``/api/v4/groups?min_access_level=10`` page by page (``page=`` numbers on the API host
 until a short page, the pages GitLab's ``X-Next-Page`` header names). A member of an
 allowed group or of one of its subgroups may log in; everyone else is refused with
-:class:`~cms_social_login.http.AccessRestricted`.
+:class:`~cms_social_login.providers.errors.AccessRestricted`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..http import ProviderError
 from ..i18n import _
-from .base import (
-    Field,
-    OAuth2Provider,
-    Verification,
-    first_listed_member,
-    url_field_error,
-    url_origin,
-)
+from ..origins import url_origin
+from .base import Field, OAuth2Provider, Verification, url_field_error
+from .errors import ProviderError
+from .membership import MembershipRule, numbered_pages
+from .profile import Email, build_profile, text
 
 GITLAB_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -44,40 +39,36 @@ GITLAB_ICON = (
 
 #: Groups asked for per page of ``/groups`` (GitLab's largest ``per_page``).
 GROUPS_PER_PAGE = 100
-#: Pages of ``/groups`` read at most.
-MAX_GROUP_PAGES = 10
 #: The scope that lets ``/api/v4/groups`` list the user's groups.
 GROUPS_SCOPE = "read_api"
 #: ``min_access_level`` of the groups query: Guest (10), i.e. any membership.
 GUEST_ACCESS_LEVEL = 10
-#: A group's full path: ``/``-separated parts of letters, digits, ``_``, ``-`` and ``.``.
-GROUP_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
-#: The "Allowed groups" field: full paths separated by spaces and/or commas.
-GROUP_LIST_PATTERN = rf"[ ,]*{GROUP_PATH}(?:[ ,]+{GROUP_PATH})*[ ,]*"
 #: What a visitor outside the allowed groups reads.
 NOT_A_MEMBER_MESSAGE = _("Your GitLab account is not a member of a group allowed on this "
                          "site.")
 
 
-def parse_groups(value: str | None) -> tuple[str, ...]:
-    """The group full paths of an "Allowed groups" value, lowercased, in order, without
-    repeats (GitLab paths are case-insensitive).
-
-    Empty (or absent) means no restriction.
-    """
-    paths: list[str] = []
-    for path in re.split(r"[\s,]+", (value or "").lower()):
-        if path and path not in paths:
-            paths.append(path)
-    return tuple(paths)
-
-
-def allowed_group(full_path: str, allowed: Sequence[str]) -> str | None:
-    """The entry of ``allowed`` (lowercase paths) that ``full_path`` is, or is a subgroup
-    of; None when there is none."""
-    path = full_path.lower()
-    return next((group for group in allowed
-                 if path == group or path.startswith(group + "/")), None)
+#: "Allowed groups": ``/groups`` lists them with the scope ``read_api``; a member of a
+#: subgroup counts as a member of the group.
+GROUPS = MembershipRule(
+    field="allowed_groups", label=_("Allowed groups"),
+    help=_("Optional. Only members of these GitLab groups (or of their subgroups) may log "
+           "in: their full paths as in gitlab.com/<group>, e.g. acme or acme/platform, "
+           "separated by spaces or commas. Tick the read_api scope of the application "
+           "too. Leave empty to let every GitLab account log in."),
+    name_pattern=r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*",  # a group's full path
+    pattern_message=_("Type group paths (letters, digits, _, -, . and /) separated by "
+                      "spaces or commas."),
+    words=_("Members of the groups (or their subgroups): ${names}"),
+    refusal=NOT_A_MEMBER_MESSAGE,
+    unavailable=_(
+        "GitLab could not tell us your groups. Please try again in a "
+        "moment."),
+    source="GET /api/v4/groups",
+    noun="group(s) (with subgroups)", scope=GROUPS_SCOPE, ignore_case=True, subgroups=True)
+#: The group full paths of an "Allowed groups" value, lowercased, in order, without
+#: repeats (GitLab paths are case-insensitive).
+parse_groups = GROUPS.parse
 
 
 class GitLabProvider(OAuth2Provider):
@@ -95,6 +86,7 @@ class GitLabProvider(OAuth2Provider):
     client_auth = "post"
     uses_pkce = True
     endpoint_fields = ("base_url",)
+    membership_rule = GROUPS
     #: GitLab authenticates the client before it looks at the code (RFC 6749 5.2).
     can_verify_credentials = True
     setup_steps = (
@@ -112,34 +104,12 @@ class GitLabProvider(OAuth2Provider):
         """A made-up code at the token endpoint: invalid_client or invalid_grant."""
         return self.verify_by_token_endpoint(values)
 
-    def access_rule(self, values: Mapping[str, str]) -> str | None:
-        allowed = parse_groups(values.get("allowed_groups"))
-        return _("Members of the groups (or their subgroups): ${names}",
-                 mapping={"names": ", ".join(allowed)}) if allowed else None
-
     def extra_fields(self) -> Sequence[Field]:
         return (
             Field("base_url", "GitLab URL", max_length=200,
                   help="Only for a self-hosted GitLab, e.g. https://gitlab.example.com; "
                        "leave empty for gitlab.com."),
-            Field("allowed_groups", _("Allowed groups"), max_length=2000,
-                  help=_("Optional. Only members of these GitLab groups (or of their "
-                         "subgroups) may log in: their full paths as in "
-                         "gitlab.com/<group>, e.g. acme or acme/platform, separated by "
-                         "spaces or commas. Tick the read_api scope of the application too. "
-                         "Leave empty to let every GitLab account log in."),
-                  pattern=GROUP_LIST_PATTERN,
-                  pattern_message=_("Type group paths (letters, digits, _, -, . and /) "
-                                    "separated by spaces or commas.")),
         )
-
-    def authorize_params(self, values: Mapping[str, str], state: str, redirect_uri: str,
-                         code_verifier: str | None, nonce: str | None) -> dict[str, str]:
-        """The usual query, with ``read_api`` added when groups are restricted."""
-        params = super().authorize_params(values, state, redirect_uri, code_verifier, nonce)
-        if parse_groups(values.get("allowed_groups")):
-            params["scope"] = " ".join((*self.scopes, GROUPS_SCOPE))
-        return params
 
     def validate(self, values: Mapping[str, str]) -> dict[str, str]:
         base_url = values.get("base_url") or ""
@@ -177,63 +147,22 @@ class GitLabProvider(OAuth2Provider):
                 _("GitLab sent a profile without an account id. Please try again."),
                 "GET /api/v4/user: no numeric id in the answer",
             )
-        allowed = parse_groups(values.get("allowed_groups"))
-        if allowed:
-            self.check_groups(token["access_token"], allowed, values)
-        username = user.get("username") if isinstance(user.get("username"), str) else None
-        email = user.get("email") if isinstance(user.get("email"), str) else None
-        verified = email if email and user.get("confirmed_at") else None
-        display_name = user.get("name") or username or email or str(user_id)
+        self.check_membership(token["access_token"], values)
+        email = text(user.get("email"))
         base = self.base_url(values)
-        domain = (urlsplit(base).hostname or self.domain) if base else self.domain
-        profile: dict[str, Any] = {
-            "accounts": [{"domain": domain, "userid": str(user_id), "username": username}],
-            "displayName": display_name,
-            "preferredUsername": username,
-            "name": {"formatted": display_name},
-            "emails": [{"value": email, "primary": True, "verified": bool(verified)}]
-            if email else [],
-            "verifiedEmail": verified,
-        }
-        if isinstance(user.get("avatar_url"), str):
-            profile["photos"] = [{"value": user["avatar_url"]}]
-        if isinstance(user.get("web_url"), str):
-            profile["urls"] = [{"type": "profile", "value": user["web_url"]}]
-        return profile
+        return build_profile(
+            domain=(urlsplit(base).hostname or self.domain) if base else self.domain,
+            userid=str(user_id), username=text(user.get("username")),
+            display_name=text(user.get("name")),
+            emails=[Email(email, True, bool(user.get("confirmed_at")))] if email else [],
+            photo=text(user.get("avatar_url")), profile_url=text(user.get("web_url")))
 
-    def check_groups(self, access_token: str, allowed: Sequence[str],
-                     values: Mapping[str, str]) -> str:
-        """The full path of the first group the token's user belongs to that is in
-        ``allowed`` (lowercase full paths) or a subgroup of one of them.
-
-        Reads ``/api/v4/groups?min_access_level=10`` page by page (``page=1, 2...`` on the
-        API of ``values``, stopping at the first match or a short page, at most
-        :data:`MAX_GROUP_PAGES`). :class:`AccessRestricted` when there is none;
-        :class:`ProviderError` when GitLab does not answer properly.
-        """
-        wanted = tuple(group.lower() for group in allowed)
-        return first_listed_member(
-            lambda number: self._groups_page(number, access_token, values), "full_path",
-            lambda full_path: allowed_group(full_path, wanted), per_page=GROUPS_PER_PAGE,
-            max_pages=MAX_GROUP_PAGES, refusal=NOT_A_MEMBER_MESSAGE,
-            what="GET /api/v4/groups", noun="group(s) (with subgroups)", allowed=len(wanted))
-
-    def _groups_page(self, page_number: int, access_token: str,
-                     values: Mapping[str, str]) -> list[Any]:
-        url = (f"{self.api_endpoint(values)}/groups?min_access_level={GUEST_ACCESS_LEVEL}"
-               f"&per_page={GROUPS_PER_PAGE}&page={page_number}")
-        response = self.http.request_json("GET", url, headers=self.api_headers(access_token))
-        if response.status == 200 and isinstance(response.data, list):
-            return response.data
-        if response.status == 403:
-            # The token lacks ``read_api``: the application does not have the scope.
-            raise ProviderError(
-                _("${title} login is not set up correctly on this site. Please tell the "
-                  "site's editors.", mapping={"title": self.title}),
-                f"GET /api/v4/groups: refused (does the application have the "
-                f"{GROUPS_SCOPE} scope?)",
-            )
-        raise ProviderError(
-            _("GitLab could not tell us your groups. Please try again in a moment."),
-            "GET /api/v4/groups: the server answered with an error",
-        )
+    def member_pages(self, access_token: str, values: Mapping[str, str]
+                     ) -> Iterator[Sequence[str]]:
+        """The user's groups, ``/api/v4/groups?min_access_level=10`` page by page
+        (``page=1, 2...`` on the API of ``values``, until a short page)."""
+        return numbered_pages(lambda number: self.member_list_page(
+            f"{self.api_endpoint(values)}/groups?min_access_level={GUEST_ACCESS_LEVEL}"
+            f"&per_page={GROUPS_PER_PAGE}&page={number}", access_token,
+            f"does the application have the {GROUPS_SCOPE} scope?") or [], "full_path",
+            GROUPS_PER_PAGE)

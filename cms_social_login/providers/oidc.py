@@ -47,10 +47,13 @@ from joserfc.jwk import KeySet, import_key
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
-from ..http import SLOT_PATIENCE, HttpResponse, ProviderBusy, ProviderError, reason_in_words
+from ..http import SLOT_PATIENCE
 from ..i18n import _
+from ..origins import url_origin
 from ..settings import PREFIX, SocialLoginSettings
-from .base import Field, OAuth2Provider, Verification, url_field_error
+from .base import Field, LoginContext, OAuth2Provider, Verification, url_field_error
+from .errors import ProviderBusy, ProviderError, reason_in_words
+from .profile import Email, build_profile, text
 
 OIDC_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -128,13 +131,6 @@ class BoundedCache:
         return len(self._entries)
 
 
-def origin_of(url: str) -> str:
-    """``scheme://host:port`` of ``url``, lower case, with the scheme's default port."""
-    parts = urlsplit(url)
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
-
-
 def _default_title(name: str) -> str:
     if name == OIDCProvider.name:
         return OIDCProvider.title
@@ -151,6 +147,8 @@ class OIDCProvider(OAuth2Provider):
     send_scopes = True
     uses_pkce = True
     uses_nonce = True
+    #: RP-Initiated Logout, when the editor ticks "Log out at the provider too".
+    can_log_out = True
     endpoint_fields = ("issuer",)
     #: Discovery, the signing keys and a client-authenticated token request need no user.
     can_verify_credentials = True
@@ -307,8 +305,8 @@ class OIDCProvider(OAuth2Provider):
         if not isinstance(stated, str) or stated.rstrip("/") != issuer.rstrip("/"):
             raise misconfigured("the document names another issuer")
         urls: dict[str, str | None] = {}
-        allowed_origins = {origin_of(issuer), *(
-            origin_of(o) if o != "*" else o for o in self.settings.allowed_endpoint_origins)}
+        allowed_origins = {url_origin(issuer), *(
+            url_origin(o) if o != "*" else o for o in self.settings.allowed_endpoint_origins)}
         for key in ENDPOINT_KEYS:
             value = document.get(key)
             if value is None and key in ("userinfo_endpoint", "end_session_endpoint"):
@@ -316,7 +314,7 @@ class OIDCProvider(OAuth2Provider):
                 continue
             if not isinstance(value, str) or url_field_error(value, key, self.url_policy):
                 raise misconfigured(f"{key} is missing, not an https URL or not allowed")
-            if "*" not in allowed_origins and origin_of(value) not in allowed_origins:
+            if "*" not in allowed_origins and url_origin(value) not in allowed_origins:
                 raise misconfigured(f"{key} is on another origin than the issuer (allow it "
                                     "with cms_social_login.allowed_endpoint_origins)")
             urls[key] = value
@@ -409,26 +407,22 @@ class OIDCProvider(OAuth2Provider):
     def token_endpoint(self, values: Mapping[str, str]) -> str:
         return self.metadata(values).token_endpoint
 
-    def token_request(self, values: Mapping[str, str], form: dict[str, str]) -> HttpResponse:
-        """POST to the token endpoint, authenticated as the discovery document prefers:
-        HTTP Basic (the OpenID Connect default) unless only ``client_secret_post`` is
-        offered."""
+    def token_auth_method(self, values: Mapping[str, str]) -> str:
+        """As the discovery document prefers: HTTP Basic (the OpenID Connect default)
+        unless only ``client_secret_post`` is offered."""
         methods = self.metadata(values).token_auth_methods
-        auth = None
-        if methods and "client_secret_basic" not in methods and "client_secret_post" in methods:
-            form = {**form, "client_id": values["client_id"],
-                    "client_secret": values["client_secret"]}
-        else:
-            auth = (values["client_id"], values["client_secret"])
-        return self.http.request_json("POST", self.token_endpoint(values), data=form,
-                                      auth=auth)
+        if methods and "client_secret_basic" not in methods \
+                and "client_secret_post" in methods:
+            return "client_secret_post"
+        return "client_secret_basic"
 
     # ------------------------------------------------------------------ ID token
 
-    def token_profile(self, token: Mapping[str, Any], values: Mapping[str, str],
-                      nonce: str | None) -> dict[str, Any]:
-        metadata = self.metadata(values)
-        claims = self.verify_id_token(token.get("id_token"), values, metadata, nonce)
+    def token_profile(self, token: Mapping[str, Any], login: LoginContext
+                      ) -> dict[str, Any]:
+        metadata = self.metadata(login.values)
+        claims = self.verify_id_token(token.get("id_token"), login.values, metadata,
+                                      login.nonce)
         if metadata.userinfo_endpoint and not ("email" in claims and "name" in claims):
             info = self.api_get(metadata.userinfo_endpoint, str(token["access_token"]))
             if info.get("sub") != claims["sub"]:
@@ -491,29 +485,13 @@ class OIDCProvider(OAuth2Provider):
 
     def profile_from_claims(self, claims: Mapping[str, Any], metadata: ProviderMetadata
                             ) -> dict[str, Any]:
-        """The Portable Contacts profile of checked OpenID Connect claims."""
-        def text(key: str) -> str | None:
-            value = claims.get(key)
-            return value.strip() or None if isinstance(value, str) else None
-
-        email = text("email")
-        verified = email if email and claims.get("email_verified") in (True, "true") else None
-        username = text("preferred_username")
-        given, family = text("given_name"), text("family_name")
-        joined = " ".join(part for part in (given, family) if part) or None
-        display_name = text("name") or joined or username or email or claims["sub"]
-        profile: dict[str, Any] = {
-            "accounts": [{"domain": urlsplit(metadata.issuer).hostname or metadata.issuer,
-                          "userid": claims["sub"], "username": username}],
-            "displayName": display_name,
-            "preferredUsername": username,
-            "name": {"formatted": display_name, "givenName": given, "familyName": family},
-            "emails": [{"value": email, "primary": True, "verified": bool(verified)}]
-            if email else [],
-            "verifiedEmail": verified,
-            "issuer": metadata.issuer,
-        }
-        picture = text("picture")
-        if picture:
-            profile["photos"] = [{"value": picture}]
-        return profile
+        """The profile of checked OpenID Connect claims."""
+        email = text(claims.get("email"))
+        verified = claims.get("email_verified") in (True, "true")
+        return build_profile(
+            domain=urlsplit(metadata.issuer).hostname or metadata.issuer,
+            userid=claims["sub"], username=text(claims.get("preferred_username")),
+            display_name=text(claims.get("name")), given_name=text(claims.get("given_name")),
+            family_name=text(claims.get("family_name")),
+            emails=[Email(email, True, verified)] if email else [],
+            photo=text(claims.get("picture")), issuer=metadata.issuer)

@@ -13,6 +13,7 @@ from zope.interface import implementer
 from ..interfaces import IProviderRegistry
 from ..settings import PROVIDER_GROUP, SocialLoginSettings
 from .base import Provider
+from .compat import check_provider_class
 
 ENTRY_POINT_GROUP = PROVIDER_GROUP
 
@@ -64,7 +65,9 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
     ``cms_social_login.providers`` setting is not offered.
     """
     factory = DottedNameResolver(package=config.package).maybe_resolve(factory)
-    provider_name = name or getattr(factory, "name", None)
+    provider_class = factory if isinstance(factory, type) and issubclass(factory, Provider) \
+        else None
+    provider_name = name or (provider_class.name if provider_class else None)
     if not provider_name:
         raise ConfigurationError(f"provider {factory!r} has no name; pass name=...")
     settings: SocialLoginSettings = config.registry.social_login_settings
@@ -75,10 +78,13 @@ def add_social_login_provider(config: Configurator, factory: ProviderFactory | s
 
     def register() -> None:
         provider = factory(settings, name=provider_name, **options)
+        problem = check_provider_class(type(provider), provider_name)
+        if problem:
+            raise ConfigurationError(problem)
         get_provider_registry(config.registry).add(provider)
 
-    intr = config.introspectable("social login providers", provider_name,
-                                 title or getattr(factory, "title", provider_name),
+    shown = title or (provider_class.title if provider_class else provider_name)
+    intr = config.introspectable("social login providers", provider_name, shown,
                                  "social login provider")
     intr["factory"] = factory
     intr["name"] = provider_name
@@ -91,6 +97,8 @@ def include_entry_point_providers(config: Configurator) -> None:
 
     An entry point gives one provider named after it, or several when its class says so
     through ``instance_names(settings, name)`` (see :meth:`Provider.instance_names`).
+    A provider class that does not meet provider API 1.0 stops the start with a message
+    saying what to change (:mod:`.compat`).
     """
     settings: SocialLoginSettings = config.registry.social_login_settings
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -101,7 +109,7 @@ def include_entry_point_providers(config: Configurator) -> None:
                 f"cannot load provider entry point {entry_point.name!r} "
                 f"({entry_point.value}): {exc}"
             ) from exc
-        instance_names = getattr(factory, "instance_names", None)
-        names = instance_names(settings, entry_point.name) if instance_names else None
+        names = factory.instance_names(settings, entry_point.name) \
+            if isinstance(factory, type) and issubclass(factory, Provider) else None
         for name in names or (entry_point.name,):
             config.add_social_login_provider(factory, name=name)

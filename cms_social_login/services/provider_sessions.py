@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..crypto import SecretDecryptionError
-from ..http import ProviderError
 from ..interfaces import ISecretBox
+from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
 from ..redirects import site_route_url
 from .login_settings import ProviderConfig

@@ -16,13 +16,13 @@ from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError
 from ..events import SocialLoginFailed, SocialLoginSucceeded
-from ..http import ProviderError
 from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..logs import loggable
 from ..models import LinkedIdentity, LoginState
 from ..models.records import utcnow
-from ..providers.base import Provider
+from ..providers.base import LoginContext, Provider
+from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in
@@ -130,8 +130,8 @@ class SocialLoginService:
         code_verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
         nonce = secrets.token_urlsafe(24) if provider.uses_nonce else None
         try:  # before any write: a provider that cannot be reached leaves no state behind
-            url = provider.authorize_redirect(self.request, values, state,
-                                              self.redirect_uri(provider), code_verifier, nonce)
+            url = provider.authorize_redirect(LoginContext(
+                values, self.redirect_uri(provider), state, code_verifier, nonce, self.site))
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
         self._drop_old_states(_digest(binding))
@@ -174,9 +174,9 @@ class SocialLoginService:
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
             try:
-                result = provider.complete(self.request, values, params,
-                                           self.redirect_uri(provider),
-                                           pending.code_verifier, pending.nonce)
+                result = provider.complete(LoginContext(
+                    values, self.redirect_uri(provider), str(params.get("state")),
+                    pending.code_verifier, pending.nonce, self.site), params)
             except ProviderError as exc:
                 self._consume_state(pending)
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",

@@ -20,12 +20,13 @@ from typing import Any
 from velruse import AuthenticationComplete
 
 from ..crypto import TEST_LOGIN_STATE, SecretDecryptionError, purpose_box, seal, unseal
-from ..http import AccessRestricted, ProviderError
 from ..i18n import _, translate
 from ..interfaces import ISecretBox
 from ..models.records import utcnow
-from ..providers.base import Provider
+from ..providers.base import LoginContext, Provider
+from ..providers.errors import AccessRestricted, ProviderError
 from ..providers.registry import get_provider_registry
+from ..sites import site_key
 from . import audit
 from .login_settings import ProviderConfig
 from .sso import callback_url
@@ -107,9 +108,9 @@ def begin(request: Any, provider: Provider, config: ProviderConfig, source: str)
     code_verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
     nonce = secrets.token_urlsafe(24) if provider.uses_nonce else None
     try:
-        url = provider.authorize_redirect(request, values, state,
-                                          callback_url(request, provider.name),
-                                          code_verifier, nonce)
+        url = provider.authorize_redirect(LoginContext(
+            values, callback_url(request, provider.name), state, code_verifier, nonce,
+            site_key(request)))
     except ProviderError as exc:
         raise TestLoginRefused(exc.message) from None
     pending = {"state": _digest(state), "provider": provider.name,
@@ -189,9 +190,10 @@ def _complete(request: Any, provider: Provider, pending: dict[str, Any], source:
     rule = provider.access_rule(values)
     rule_words = translate(request, rule) if rule else None
     try:
-        answer = provider.complete(request, values, dict(request.GET),
-                                   callback_url(request, provider.name),
-                                   pending.get("code_verifier"), pending.get("nonce"))
+        answer = provider.complete(LoginContext(
+            values, callback_url(request, provider.name), str(request.GET.get("state")),
+            pending.get("code_verifier"), pending.get("nonce"), site_key(request)),
+            dict(request.GET))
     except AccessRestricted as exc:
         return TestLoginResult(**base, outcome="refused", rule=rule_words, rule_passed=False,
                                message=translate(request, _(

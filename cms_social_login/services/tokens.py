@@ -42,11 +42,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import SecretDecryptionError
 from ..events import SocialLoginSucceeded
-from ..http import ProviderError, RefreshTokenRejected
 from ..interfaces import ISecretBox
 from ..logs import loggable
 from ..models import LinkedIdentity, StoredToken, session_factory_for
 from ..models.records import utcnow
+from ..providers.errors import ProviderError, RefreshTokenRejected
 from ..providers.registry import get_provider_registry
 from ..sites import site_key
 from .db import flush_or_retry
@@ -272,7 +272,7 @@ class TokenKeeper:
     def _client_values(self, provider_name: str) -> dict[str, str] | None:
         """The published client id and secret of ``provider_name``, or None (logged)."""
         provider = get_provider_registry(self.registry).get(provider_name)
-        if provider is None or not callable(getattr(provider, "refresh", None)):
+        if provider is None or not provider.can_refresh:
             log.warning("token refresh impossible: provider=%s is not installed or cannot "
                         "refresh", loggable(provider_name, 64))
             return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..http import ProviderError
 from ..i18n import _
 from ..providers.base import Provider, Verification
+from ..providers.errors import ProviderError
 
 __all__ = ["Verification", "can_verify", "verify_credentials"]
 

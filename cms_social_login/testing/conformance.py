@@ -34,6 +34,11 @@ site's callback URL, and the site's settings point the provider at it
 - a Test login, from the tab (typed values) and from the preview (the stored draft),
   makes the real round trip and shows the profile, while nothing is published, no
   account is created or linked and the editor stays signed in;
+- the provider meets provider API 1.0: what it declares it can do (verify credentials,
+  client credentials, refresh, a membership rule, logout) it implements, and what it
+  implements it declares; a credentials check does not refuse the registered client nor
+  accept a wrong secret; a membership rule reads one of its fields and is off for the
+  working tab;
 - the fields where the editor types a server address (:attr:`ProviderConformance.url_fields`)
   refuse loopback and private addresses, in words, when the operator's policy does
   (``cms_social_login.allow_private_provider_urls`` off).
@@ -53,6 +58,7 @@ import pytest
 
 from ..i18n import english
 from ..providers.base import FieldError, Provider
+from ..providers.compat import api_problems
 from .oauth2_emulator import OAuth2Emulator
 from .plugin import on_sys_path, site_session_factory
 from .steps import (
@@ -482,6 +488,23 @@ class ProviderConformance:
         assert result["id"] == conformance_user.stable_id
         self.assert_test_login_left_no_trace(social_login_app, editor, before)
         assert not login_buttons(social_login_visitor.get("/login"), self.provider_name)
+
+    def test_declared_abilities_match_the_methods(self, conformance_emulator: Any,
+                                                  conformance_provider: Provider) -> None:
+        assert api_problems(type(conformance_provider)) == []
+        rule = conformance_provider.membership_rule
+        values = self.tab_values(conformance_emulator)
+        assert conformance_provider.access_rule(values) is None, "a rule without allowed names"
+        if conformance_provider.can_verify_credentials:
+            # The registered pair is not refused; a wrong secret is not accepted.
+            assert conformance_provider.verify_credentials(values).ok is not False
+            wrong = {**values, "client_secret": "wrong-" + self.client_secret}
+            assert conformance_provider.verify_credentials(wrong).ok is not True
+        if rule is not None:
+            field = conformance_provider.field(rule.field)  # KeyError: no such field
+            assert not field.required and not field.secret
+            assert rule.parse(" b, a  b ") == ("b", "a")
+            assert conformance_provider.access_rule({**values, rule.field: "a"})
 
     def test_url_fields_follow_the_address_policy(self, conformance_provider: Provider
                                                   ) -> None:

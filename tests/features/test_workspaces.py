@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from cms_demo.models import User
-from cms_social_login.http import AccessRestricted, ProviderError
 from cms_social_login.models import DRAFT, AuditEvent, LinkedIdentity, LoginSettings
 from cms_social_login.providers.bitbucket import (
     NOT_A_MEMBER_MESSAGE,
     WORKSPACES_PAGELEN,
     parse_workspaces,
 )
+from cms_social_login.providers.errors import AccessRestricted, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, settings_form, start_login
@@ -152,9 +152,9 @@ def test_refusal_is_its_own_provider_error(app, bitbucket):
     provider = get_provider_registry(app.registry).get("bitbucket")
     member = bitbucket.add_user("Direct", nickname="direct", workspaces=["acme"])
     token = bitbucket.issue_token(CLIENT_ID, user=member).token
-    assert provider.check_workspaces(token, ["zeta", "acme"]) == "acme"
+    assert provider.check_membership(token, {}, ["zeta", "acme"]) == "acme"
     with pytest.raises(AccessRestricted) as refused:
-        provider.check_workspaces(token, ["zeta"])
+        provider.check_membership(token, {}, ["zeta"])
     assert isinstance(refused.value, ProviderError)
     assert refused.value.outcome == "refused"
     assert refused.value.message == NOT_A_MEMBER_MESSAGE
@@ -166,7 +166,7 @@ def test_a_consumer_without_the_account_permission_is_an_editor_problem(app, bit
     member = bitbucket.add_user("Scoped", nickname="scoped", workspaces=["acme"])
     token = bitbucket.issue_token(CLIENT_ID, user=member, scopes="email").token
     with pytest.raises(ProviderError) as failed:
-        provider.check_workspaces(token, ["acme"])
+        provider.check_membership(token, {}, ["acme"])
     assert not isinstance(failed.value, AccessRestricted)
     assert "not set up correctly" in failed.value.message
     assert "Account: Read permission" in failed.value.cause

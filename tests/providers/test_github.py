@@ -125,7 +125,7 @@ def test_github_refuses_a_code_without_its_verifier(github_emulator):
 def test_a_refresh_github_refuses_is_rejected(social_login_app, github_emulator):
     """GitHub answers a dead refresh token with HTTP 200 and ``bad_refresh_token``:
     the provider reads it as RefreshTokenRejected (the caller then drops the token)."""
-    from cms_social_login.http import RefreshTokenRejected
+    from cms_social_login.providers.errors import RefreshTokenRejected
     from cms_social_login.providers.registry import get_provider_registry
 
     provider = get_provider_registry(social_login_app.registry).get("github")

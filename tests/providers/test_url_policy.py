@@ -14,15 +14,10 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from cms_social_login.http import (
-    NOT_ALLOWED_REASON,
-    HttpClient,
-    ProviderError,
-    UrlPolicy,
-    address_allowed,
-)
+from cms_social_login.http import HttpClient, UrlPolicy, address_allowed
 from cms_social_login.models import AuditEvent
 from cms_social_login.providers.base import url_field_error
+from cms_social_login.providers.errors import NOT_ALLOWED_REASON, ProviderError
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import error_message, fill_tab
 

@@ -11,8 +11,9 @@ import pytest
 import requests
 from webtest.http import StopableWSGIServer
 
-from cms_social_login.http import HttpClient, ProviderBusy, ProviderError, UrlPolicy
+from cms_social_login.http import HttpClient, UrlPolicy
 from cms_social_login.models import get_social_login_engine
+from cms_social_login.providers.errors import ProviderBusy, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in

@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from cms_social_login.http import HttpClient, ProviderError, UrlPolicy
+from cms_social_login.http import HttpClient, UrlPolicy
+from cms_social_login.providers.errors import ProviderError
 
 NAME = "rebinding.example.com"
 

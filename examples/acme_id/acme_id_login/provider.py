@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cms_social_login.http import ProviderError
-from cms_social_login.providers import OAuth2Provider
+from cms_social_login.providers import Email, OAuth2Provider, ProviderError, build_profile
+from cms_social_login.providers.profile import text
 
 ACME_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -45,22 +45,14 @@ class AcmeIDProvider(OAuth2Provider):
     def fetch_profile(self, token: Mapping[str, Any], values: Mapping[str, str]
                       ) -> dict[str, Any]:
         me = self.api_get(f"{self.api_url}/me", token["access_token"])
-        user_id = me.get("user_id")
-        if not isinstance(user_id, str) or not user_id:
+        user_id = text(me.get("user_id"))
+        if user_id is None:
             raise ProviderError("Acme ID sent a profile without an account id. "
                                 "Please try again.", "GET /v1/me: no user_id")
-        email = me.get("email") if isinstance(me.get("email"), str) else None
-        verified = email if email and me.get("email_verified") is True else None
-        username = me.get("username") if isinstance(me.get("username"), str) else None
-        display_name = me.get("full_name") or username or email or user_id
-        profile: dict[str, Any] = {
-            "accounts": [{"domain": self.domain, "userid": user_id, "username": username}],
-            "displayName": display_name,
-            "preferredUsername": username,
-            "name": {"formatted": display_name},
-            "emails": [{"value": email, "verified": bool(verified)}] if email else [],
-            "verifiedEmail": verified,
-        }
-        if isinstance(me.get("avatar"), str):
-            profile["photos"] = [{"value": me["avatar"]}]
-        return profile
+        email = text(me.get("email"))
+        return build_profile(
+            domain=self.domain, userid=user_id, username=text(me.get("username")),
+            display_name=text(me.get("full_name")),
+            emails=[Email(email, primary=True, verified=me.get("email_verified") is True)]
+            if email else [],
+            photo=text(me.get("avatar")))
