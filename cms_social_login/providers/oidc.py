@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -49,6 +47,7 @@ from pyramid.settings import aslist
 
 from ..http import SLOT_PATIENCE
 from ..i18n import _
+from ..lru import LRUCache
 from ..origins import url_origin
 from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, LoginContext, OAuth2Provider, Verification, url_field_error
@@ -93,42 +92,6 @@ class ProviderMetadata:
     token_auth_methods: tuple[str, ...]
     #: RP-Initiated Logout's endpoint, when the provider offers one.
     end_session_endpoint: str | None = None
-
-
-class BoundedCache:
-    """A small thread-safe cache: at most ``size`` entries, each kept ``ttl`` seconds."""
-
-    def __init__(self, size: int, ttl: float) -> None:
-        self.size = size
-        self.ttl = ttl
-        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any | None:
-        """The live value of ``key``, or None."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= time.monotonic():
-                self._entries.pop(key, None)
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: str, value: Any) -> None:
-        """Keep ``value`` under ``key``, dropping the least recently used beyond the bound."""
-        with self._lock:
-            self._entries[key] = (time.monotonic() + self.ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def discard(self, key: str) -> None:
-        """Forget ``key``."""
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _default_title(name: str) -> str:
@@ -190,10 +153,10 @@ class OIDCProvider(OAuth2Provider):
                          "Register this site's address followed by /logout/done as a "
                          "post-logout redirect URI at the provider.")),
         )
-        self.discovery_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
-        self.jwks_cache = BoundedCache(METADATA_CACHE_SIZE, METADATA_TTL)
+        self.discovery_cache = LRUCache(METADATA_CACHE_SIZE, METADATA_TTL)
+        self.jwks_cache = LRUCache(METADATA_CACHE_SIZE, METADATA_TTL)
         #: Failed fetches (discovery and JWKS, by URL) and the error they ended with.
-        self.failure_cache = BoundedCache(METADATA_CACHE_SIZE, FAILURE_TTL)
+        self.failure_cache = LRUCache(METADATA_CACHE_SIZE, FAILURE_TTL)
         self._fetch_lock = threading.RLock()
 
     @classmethod
@@ -239,7 +202,7 @@ class OIDCProvider(OAuth2Provider):
 
     # ------------------------------------------------------------------ discovery
 
-    def _fetch_once(self, cache: BoundedCache, key: str, fetch: Callable[[], T],
+    def _fetch_once(self, cache: LRUCache, key: str, fetch: Callable[[], T],
                     fresh: bool = False) -> T:
         """``cache[key]``, else ``fetch()`` kept there; a failure is remembered for
         :data:`FAILURE_TTL` and raised again meanwhile without a new attempt (``fresh``:

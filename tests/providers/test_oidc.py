@@ -8,8 +8,9 @@ import pytest
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import select
 
+from cms_social_login.lru import LRUCache
 from cms_social_login.models import LinkedIdentity
-from cms_social_login.providers.oidc import BoundedCache, OIDCProvider
+from cms_social_login.providers.oidc import OIDCProvider
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.settings import SocialLoginSettings
 from cms_social_login.testing.oidc_emulator import OIDCEmulator
@@ -196,14 +197,13 @@ def test_instance_titles():
 
 
 def test_the_bounded_cache():
-    cache = BoundedCache(size=2, ttl=60)
+    cache = LRUCache(size=2, ttl=60)
     for key in "abc":
         cache.put(key, key.upper())
     assert cache.get("a") is None and cache.get("c") == "C" and len(cache) == 2
-    stale = BoundedCache(size=2, ttl=0)
+    stale = LRUCache(size=2, ttl=0)
     stale.put("a", 1)
     assert stale.get("a") is None
-
 
 
 def test_the_button_title_names_the_button_on_the_login_page(social_login_editor,
