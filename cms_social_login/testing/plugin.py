@@ -44,6 +44,7 @@ by the fixtures that use them.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,8 @@ KIT_CLIENT_SECRET = "kit-client-secret-Zq8pL2vR7xT4"
 
 @contextmanager
 def on_sys_path(paths: Iterable[str | Path]) -> Iterator[None]:
-    """Put ``paths`` first on ``sys.path`` for the block (imports and entry points)."""
+    """Put ``paths`` first on ``sys.path`` for the block (imports and entry points); the
+    modules imported from them are forgotten after it."""
     added = [str(p) for p in paths if str(p) not in sys.path]
     sys.path[:0] = added
     importlib.invalidate_caches()
@@ -91,6 +93,13 @@ def on_sys_path(paths: Iterable[str | Path]) -> Iterator[None]:
         for path in added:
             if path in sys.path:
                 sys.path.remove(path)
+        # Forget the modules imported from there: another site may install a package of
+        # the same name elsewhere (e.g. a newer version of the same plugin).
+        roots = tuple(str(Path(path).resolve()) + os.sep for path in added)
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if roots and origin and str(Path(origin).resolve()).startswith(roots):
+                del sys.modules[name]
         importlib.invalidate_caches()
 
 
