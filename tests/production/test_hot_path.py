@@ -149,20 +149,21 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
         response = visitor.get(back)
     assert response.status_int == 303
     assert shapes(statements) == [
-        "SELECT social_login_states",      # the state, by its primary key (hash)
-        "DELETE social_login_states",      # consumed: single use, by primary key
-        "SELECT social_login_identities",  # the identity: one read of the unique index
-                                           # on (provider, issuer, provider_user_id)
-        "SELECT demo_users",               # the host's account exists (user adapter)
-        "UPDATE social_login_identities",  # last login time, name and email
-        "DELETE social_login_sessions",    # ended sessions swept (expires_at index)
+        "DELETE social_login_states",      # the state taken: single use, by primary key
+        "UPDATE social_login_identities",  # found by its unique key (site, provider,
+                                           # issuer, user id), the host's account checked
+                                           # to exist, last login time, name and email
         "INSERT social_login_audit",       # the sign-in, in the audit log
         "INSERT social_login_sessions",    # this sign-in's session, revocable at logout
     ], statements
-    identity_lookup = statements[2]
-    assert "social_login_identities.provider =" in identity_lookup
-    assert "social_login_identities.issuer =" in identity_lookup
-    assert "social_login_identities.provider_user_id =" in identity_lookup
+    assert "RETURNING" in statements[0] and "RETURNING" in statements[1]
+    identity_update = statements[1]
+    for column in ("site", "provider", "issuer", "provider_user_id"):
+        assert f"social_login_identities.{column} =" in identity_update
+    assert "demo_users" in identity_update  # the account exists, in the same statement
+    # Ended sessions were swept by this process's first sign-in (``first`` above).
+    assert not any("social_login_sessions" in s and s.startswith("DELETE")
+                   for s in statements)
 
 
 def test_a_stated_bound_spares_even_the_version_read(app_settings, app, published_bitbucket,
