@@ -216,3 +216,40 @@ def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, a
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_worker_serving_the_login_page_does_not_import_the_login_libraries(app_settings,
+                                                                           app):
+    import json
+    import subprocess
+    import sys
+
+    # cryptography (secrets at rest) and joserfc (ID tokens) are about 10 MiB of a
+    # worker; the login page needs neither, a login or an editor's page loads them.
+    script = (
+        "import json, sys, webtest\n"
+        "from cms_demo import main\n"
+        "site = webtest.TestApp(main({}, **json.loads(sys.argv[1])),\n"
+        "                       extra_environ={'HTTP_HOST': 'localhost'})\n"
+        "assert site.get('/login').status_int == 200\n"
+        "print(json.dumps(sorted(m for m in ('cryptography', 'joserfc', 'alembic') "
+        "if m in sys.modules)))\n")
+    settings = {key: str(value) for key, value in app_settings.items()}
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(settings)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_keys_are_derived_as_before_without_the_cryptography_package():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from cms_social_login.crypto import KDF_SALT, derive_key
+
+    # Secrets stored by earlier releases (keys from cryptography's HKDF) still decrypt.
+    for secret_key, purpose, length in (("k" * 64, "secrets at rest", 32),
+                                        ("clé", "session cookie", 32), ("s", "", 100)):
+        expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=KDF_SALT,
+                        info=purpose.encode()).derive(secret_key.encode())
+        assert derive_key(secret_key, purpose, length) == expected
