@@ -205,6 +205,8 @@ def has_session(request: Any) -> bool:
     session = request.__dict__.get("session")
     if session is not None and (not session.new or len(session)):
         return True
+    if "HTTP_COOKIE" not in request.environ:
+        return False
     return COOKIE_NAME in request.cookies or SECURE_COOKIE_NAME in request.cookies
 
 

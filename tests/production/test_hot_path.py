@@ -253,3 +253,46 @@ def test_keys_are_derived_as_before_without_the_cryptography_package():
         expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=KDF_SALT,
                         info=purpose.encode()).derive(secret_key.encode())
         assert derive_key(secret_key, purpose, length) == expected
+
+
+def test_only_the_anonymous_login_page_runs_without_a_transaction(app_settings, app,
+                                                                  published_bitbucket):
+    import webtest
+    from pyramid.events import ContextFound
+    from transaction.interfaces import NoTransaction
+
+    from cms_demo import main
+
+    # The hooks development.ini and production.ini set (the demo needs no database to
+    # tell the site or an anonymous visitor).
+    hooked = main({}, **{**app_settings,
+                         "tm.activate_hook": "cms_social_login.transactions.needs_transaction",
+                         "retry.activate_hook": "cms_social_login.transactions.retry_attempts"})
+    seen: list[tuple[str, bool]] = []
+
+    def note(event):
+        try:
+            event.request.tm.get()
+            active = True
+        except NoTransaction:
+            active = False
+        seen.append((f"{event.request.method} {event.request.path_qs}", active))
+
+    hooked.registry.registerHandler(note, (ContextFound,))  # inside pyramid_tm's tween
+    try:
+        visitor = webtest.TestApp(hooked, extra_environ={"HTTP_HOST": "localhost"})
+        page = visitor.get("/login")
+        assert "Log in with Bitbucket" in page.text
+        assert "Log in with Bitbucket" in visitor.get("/login?came_from=/somewhere").text
+        # A visitor who brings a cookie (here: the session a login start gives) gets one.
+        visitor.get("/login/bitbucket", status=302)
+        assert visitor.cookies and "Log in with Bitbucket" in visitor.get("/login").text
+        form = password_form(page)
+        form["login"], form["password"] = "editor", "editor"
+        form.submit(status=303)
+        assert "You are signed in as" in visitor.get("/login").text
+        assert seen == [("GET /login", False), ("GET /login?came_from=/somewhere", False),
+                        ("GET /login/bitbucket", True),
+                        ("GET /login", True), ("POST /login", True), ("GET /login", True)]
+    finally:
+        hooked.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
