@@ -7,7 +7,12 @@
    the same HTML in the same process (target >= 0.8 of the bare view's throughput), for
    a visitor with a cookie jar and for a first-time visitor (no cookies), with the
    settings of development.ini on SQLite and of production.ini on PostgreSQL. Both are
-   called as WSGI applications, no network in between.
+   called as WSGI applications in this process, no network in between, neither checks
+   its templates for changes (``pyramid.reload_templates = false`` in both ini files and
+   in the bare app), and the site runs with its ini file's settings (among them the
+   ``tm.activate_hook`` that serves the anonymous page without a transaction). Each
+   ratio is given per wall-clock second and per CPU second of the benchmark's thread
+   (the latter leaves out what other programs on a busy machine take).
 2. A full SSO login through the site against the local Bitbucket emulator, against a
    bare client making the same HTTP calls directly (target >= 0.7 of its rate).
 3. The callback's identity lookup with 1,000 and with 1,000,000 linked identities in
@@ -18,6 +23,11 @@
 5. Cost growth on PostgreSQL: the editor's audit page, filtered, with 100 and with 100,000
    audit rows; the history page with 1 and with 100 published versions (target: p50
    ratio <= 1.5 each).
+7. Many logins at once (issue 13): 200 first logins at the same moment over two
+   ``pserve production.ini`` workers on one PostgreSQL database against the Bitbucket
+   emulator (each started on one worker, finished on the other), then one Bitbucket
+   account from 20 browsers at once (target: no 5xx; p50 / p99 of the login's two
+   requests to the site; the one account ends as exactly one local user and identity).
 6. Many sites (issue 14): ``GET /login`` for a random one of 10,000 sites with published
    settings, against the single-site deployment of benchmark 1 (target: cost ratio
    <= 1.3); the published-settings cache's memory, bounded by
@@ -57,7 +67,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from cms_social_login.models import get_session_factory, get_social_login_engine  # noqa: E402
 from cms_social_login.services.identities import find_identity  # noqa: E402
@@ -278,9 +288,11 @@ def bare_login_app(html: str, folder: Path) -> Any:
     return config.make_wsgi_app()
 
 
-def throughput(browser: WsgiBrowser, path: str, seconds: float) -> float:
-    """Requests per second of ``GET path`` for about ``seconds``."""
-    done, start = 0, time.perf_counter()
+def rates(browser: WsgiBrowser, path: str, seconds: float) -> tuple[float, float]:
+    """``GET path`` for about ``seconds``: requests per second of wall-clock time, and
+    per second of this thread's CPU time (what other programs on a busy machine take
+    from the wall clock does not count in the second)."""
+    done, start, cpu_start = 0, time.perf_counter(), time.thread_time()
     deadline = start + seconds
     while True:
         for _ in range(20):
@@ -290,7 +302,12 @@ def throughput(browser: WsgiBrowser, path: str, seconds: float) -> float:
         done += 20
         now = time.perf_counter()
         if now >= deadline:
-            return done / (now - start)
+            return done / (now - start), done / max(time.thread_time() - cpu_start, 1e-9)
+
+
+def throughput(browser: WsgiBrowser, path: str, seconds: float) -> float:
+    """Requests per second of ``GET path`` for about ``seconds``."""
+    return rates(browser, path, seconds)[0]
 
 
 class FirstTimeBrowser(WsgiBrowser):
@@ -320,16 +337,22 @@ def bench_login_page(site: Any, checking_site: Any | None = None, rounds: int = 
         sides["bare"] = WsgiBrowser(bare_login_app(html.decode(), Path(folder)))
         status, _, bare_html = sides["bare"].get("/login")
         assert status == 200 and len(bare_html) == len(html), (len(bare_html), len(html))
-        rates: dict[str, list[float]] = {name: [] for name in sides}
+        walls: dict[str, list[float]] = {name: [] for name in sides}
+        cpus: dict[str, list[float]] = {name: [] for name in sides}
         for browser in sides.values():  # warm up
             throughput(browser, "/login", seconds / 3)
         for _ in range(rounds):
             for name, browser in sides.items():
-                rates[name].append(throughput(browser, "/login", seconds))
-    rate = {name: statistics.median(values) for name, values in rates.items()}
+                wall, cpu = rates(browser, "/login", seconds)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    rate = {name: statistics.median(values) for name, values in walls.items()}
+    cpu_rate = {name: statistics.median(values) for name, values in cpus.items()}
     result = {"site_rps": rate["site"], "bare_rps": rate["bare"],
               "ratio": rate["site"] / rate["bare"], "first_time_rps": rate["first_time"],
               "first_time_ratio": rate["first_time"] / rate["bare"],
+              "cpu_ratio": cpu_rate["site"] / cpu_rate["bare"],
+              "first_time_cpu_ratio": cpu_rate["first_time"] / cpu_rate["bare"],
               "set_cookie": "set-cookie" in headers, "html_bytes": len(html),
               "target": TARGETS["login_page"]}
     if "checking" in rate:
@@ -742,24 +765,25 @@ def vm_kib(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
-                        requests_count: int = 3000, clients: int = 8,
-                        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``.
-
-    The database is migrated first, as production.ini's deployment steps do
-    (``cms-social-login-db production.ini upgrade`` before the workers start).
-    """
+def migrate_database(url: str) -> None:
+    """Bring a new database up, as production.ini's deployment steps do
+    (``cms-social-login-db production.ini upgrade`` before the workers start)."""
     from cms_demo.models import Base
     from cms_social_login.migrations import upgrade
 
-    url = server.create_database("bench_worker")
     engine = create_engine(url)
     try:
         upgrade(engine)
         Base.metadata.create_all(engine)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def pserve_worker(url: str, emulator: BitbucketEmulator,
+                  extra_env: dict[str, str] | None = None) -> Iterator[tuple[Any, str]]:
+    """A ``pserve production.ini`` process on a free 127.0.0.1 port, once ``/login``
+    answers: (its ``Popen``, its base URL)."""
     env = {**os.environ, **(extra_env or {}), "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
            "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
            "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
@@ -785,46 +809,180 @@ def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
             if time.monotonic() > deadline:
                 raise RuntimeError("worker did not start")
             time.sleep(0.1)
-        # Publish Bitbucket through the worker's own editor page (no demo editor here).
-        from cms_demo.bootstrap import create_editor
-
-        engine = create_engine(url)
-        create_editor(get_session_factory(engine), "bench", "bench-password-1")
-        engine.dispose()
-        publish_over_http(base)
-        started_kib = vm_kib(worker.pid, "VmHWM")
-        errors: list[str] = []
-
-        def client(count: int) -> None:
-            with requests.Session() as http:
-                for _ in range(count):
-                    answer = http.get(base + "/login", timeout=10)
-                    if answer.status_code != 200 or b"Log in with Bitbucket" not in \
-                            answer.content:
-                        errors.append(str(answer.status_code))
-
-        start = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(requests_count // clients,))
-                   for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
-        if errors:
-            raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
-        return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
-                "rss_after_start_mib": started_kib / 1024,
-                "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
-                "requests": requests_count, "clients": clients,
-                "http_rps": requests_count / elapsed}
+        yield worker, base
     finally:
         worker.terminate()
         try:
             worker.wait(timeout=10)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                        requests_count: int = 3000, clients: int = 8,
+                        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``
+    (the database migrated first, Bitbucket published through another worker)."""
+    from cms_demo.bootstrap import create_editor
+
+    url = server.create_database("bench_worker")
+    try:
+        migrate_database(url)
+        engine = create_engine(url)
+        create_editor(get_session_factory(engine), "bench", "bench-password-1")
+        engine.dispose()
+        # An editor publishes Bitbucket through another worker (the editor's pages and
+        # the Save's encryption are not what the measured worker serves).
+        with pserve_worker(url, emulator, extra_env) as (_, editors_worker):
+            publish_over_http(editors_worker)
+        with pserve_worker(url, emulator, extra_env) as (worker, base):
+            started_kib = vm_kib(worker.pid, "VmHWM")
+            started_rss_kib = vm_kib(worker.pid, "VmRSS")
+            errors: list[str] = []
+
+            def client(count: int) -> None:
+                with requests.Session() as http:
+                    for _ in range(count):
+                        answer = http.get(base + "/login", timeout=10)
+                        if answer.status_code != 200 or b"Log in with Bitbucket" not in \
+                                answer.content:
+                            errors.append(str(answer.status_code))
+
+            start = time.perf_counter()
+            threads = [threading.Thread(target=client, args=(requests_count // clients,))
+                       for _ in range(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - start
+            if errors:
+                raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
+            return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
+                    "rss_after_start_mib": started_kib / 1024,
+                    "rss_now_after_start_mib": started_rss_kib / 1024,
+                    "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
+                    "requests": requests_count, "clients": clients,
+                    "http_rps": requests_count / elapsed}
+    finally:
         server.drop_database("bench_worker")
+
+
+# --------------------------------------------------------------------------- 7. many logins
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` (0..1) percentile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def bench_concurrent_logins(server: PostgreSQLServer, emulator: BitbucketEmulator,
+                            logins: int = 200, same_account: int = 20) -> dict[str, Any]:
+    """Benchmark 7: ``logins`` first logins at once (each its own Bitbucket account) over
+    two ``pserve production.ini`` workers on one PostgreSQL database, each login started
+    on one worker and finished on the other; then ``same_account`` browsers logging in to
+    one Bitbucket account at once. Every answer that is a 5xx is counted (target: none);
+    the login's latency (start + callback, the two requests to the site) is reported as
+    p50 / p99; the one account must end as one local user with one linked identity."""
+    from cms_demo.bootstrap import create_editor
+    from cms_demo.models import User
+    from cms_social_login.models import LinkedIdentity
+
+    url = server.create_database("bench_logins")
+    private = {"CMS_SOCIAL_LOGIN_ALLOW_PRIVATE_PROVIDER_URLS": "true",
+               "CMS_SOCIAL_LOGIN_HTTP_TIMEOUT": "30"}
+    try:
+        migrate_database(url)
+        with pserve_worker(url, emulator, private) as (_, first), \
+                pserve_worker(url, emulator, private) as (_, second):
+            engine = create_engine(url)
+            create_editor(get_session_factory(engine), "bench", "bench-password-1")
+            publish_over_http(first)
+            time.sleep(1.5)  # the Save is live on every worker within a second
+            workers = (first, second)
+            failures: list[str] = []
+
+            def at_once(calls: list[Callable[[], requests.Response]]
+                        ) -> list[tuple[requests.Response | None, float]]:
+                """Make every call at the same moment (threads behind a barrier): each
+                answer (None: none in time) with its seconds."""
+                barrier = threading.Barrier(len(calls))
+                answers: list[tuple[requests.Response | None, float]] = [
+                    (None, 0.0)] * len(calls)
+
+                def one(number: int) -> None:
+                    barrier.wait(timeout=60)
+                    started = time.perf_counter()
+                    try:
+                        answers[number] = (calls[number](), time.perf_counter() - started)
+                    except requests.RequestException as exc:
+                        failures.append(f"{type(exc).__name__}: {exc}")
+
+                threads = [threading.Thread(target=one, args=(n,)) for n in range(len(calls))]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=300)
+                return answers
+
+            def run_at_once(accounts: list[Any]) -> dict[str, Any]:
+                """Every browser starts its login at once (on one worker), approves it at
+                Bitbucket, then all come back at once (to the other worker)."""
+                browsers = [requests.Session() for _ in accounts]
+                for browser in browsers:
+                    # As from the load balancer production.ini expects in front: no idle
+                    # connection is held to a worker (waitress serves at most
+                    # connection_limit = 100 connections at a time, idle ones included).
+                    browser.headers["Connection"] = "close"
+                begins = at_once([
+                    (lambda b=b, n=n: b.get(workers[n % 2] + "/login/bitbucket",
+                                            allow_redirects=False, timeout=120))
+                    for n, b in enumerate(browsers)])
+                # At Bitbucket (not the site's work, so not timed and not all at once:
+                # the emulator shares this process with the 200 browsers).
+                backs: list[str | None] = [None] * len(accounts)
+                for number, (begin, _) in enumerate(begins):
+                    if begin is not None and begin.status_code == 302:
+                        backs[number] = emulator.approve(begin.headers["location"],
+                                                         user=accounts[number])
+                callbacks = at_once([
+                    (lambda b=b, n=n: b.get(
+                        workers[(n + 1) % 2] + urlsplit(backs[n] or "/").path + "?"
+                        + urlsplit(backs[n] or "/").query,
+                        allow_redirects=False, timeout=120))
+                    for n, b in enumerate(browsers)])
+                for browser in browsers:
+                    browser.close()
+                statuses = [a.status_code for a, _ in begins + callbacks if a is not None]
+                signed_in = [seconds for answer, seconds in callbacks
+                             if answer is not None and answer.status_code == 303
+                             and not urlsplit(answer.headers["location"]).path
+                             .startswith("/login")]
+                begin_seconds = [seconds for answer, seconds in begins if answer is not None]
+                return {"signed_in": len(signed_in),
+                        "server_errors": sum(1 for status in statuses if status >= 500),
+                        "begin_p50_s": statistics.median(begin_seconds),
+                        "begin_p99_s": percentile(begin_seconds, 0.99),
+                        "callback_p50_s": statistics.median(signed_in or [float("nan")]),
+                        "callback_p99_s": percentile(signed_in or [float("nan")], 0.99)}
+
+            accounts = [emulator.add_user(f"Concurrent {n}", nickname=f"concurrent-{n}")
+                        for n in range(logins)]
+            many = run_at_once(accounts)
+            grace = emulator.add_user("Grace Hopper", nickname="grace")
+            same = run_at_once([grace] * same_account)
+            with get_session_factory(engine)() as db:
+                users = db.scalar(select(func.count()).select_from(User).where(
+                    User.display_name == "Grace Hopper"))
+                identities = db.scalar(select(func.count()).select_from(
+                    LinkedIdentity).where(LinkedIdentity.display_name == "Grace Hopper"))
+            engine.dispose()
+    finally:
+        server.drop_database("bench_logins")
+    return {"logins": logins, **many, "same_account": same_account,
+            "same": same, "same_users": users, "same_identities": identities,
+            "no_answer": len(failures), "no_answer_example": failures[:1]}
 
 
 def bench_memory_per_provider(server: PostgreSQLServer, emulator: BitbucketEmulator,
@@ -919,6 +1077,9 @@ def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
         results["memory_per_provider"] = bench_memory_per_provider(
             server, emulator, requests_count=20 if quick else 600)
         report_one("memory_per_provider", results["memory_per_provider"])
+        results["concurrent_logins"] = bench_concurrent_logins(
+            server, emulator, logins=20 if quick else 200, same_account=5 if quick else 20)
+        report_one("concurrent_logins", results["concurrent_logins"])
         results["many_sites"] = bench_many_sites(
             server, emulator, sites=200 if quick else 10_000,
             cache_size=50 if quick else 1000, rounds=sizes["login_rounds"],
@@ -947,6 +1108,9 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f"({verdict(min(figures['ratio'], figures['first_time_ratio']), figures['target'])}"
               f"; Set-Cookie on an anonymous GET: {'yes' if figures['set_cookie'] else 'no'})",
               flush=True)
+        print(f"    per CPU second (the same requests, what other programs take from the "
+              f"wall clock left out): ratio {figures['cpu_ratio']:.2f} / "
+              f"{figures['first_time_cpu_ratio']:.2f}", flush=True)
         if "checking_rps" in figures:
             print(f"    with published_max_age = 0 (the version read on every request): "
                   f"{figures['checking_rps']:.0f} req/s -> ratio "
@@ -982,7 +1146,9 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
     elif name == "worker_memory":
         print(f"4. worker peak RSS (VmHWM) serving /login: {figures['peak_rss_mib']:.1f} MiB "
               f"after {figures['requests']} requests from {figures['clients']} clients "
-              f"(after start {figures['rss_after_start_mib']:.1f} MiB; "
+              f"(VmRSS now {figures['rss_now_mib']:.1f} MiB; after start VmHWM "
+              f"{figures['rss_after_start_mib']:.1f} / VmRSS "
+              f"{figures['rss_now_after_start_mib']:.1f} MiB; "
               f"{figures['http_rps']:.0f} req/s over HTTP)", flush=True)
     elif name == "memory_per_provider":
         one, many = figures["peak_rss_mib"]
@@ -991,6 +1157,25 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f" after {figures['requests']} requests -> "
               f"{figures['per_provider_mib']:.2f} MiB per provider (target <= 0.5)",
               flush=True)
+    elif name == "concurrent_logins":
+        same = figures["same"]
+        held = (figures["server_errors"] == 0 and same["server_errors"] == 0
+                and not figures["no_answer"] and figures["signed_in"] == figures["logins"]
+                and same["signed_in"] == figures["same_account"]
+                and figures["same_users"] == 1 and figures["same_identities"] == 1)
+        print(f"7. {figures['logins']} first logins at once over two pserve production.ini "
+              f"workers (PostgreSQL): {figures['signed_in']} signed in, "
+              f"{figures['server_errors']} 5xx, {figures['no_answer']} without an answer "
+              f"{figures['no_answer_example']}; start p50 {figures['begin_p50_s'] * 1000:.0f}"
+              f" / p99 {figures['begin_p99_s'] * 1000:.0f} ms, callback p50 "
+              f"{figures['callback_p50_s'] * 1000:.0f} / p99 "
+              f"{figures['callback_p99_s'] * 1000:.0f} ms", flush=True)
+        print(f"   one Bitbucket account from {figures['same_account']} browsers at once: "
+              f"{same['signed_in']} signed in, {same['server_errors']} 5xx, callback p50 "
+              f"{same['callback_p50_s'] * 1000:.0f} / p99 {same['callback_p99_s'] * 1000:.0f}"
+              f" ms -> {figures['same_users']} local user(s), {figures['same_identities']} "
+              f"identity row(s) (target: no 5xx, everyone signed in, one user: "
+              f"{'holds' if held else 'MISSED'})", flush=True)
     elif name == "many_sites":
         print(f"6. GET /login for a random one of {figures['sites']:,} sites: "
               f"{figures['many_rps']:.0f} req/s vs single site {figures['single_rps']:.0f} "

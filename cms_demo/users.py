@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, select
 
 from cms_social_login.users import SiteUser, UserAdapterBase
 
@@ -25,6 +25,12 @@ class DemoUserAdapter(UserAdapterBase):
             return None
         return SiteUser(userid=str(user.id), display_name=user.display_name,
                         username=user.username, email=user.email)
+
+    def user_exists_clause(self, userid: ColumnElement[str]) -> ColumnElement[bool]:
+        # A userid that is not a number of at most 9 digits is nobody's (PostgreSQL's cast
+        # to integer would fail on it).
+        number = case((userid.regexp_match("^[0-9]{1,9}$"), cast(userid, Integer)))
+        return exists().where(User.id == number)
 
     def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
         email = profile.get("verifiedEmail")

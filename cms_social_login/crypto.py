@@ -1,27 +1,40 @@
 """Encryption of secrets at rest, with keys derived from ``cms_social_login.secret_key``
-(one key, or several while rotating: the first writes, any reads)."""
+(one key, or several while rotating: the first writes, any reads).
+
+``cryptography`` (about 7 MiB in a worker) is imported when a secret is first encrypted
+or decrypted, not at start: a worker that only serves pages such as ``/login`` never
+needs it. Keys are derived with the standard library (HKDF is two HMAC steps).
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from zope.interface import implementer
 
 from .interfaces import ISecretBox
 
+#: HKDF's salt (RFC 5869 2.2): the same for every key of every site.
+KDF_SALT = b"cms_social_login"
+
 
 def derive_key(secret_key: str, purpose: str, length: int = 32) -> bytes:
-    """A key for one ``purpose``, derived from the site's secret key with HKDF-SHA256."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=b"cms_social_login",
-                info=purpose.encode())
-    return hkdf.derive(secret_key.encode())
+    """A key for one ``purpose``, derived from the site's secret key with HKDF-SHA256
+    (RFC 5869: extract with :data:`KDF_SALT`, expand with ``purpose`` as the info)."""
+    if not 0 < length <= 255 * hashlib.sha256().digest_size:
+        raise ValueError("HKDF-SHA256 gives 1 to 8160 bytes")
+    pseudorandom = hmac.new(KDF_SALT, secret_key.encode(), hashlib.sha256).digest()
+    blocks, block = [], b""
+    for counter in range(1, -(-length // hashlib.sha256().digest_size) + 1):
+        block = hmac.new(pseudorandom, block + purpose.encode() + bytes([counter]),
+                         hashlib.sha256).digest()
+        blocks.append(block)
+    return b"".join(blocks)[:length]
 
 
 class SecretDecryptionError(Exception):
@@ -41,8 +54,17 @@ class FernetSecretBox:
         keys = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys)
         if not keys:
             raise ValueError("at least one secret key is needed")
-        self._fernet = MultiFernet([
-            Fernet(base64.urlsafe_b64encode(derive_key(key, purpose))) for key in keys])
+        self._keys = [base64.urlsafe_b64encode(derive_key(key, purpose)) for key in keys]
+        self._multi: Any = None
+
+    @property
+    def _fernet(self) -> Any:
+        """``cryptography``'s MultiFernet of the keys, made at first use."""
+        if self._multi is None:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            self._multi = MultiFernet([Fernet(key) for key in self._keys])
+        return self._multi
 
     def encrypt(self, plaintext: str) -> str:
         """The token that stands for ``plaintext`` (encrypted with the first key)."""
@@ -53,8 +75,11 @@ class FernetSecretBox:
 
         SecretDecryptionError when no key reads it (a key was dropped, or it was changed).
         """
+        from cryptography.fernet import InvalidToken
+
+        fernet = self._fernet
         try:
-            return self._fernet.decrypt(token.encode("ascii"), ttl=ttl).decode()
+            return fernet.decrypt(token.encode("ascii"), ttl=ttl).decode()
         except (InvalidToken, UnicodeError, ValueError) as exc:
             raise SecretDecryptionError("cannot decrypt the stored secret") from exc
 

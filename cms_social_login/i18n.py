@@ -63,12 +63,15 @@ OWN_ROUTES = "cms_social_login."
 LOCALE_COOKIE = "cms_social_login_locale"
 
 
-def _offered(request: Any) -> list[str]:
-    return list(request.registry.social_login_settings.locales or SHIPPED_LOCALES)
+def _offered(request: Any) -> tuple[str, ...]:
+    """The offered locales (``cms_social_login.locales``, checked at start)."""
+    return request.registry.social_login_settings.locales or SHIPPED_LOCALES
 
 
 def _asked_in_query(request: Any) -> str | None:
     """``?_LOCALE_=``, or None (also for a query that is not UTF-8: answered with a 400)."""
+    if not request.environ.get("QUERY_STRING"):
+        return None  # no query to parse (most requests)
     try:
         return request.GET.get("_LOCALE_")
     except UnicodeDecodeError:
@@ -84,12 +87,16 @@ def negotiate_locale(request: Any) -> str:
     (default: the shipped ones).
     """
     offered = _offered(request)
-    for asked in (_asked_in_query(request), request.cookies.get(LOCALE_COOKIE),
-                  request.cookies.get("_LOCALE_")):
-        if asked in offered:
-            return asked
-    return (request.accept_language.lookup(offered, default="")
-            or request.registry.settings.get("pyramid.default_locale_name") or "en")
+    environ = request.environ
+    asked = [_asked_in_query(request)]
+    if "HTTP_COOKIE" in environ:
+        asked += [request.cookies.get(LOCALE_COOKIE), request.cookies.get("_LOCALE_")]
+    for choice in asked:
+        if choice in offered:
+            return choice
+    matched = (request.accept_language.lookup(offered, default="")
+               if "HTTP_ACCEPT_LANGUAGE" in environ else "")
+    return matched or request.registry.settings.get("pyramid.default_locale_name") or "en"
 
 
 def _remember_choice(asked: str):

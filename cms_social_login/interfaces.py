@@ -63,3 +63,10 @@ class IUserAdapter(Interface):
         ``cms_social_login.users.UserAdapterBase`` declares every optional part with its
         default; an adapter that subclasses it writes only what it changes.
         """
+
+    def user_exists_clause(userid):
+        """A SQL boolean expression, true when the account whose userid is the column
+        expression ``userid`` exists (optional; default None). Only for accounts kept in
+        the add-on's own database: the returning user's login then updates the identity
+        and checks the account in one statement instead of also calling ``get_user``.
+        """

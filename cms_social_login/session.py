@@ -73,6 +73,9 @@ HELPER_USERID_KEY = "auth.userid"
 LOGIN_FORM_TOKEN_STEP = 600
 #: And works for this long after it was issued (a form left open in a tab).
 LOGIN_FORM_TOKEN_LIFETIME = 4 * 3600
+#: Each process sweeps ended signed-in sessions at most once per this many seconds.
+SWEEP_INTERVAL = 300
+_SWEPT_AT_KEY = "cms_social_login.sessions_swept_at"
 _LOGIN_FORM_KEYS = "cms_social_login.login_form_keys"
 _LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
 
@@ -148,17 +151,28 @@ def _is_live(request: Any, token: object) -> bool:
             and _aware(record.expires_at) > now())
 
 
+def _sweep_if_due(request: Any, moment: datetime) -> None:
+    """Delete the ended sessions when this process has not done so for SWEEP_INTERVAL
+    (an ended row is refused when read, so sweeping is only housekeeping)."""
+    last = request.registry.get(_SWEPT_AT_KEY)
+    if last is not None and timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
+        return
+    request.registry[_SWEPT_AT_KEY] = moment
+    request.social_login_dbsession.execute(
+        delete(SignedInSession).where(SignedInSession.expires_at < moment))
+
+
 def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
     """Sign ``userid`` in: a new session (nothing planted before survives), a row that
     logout can delete, and the security policy's ``remember`` headers.
 
     A host that signs people in with its own form calls this instead of ``remember``.
-    Expired rows are swept here.
+    Ended rows are swept here, by each process at most once per :data:`SWEEP_INTERVAL`.
     """
     lifetime = request.registry.social_login_settings.session_lifetime
     dbsession = request.social_login_dbsession
     moment = now()
-    dbsession.execute(delete(SignedInSession).where(SignedInSession.expires_at < moment))
+    _sweep_if_due(request, moment)
     token = secrets.token_urlsafe(32)
     dbsession.add(SignedInSession(token_hash=_digest(token), site=site_key(request),
                                   userid=userid, created_at=moment,
@@ -199,6 +213,8 @@ def has_session(request: Any) -> bool:
     session = request.__dict__.get("session")
     if session is not None and (not session.new or len(session)):
         return True
+    if "HTTP_COOKIE" not in request.environ:
+        return False
     return COOKIE_NAME in request.cookies or SECURE_COOKIE_NAME in request.cookies
 
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from zope.interface import implementer
 
 from .interfaces import IUserAdapter
@@ -35,7 +35,9 @@ class UserAdapterBase:
       last linked provider cannot be disconnected;
     - ``find_user_by_email(...)`` -> None: no account is found by its email address;
     - ``password_page_url(...)`` -> None: the site has no page where a user sets a password,
-      so the connected-accounts page never suggests setting one.
+      so the connected-accounts page never suggests setting one;
+    - ``user_exists_clause(...)`` -> None: whether an account exists is asked of
+      ``get_user``, one more statement on every returning user's login.
     """
 
     password_login = False
@@ -56,6 +58,9 @@ class UserAdapterBase:
         return False
 
     def password_page_url(self, request: Any, userid: str) -> str | None:
+        return None
+
+    def user_exists_clause(self, userid: ColumnElement[str]) -> ColumnElement[bool] | None:
         return None
 
 
@@ -80,6 +85,12 @@ def password_page_url(request: Any, userid: str) -> str | None:
     return _optional(adapter, "password_page_url")(request, userid)
 
 
+def user_exists_clause(adapter: Any, userid: ColumnElement[str]
+                       ) -> ColumnElement[bool] | None:
+    """The adapter's SQL test that the account ``userid`` (a column) exists, or None."""
+    return _optional(adapter, "user_exists_clause")(userid)
+
+
 class IdentityUserAdapter(UserAdapterBase):
     """The default adapter, for sites without accounts of their own.
 
@@ -101,6 +112,10 @@ class IdentityUserAdapter(UserAdapterBase):
             return None
         return SiteUser(userid=userid, display_name=identity.display_name or userid,
                         email=identity.email)
+
+    def user_exists_clause(self, userid: ColumnElement[str]) -> ColumnElement[bool]:
+        # The account exists as long as one of its identities does: the one at hand.
+        return true()
 
     def create_user(self, request: Any, profile: dict[str, Any], provider_name: str) -> str:
         # Random, not the provider's user id: the same id at another issuer (another

@@ -352,3 +352,22 @@ def test_loggable_escapes_what_could_forge_or_hide_a_line():
     assert loggable("C:\\x0a") == "C:\\\\x0a"  # a typed backslash cannot fake an escape
     assert loggable(None) == "-" and loggable("é ü 日本") == "é ü 日本"
     assert loggable("y" * 600) == "y" * 500 + "..."
+
+
+def test_the_counts_of_a_busy_log_say_at_least(app, editor, monkeypatch):
+    monkeypatch.setattr(audit, "COUNT_CAP", 3)
+    with dbsession_of(app) as db:
+        for minutes, action in ((1, "success"), (2, "success"), (3, "denied"),
+                                (4, "success")):
+            db.add(AuditEvent(site="default", kind=audit.SIGNIN, action=action,
+                              provider="bitbucket", detail={},
+                              at=utcnow() - timedelta(minutes=minutes)))
+        db.commit()
+    # The newest three of the four sign-ins are counted, and the page says "at least".
+    cells = [td.get_text(strip=True)
+             for td in editor.get(AUDIT).html.select("table.audit-counts tbody td")]
+    assert cells == ["2+", "1+"]
+    monkeypatch.setattr(audit, "COUNT_CAP", 4)
+    cells = [td.get_text(strip=True)
+             for td in editor.get(AUDIT).html.select("table.audit-counts tbody td")]
+    assert cells == ["3", "1"]

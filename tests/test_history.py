@@ -147,3 +147,27 @@ def test_restoring_a_version_whose_provider_is_gone(app, editor, visitor):
     assert "Settings for retired were kept but stay inactive" in done.text
     assert bitbucket_buttons(visitor.get("/login"))
     assert "not available" in visitor.get("/login/retired", status=404).text
+
+
+def test_a_long_history_is_listed_twenty_saves_a_page(editor):
+    submit_bitbucket(editor, "save", client_id="key-number-0001").follow()
+    for number in range(2, 23):
+        submit_bitbucket(editor, "save", client_id=f"key-number-{number:04}").follow()
+    # Version 23 publishes version 1 again: found on the next page.
+    editor.get(f"{HISTORY}/1").forms[0].submit("action", value="publish-version").follow()
+    first = editor.get(HISTORY)
+    rows = first.html.select("tbody tr")
+    assert [r.find("td").get_text(" ", strip=True) for r in rows] == \
+        ["23 Live"] + [str(version) for version in range(22, 3, -1)]
+    assert rows[0].select_one(".republished").get_text(strip=True) \
+        == "Published version 1 again"
+    assert "Bitbucket: Bitbucket Client ID" in rows[1].get_text(" ", strip=True)
+    pager = first.html.select_one("nav.pager")
+    assert [a.get_text(strip=True) for a in pager.select("a")] == ["Older"]
+    second = first.click("Older")
+    assert [r.find("td").get_text(" ", strip=True)
+            for r in second.html.select("tbody tr")] == ["3", "2", "1"]
+    assert "Bitbucket: Enabled" in second.html.select("tbody tr")[-1].get_text(" ", strip=True)
+    assert [a.get_text(strip=True) for a in second.html.select("nav.pager a")] == ["Newer"]
+    assert editor.get(f"{HISTORY}?page=x").html.select("tbody tr")[0].find("td") \
+        .get_text(" ", strip=True) == "23 Live"

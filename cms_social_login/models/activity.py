@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base, site_column
@@ -21,7 +21,12 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "social_login_audit"
-    __table_args__ = (Index("ix_social_login_audit_site_at", "site", "at"),)
+    __table_args__ = (
+        Index("ix_social_login_audit_site_at", "site", "at"),
+        # The audit page filtered by a provider (migration 0005).
+        Index("ix_social_login_audit_site_provider_at", "site", func.lower(text("provider")),
+              "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site: Mapped[str] = site_column()

@@ -36,12 +36,9 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet, import_key
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
@@ -53,6 +50,9 @@ from ..settings import PREFIX, SocialLoginSettings
 from .base import Field, LoginContext, OAuth2Provider, Verification, url_field_error
 from .errors import ProviderBusy, ProviderError, reason_in_words
 from .profile import Email, build_profile, text
+
+if TYPE_CHECKING:  # joserfc (and cryptography under it) is imported at the first ID token check
+    from joserfc.jwk import KeySet
 
 OIDC_ICON = (
     '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" width="20" height="20">'
@@ -310,6 +310,9 @@ class OIDCProvider(OAuth2Provider):
                                 lambda: self._fetch_key_set(metadata), refresh)
 
     def _fetch_key_set(self, metadata: ProviderMetadata) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet, import_key
+
         response = self.http.request_json("GET", metadata.jwks_uri)
         data = response.data
         raw_keys = data.get("keys") if isinstance(data, dict) else None
@@ -399,6 +402,9 @@ class OIDCProvider(OAuth2Provider):
     def verify_id_token(self, id_token: object, values: Mapping[str, str],
                         metadata: ProviderMetadata, nonce: str | None) -> dict[str, Any]:
         """The claims of a valid ID token, or ProviderError (the reason goes to the log)."""
+        from joserfc import jwt
+        from joserfc.errors import InvalidKeyIdError, JoseError
+
         def refused(cause: str) -> ProviderError:
             return ProviderError(
                 _("${title} could not confirm who you are. Please try again.",

@@ -58,6 +58,9 @@ ACTION_LABELS = {
     "invalid-state": _("Expired, reused or unknown login link"),
 }
 PAGE_SIZE = 50
+#: The per-provider counts of the audit page count at most this many of the newest
+#: matching sign-ins.
+COUNT_CAP = 1000
 #: A CSV export holds at most this many rows (the newest).
 CSV_MAX_ROWS = 20_000
 #: Repeats of one anonymous failure within this time share one row (with a count).
@@ -277,27 +280,32 @@ def export_events(dbsession: Session, wanted: AuditFilter) -> list[AuditEvent]:
 
 @dataclass
 class ProviderCount:
-    """How many sign-ins and failed sign-ins one provider has."""
+    """How many sign-ins and failed sign-ins one provider has (``at_least``: counted over
+    the newest :data:`COUNT_CAP` sign-ins only, so the true numbers may be higher)."""
 
     provider: str
     signed_in: int = 0
     failed: int = 0
+    at_least: bool = False
 
 
 def provider_counts(dbsession: Session, wanted: AuditFilter) -> list[ProviderCount]:
-    """Per provider, the sign-ins matching ``wanted`` but for its provider filter.
+    """Per provider, the sign-ins matching ``wanted`` but for its provider filter, among
+    the newest :data:`COUNT_CAP` of them (the page's cost does not grow with the log;
+    when there are more, every count is marked ``at_least``).
 
     A row that counts repeated failures counts as often as it happened.
     """
     times = func.coalesce(AuditEvent.detail["count"].as_integer(), 1)
-    query = wanted.where(
-        select(AuditEvent.provider, AuditEvent.action, func.sum(times))
+    newest = list(dbsession.execute(wanted.where(
+        select(AuditEvent.provider, AuditEvent.action, times)
         .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.is_not(None))
-        .group_by(AuditEvent.provider, AuditEvent.action),
-        with_provider=False)
+        .order_by(AuditEvent.at.desc()).limit(COUNT_CAP + 1),
+        with_provider=False)))
+    at_least = len(newest) > COUNT_CAP
     counts: dict[str, ProviderCount] = {}
-    for provider, action, number in dbsession.execute(query):
-        entry = counts.setdefault(provider, ProviderCount(provider))
+    for provider, action, number in newest[:COUNT_CAP]:
+        entry = counts.setdefault(provider, ProviderCount(provider, at_least=at_least))
         if action == "success":
             entry.signed_in += int(number)
         else:

@@ -16,6 +16,11 @@ from ..models import PublishRecord
 from ..providers.base import Provider
 from .login_settings import LoginSettingsService, ProviderConfig, SettingsForm
 
+#: Saves listed per page of the history.
+HISTORY_PAGE_SIZE = 20
+#: The history lists the latest this many Saves.
+HISTORY_LIMIT = 200
+
 OPTION_LABELS = (("enabled", _("Enabled")), ("position", _("Button order")),
                  ("link_by_email", _("Link by confirmed email")))
 YES, NO = _("yes"), _("no")
@@ -70,6 +75,23 @@ def _secret_text(box: ISecretBox, token: str | None) -> str | None:
         return box.decrypt(token)
     except SecretDecryptionError:
         return "\0undecryptable:" + token
+
+
+class _RequestSecrets:
+    """A secret box that decrypts each token once (a page compares one secret with the
+    next Save's many times)."""
+
+    def __init__(self, box: ISecretBox) -> None:
+        self._box = box
+        self._plain: dict[str, str] = {}
+
+    def decrypt(self, token: str, ttl: int | None = None) -> str:
+        """The plaintext of ``token`` (SecretDecryptionError as the box raises it)."""
+        if ttl is not None:
+            return self._box.decrypt(token, ttl=ttl)
+        if token not in self._plain:
+            self._plain[token] = self._box.decrypt(token)
+        return self._plain[token]
 
 
 def _option(value: object) -> Any:
@@ -178,22 +200,46 @@ class HistoryService:
         self.settings = LoginSettingsService(request)
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
 
-    def entries(self, limit: int = 200) -> list[HistoryEntry]:
-        """The latest Saves, newest first, each with what it changed."""
-        records = list(self.request.social_login_dbsession.scalars(
-            select(PublishRecord).where(PublishRecord.site == self.settings.site)
-            .order_by(PublishRecord.id.desc()).limit(limit + 1)))
+    def entries(self, page: int = 1, limit: int = HISTORY_LIMIT
+                ) -> tuple[list[HistoryEntry], bool]:
+        """One page (:data:`HISTORY_PAGE_SIZE`) of the latest ``limit`` Saves, newest
+        first, each with what it changed; and whether an older page follows.
+
+        A page reads its own Saves and the one before them; only when one of them
+        changed something are the older ones (among the latest ``limit``) read too, to
+        tell whether it published an older version again.
+        """
+        start = (page - 1) * HISTORY_PAGE_SIZE
+        if start >= limit:
+            return [], False
+        dbsession = self.request.social_login_dbsession
+        of_site = PublishRecord.site == self.settings.site
+        records = list(dbsession.scalars(
+            select(PublishRecord).where(of_site).order_by(PublishRecord.id.desc())
+            .offset(start).limit(min(HISTORY_PAGE_SIZE, limit - start) + 1)))
+        shown = records[:min(HISTORY_PAGE_SIZE, limit - start)]
+        older: list[tuple[int, Any]] | None = None
+        box = _RequestSecrets(self.box)
         entries = []
-        for index, record in enumerate(records[:limit]):
+        for index, record in enumerate(shown):
             before = records[index + 1].document if index + 1 < len(records) else {}
             again = None
             if index + 1 < len(records) and before != record.document:
-                again = next((older.version for older in records[index + 2:]
-                              if older.document == record.document), None)
+                if older is None:  # the older Saves, read once, only their documents
+                    older = [(r.version, r.document) for r in records[len(shown):]] + list(
+                        dbsession.execute(
+                            select(PublishRecord.version, PublishRecord.document)
+                            .where(of_site, PublishRecord.id < records[-1].id)
+                            .order_by(PublishRecord.id.desc())
+                            .limit(max(0, limit - start - len(records)))))
+                candidates = [(r.version, r.document) for r in shown[index + 2:]] + older
+                again = next((version for version, document in candidates
+                              if document == record.document), None)
             entries.append(HistoryEntry(
-                record=record, live=index == 0, again=again,
-                changes=changes(before, record.document, self.settings.providers, self.box)))
-        return entries
+                record=record, live=start + index == 0, again=again,
+                changes=[] if before == record.document else changes(
+                    before, record.document, self.settings.providers, box)))
+        return entries, len(records) > len(shown) and start + len(shown) < limit
 
     def get(self, version: int) -> PublishRecord:
         """The Save of ``version``; UnknownVersion if there is none."""

@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -27,8 +27,9 @@ from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
 from ..session import sign_in
 from ..sites import site_key
+from ..users import user_exists_clause
 from .db import flush_or_retry, retry_lost_races
-from .identities import find_identity
+from .identities import find_identity, touch_identity
 from .login_settings import ProviderConfig
 from .provider_sessions import remember_provider_login
 from .published import published_document
@@ -58,6 +59,19 @@ class LoginFailure(Exception):
         self.result = result
         self.status = status
         self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class PendingState:
+    """A login's state as its callback took it from ``social_login_states``."""
+
+    provider: str
+    site: str
+    binding: str
+    created_at: datetime
+    came_from: str
+    code_verifier: str | None
+    nonce: str | None
 
 
 @dataclass
@@ -163,14 +177,18 @@ class SocialLoginService:
             execution_options={"synchronize_session": False})
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
-        """Check the state, let the provider finish, find or create the local user.
+        """Consume the state, let the provider finish, find or create the local user.
 
-        The state is checked first but deleted only after the provider's answer, so no
-        write lock is held while the provider is called; deleting it checks that no
-        other request used it meanwhile.
+        The state is taken with one ``DELETE ... RETURNING`` before the provider is
+        called: a state two requests bring at once is used by one of them (the other's
+        DELETE returns nothing, on PostgreSQL after waiting for the first to commit). On
+        PostgreSQL that locks only the state's row while the provider answers; on SQLite
+        the database's write lock is held for that time (other writers wait for it).
+        A request that pyramid_retry runs again finds the state back (the attempt was
+        rolled back) and the provider's answer kept (:data:`RESULT_CACHE_KEY`).
         """
         provider, config, values = self.live_provider(name)
-        pending = self._pending_state(provider, params.get("state"))
+        pending = self._take_state(provider, params.get("state"))
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
             try:
@@ -178,11 +196,9 @@ class SocialLoginService:
                     values, self.redirect_uri(provider), str(params.get("state")),
                     pending.code_verifier, pending.nonce, self.site), params)
             except ProviderError as exc:
-                self._consume_state(pending)
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
-        self._consume_state(pending)
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -206,12 +222,20 @@ class SocialLoginService:
             f"{provider.name}: state missing, unknown, reused, expired or from another "
             "browser", status=400, outcome="invalid-state")
 
-    def _pending_state(self, provider: Provider, state: object) -> LoginState:
+    def _take_state(self, provider: Provider, state: object) -> PendingState:
+        """Delete the state and return it, if it is this browser's, this provider's and
+        this site's and has not expired (a state that is not is deleted all the same)."""
         if not isinstance(state, str) or not 16 <= len(state) <= 256:
             raise self._invalid_state(provider)
-        pending = self.dbsession.get(LoginState, _digest(state))
-        if pending is None:
+        row = self.dbsession.execute(
+            delete(LoginState).where(LoginState.state_hash == _digest(state))
+            .returning(LoginState.provider, LoginState.site, LoginState.binding,
+                       LoginState.created_at, LoginState.came_from,
+                       LoginState.code_verifier, LoginState.nonce),
+            execution_options={"synchronize_session": False}).one_or_none()
+        if row is None:  # unknown, or used by another request
             raise self._invalid_state(provider)
+        pending = PendingState(*row)
         binding = self.request.session.get(BINDING_KEY)
         created_at = pending.created_at
         if created_at.tzinfo is None:  # SQLite returns naive UTC
@@ -221,19 +245,8 @@ class SocialLoginService:
                 or not isinstance(binding, str)
                 or not hmac.compare_digest(pending.binding, _digest(binding))
                 or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
-            self._consume_state(pending)
             raise self._invalid_state(provider)
         return pending
-
-    def _consume_state(self, pending: LoginState) -> None:
-        """Delete the state; a state another request deleted first is refused."""
-        consumed = self.dbsession.execute(
-            delete(LoginState).where(LoginState.state_hash == pending.state_hash))
-        if consumed.rowcount != 1:
-            raise LoginFailure(
-                _("This login link has expired or was already used. Please start again."),
-                f"{pending.provider}: state consumed by a concurrent request", status=400,
-                outcome="invalid-state")
 
     def _local_user(self, provider: Provider, config: ProviderConfig,
                     result: AuthenticationComplete) -> tuple[str, bool]:
@@ -246,12 +259,23 @@ class SocialLoginService:
         issuer = provider.identity_issuer(config.values)
         title = provider.display_title(config.values)
         adapter: IUserAdapter = self.request.registry.getUtility(IUserAdapter)
+        display_name = (profile.get("displayName") or "")[:255] or None
+        email = (profile.get("verifiedEmail") or "")[:320] or None
+        signed_in = self.request.authenticated_userid
+        exists = user_exists_clause(adapter, LinkedIdentity.userid)
+        if exists is not None:  # a returning user: one statement
+            userid = touch_identity(self.dbsession, self.site, provider.name, issuer,
+                                    provider_user_id, display_name=display_name,
+                                    email=email, owner=signed_in, user_exists=exists)
+            if userid is not None:
+                return userid, False
+        # A first login, or a returning one that is refused (or whose adapter cannot
+        # check its accounts in SQL): the identity's row tells which.
         identity = find_identity(self.dbsession, self.site, provider.name, issuer,
                                  provider_user_id)
         created = False
         if identity is None:
-            userid = self.request.authenticated_userid
-            email = profile.get("verifiedEmail")
+            userid = signed_in
             if userid is None and config.link_by_email and email:
                 userid = adapter.find_user_by_email(self.request, email)
             if userid is None:
@@ -261,7 +285,7 @@ class SocialLoginService:
             identity = LinkedIdentity(site=self.site, provider=provider.name, issuer=issuer,
                                       provider_user_id=provider_user_id, userid=userid)
             self.dbsession.add(identity)
-        elif self.request.authenticated_userid not in (None, identity.userid):
+        elif signed_in not in (None, identity.userid):
             raise LoginFailure(
                 _("This ${title} account is already connected to another account on this "
                   "site. Log out first to use it.", mapping={"title": title}),
@@ -273,9 +297,11 @@ class SocialLoginService:
                   mapping={"title": title}),
                 f"{provider.name}: identity {identity.id} points to missing user "
                 f"{identity.userid!r}")
-        identity.display_name = (profile.get("displayName") or "")[:255] or None
-        identity.email = (profile.get("verifiedEmail") or "")[:320] or None
+        identity.display_name = display_name
+        identity.email = email
         identity.last_login_at = utcnow()
+        # Two first logins of one account at once: the loser's INSERT breaks the unique
+        # key and the request runs again, finding the winner's identity.
         flush_or_retry(self.dbsession)
         return identity.userid, created
 

@@ -54,8 +54,11 @@ def _change_text(request: Any, change: Change) -> str:
 
 def history_list(request: Any) -> dict[str, Any]:
     """GET .../login/history: every Save, newest first, with what it changed."""
-    entries = HistoryService(request).entries()
+    raw = str(request.GET.get("page", "1"))
+    page = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 3 else 1
+    entries, more = HistoryService(request).entries(page=max(1, page))
     values = editor_shell(request, "history")
+    values["page"], values["more"] = max(1, page), more
     values["entries"] = [{
         "record": entry.record, "live": entry.live, "again": entry.again,
         "changes": [_change_text(request, change) for change in entry.changes],

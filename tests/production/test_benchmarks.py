@@ -21,7 +21,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     benchmarks = load_benchmarks()
     results = benchmarks.run(quick=True, server=postgresql_server)
     printed = capsys.readouterr().out
-    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5.", "6."):
+    for number in ("1a.", "1b.", "2.", "3.", "4.", "4b.", "5.", "6.", "7."):
         assert f"\n{number} " in "\n" + printed
     login = results["login_page"]
     assert login["site_rps"] > 0 and login["bare_rps"] > 0 and login["ratio"] > 0
@@ -40,4 +40,8 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     sites = results["many_sites"]
     assert sites["sites"] == 200 and 0 < sites["cached_sites"] <= sites["cache_size"] == 50
     assert sites["single_rps"] > 0 and sites["many_rps"] > 0 and sites["cost_ratio"] > 0
+    logins = results["concurrent_logins"]
+    assert logins["server_errors"] == 0 and logins["signed_in"] == logins["logins"] == 20
+    assert logins["same_users"] == 1 and logins["same_identities"] == 1
+    assert login["cpu_ratio"] > 0 and login["first_time_cpu_ratio"] > 0
     assert results["machine"]["nproc"] >= 1

@@ -150,20 +150,21 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
         response = visitor.get(back)
     assert response.status_int == 303
     assert shapes(statements) == [
-        "SELECT social_login_states",      # the state, by its primary key (hash)
-        "DELETE social_login_states",      # consumed: single use, by primary key
-        "SELECT social_login_identities",  # the identity: one read of the unique index
-                                           # on (provider, issuer, provider_user_id)
-        "SELECT demo_users",               # the host's account exists (user adapter)
-        "UPDATE social_login_identities",  # last login time, name and email
-        "DELETE social_login_sessions",    # ended sessions swept (expires_at index)
+        "DELETE social_login_states",      # the state taken: single use, by primary key
+        "UPDATE social_login_identities",  # found by its unique key (site, provider,
+                                           # issuer, user id), the host's account checked
+                                           # to exist, last login time, name and email
         "INSERT social_login_audit",       # the sign-in, in the audit log
         "INSERT social_login_sessions",    # this sign-in's session, revocable at logout
     ], statements
-    identity_lookup = statements[2]
-    assert "social_login_identities.provider =" in identity_lookup
-    assert "social_login_identities.issuer =" in identity_lookup
-    assert "social_login_identities.provider_user_id =" in identity_lookup
+    assert "RETURNING" in statements[0] and "RETURNING" in statements[1]
+    identity_update = statements[1]
+    for column in ("site", "provider", "issuer", "provider_user_id"):
+        assert f"social_login_identities.{column} =" in identity_update
+    assert "demo_users" in identity_update  # the account exists, in the same statement
+    # Ended sessions were swept by this process's first sign-in (``first`` above).
+    assert not any("social_login_sessions" in s and s.startswith("DELETE")
+                   for s in statements)
 
 
 def test_a_stated_bound_spares_even_the_version_read(app_settings, app, published_bitbucket,
@@ -216,3 +217,83 @@ def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, a
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_worker_serving_the_login_page_does_not_import_the_login_libraries(app_settings,
+                                                                           app):
+    import json
+    import subprocess
+    import sys
+
+    # cryptography (secrets at rest) and joserfc (ID tokens) are about 10 MiB of a
+    # worker; the login page needs neither, a login or an editor's page loads them.
+    script = (
+        "import json, sys, webtest\n"
+        "from cms_demo import main\n"
+        "site = webtest.TestApp(main({}, **json.loads(sys.argv[1])),\n"
+        "                       extra_environ={'HTTP_HOST': 'localhost'})\n"
+        "assert site.get('/login').status_int == 200\n"
+        "print(json.dumps(sorted(m for m in ('cryptography', 'joserfc', 'alembic') "
+        "if m in sys.modules)))\n")
+    settings = {key: str(value) for key, value in app_settings.items()}
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(settings)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_keys_are_derived_as_before_without_the_cryptography_package():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from cms_social_login.crypto import KDF_SALT, derive_key
+
+    # Secrets stored by earlier releases (keys from cryptography's HKDF) still decrypt.
+    for secret_key, purpose, length in (("k" * 64, "secrets at rest", 32),
+                                        ("clé", "session cookie", 32), ("s", "", 100)):
+        expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=KDF_SALT,
+                        info=purpose.encode()).derive(secret_key.encode())
+        assert derive_key(secret_key, purpose, length) == expected
+
+
+def test_only_the_anonymous_login_page_runs_without_a_transaction(app_settings, app,
+                                                                  published_bitbucket):
+    import webtest
+    from pyramid.events import ContextFound
+    from transaction.interfaces import NoTransaction
+
+    from cms_demo import main
+
+    # The hooks development.ini and production.ini set (the demo needs no database to
+    # tell the site or an anonymous visitor).
+    hooked = main({}, **{**app_settings,
+                         "tm.activate_hook": "cms_social_login.transactions.needs_transaction",
+                         "retry.activate_hook": "cms_social_login.transactions.retry_attempts"})
+    seen: list[tuple[str, bool]] = []
+
+    def note(event):
+        try:
+            event.request.tm.get()
+            active = True
+        except NoTransaction:
+            active = False
+        seen.append((f"{event.request.method} {event.request.path_qs}", active))
+
+    hooked.registry.registerHandler(note, (ContextFound,))  # inside pyramid_tm's tween
+    try:
+        visitor = webtest.TestApp(hooked, extra_environ={"HTTP_HOST": "localhost"})
+        page = visitor.get("/login")
+        assert "Log in with Bitbucket" in page.text
+        assert "Log in with Bitbucket" in visitor.get("/login?came_from=/somewhere").text
+        # A visitor who brings a cookie (here: the session a login start gives) gets one.
+        visitor.get("/login/bitbucket", status=302)
+        assert visitor.cookies and "Log in with Bitbucket" in visitor.get("/login").text
+        form = password_form(page)
+        form["login"], form["password"] = "editor", "editor"
+        form.submit(status=303)
+        assert "You are signed in as" in visitor.get("/login").text
+        assert seen == [("GET /login", False), ("GET /login?came_from=/somewhere", False),
+                        ("GET /login/bitbucket", True),
+                        ("GET /login", True), ("POST /login", True), ("GET /login", True)]
+    finally:
+        hooked.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()

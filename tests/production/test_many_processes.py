@@ -23,7 +23,14 @@ from bs4 import BeautifulSoup
 from sqlalchemy import create_engine, func, select
 
 from cms_demo.bootstrap import create_editor
-from cms_social_login.models import PUBLISHED, LoginSettings, PublishRecord, get_session_factory
+from cms_demo.models import User
+from cms_social_login.models import (
+    PUBLISHED,
+    LinkedIdentity,
+    LoginSettings,
+    PublishRecord,
+    get_session_factory,
+)
 from cms_social_login.testing.postgresql import free_port
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, SITE
@@ -328,3 +335,47 @@ def test_two_editors_saving_at_once_lose_nothing_silently(site):
             page = alice.get(worker.url("/editor/system-pages/login/settings?tab=bitbucket"),
                              timeout=10)
             assert wanted[winner] in page.text and wanted[loser] not in page.text
+
+
+def test_one_account_signing_in_from_twenty_browsers_at_once_is_one_user(site, bitbucket):
+    a, b = site["A"], site["B"]
+    publish(a, "alice", enabled=True)
+    assert seconds_until(b, shown=True) <= 1
+    grace = bitbucket.add_user("Grace Hopper", nickname="grace", emails=[
+        {"email": "grace@example.org", "is_primary": True, "is_confirmed": True}])
+    # Twenty browsers start a first login of the same Bitbucket account, half on each
+    # worker, and approve it at Bitbucket ...
+    browsers = [requests.Session() for _ in range(20)]
+    callbacks = []
+    for number, browser in enumerate(browsers):
+        start = browser.get((a, b)[number % 2].url("/login/bitbucket?came_from=/"),
+                            allow_redirects=False, timeout=10)
+        assert start.status_code == 302
+        callbacks.append(bitbucket.approve(start.headers["Location"], user=grace))
+    # ... and come back at the same moment, each to the other worker.
+    barrier = threading.Barrier(len(browsers))
+    answers: dict[int, requests.Response] = {}
+
+    def come_back(number: int) -> None:
+        barrier.wait(timeout=30)
+        answers[number] = browsers[number].get((b, a)[number % 2].url(callbacks[number]),
+                                               allow_redirects=False, timeout=60)
+
+    threads = [threading.Thread(target=come_back, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(answers) == list(range(len(browsers)))
+    for answer in answers.values():
+        assert answer.status_code == 303, answer.text[:2000]
+        assert urlsplit(answer.headers["Location"]).path == "/", answer.headers["Location"]
+    # One local account and one linked identity, and every browser is signed in to it.
+    with get_session_factory(site["engine"])() as db:
+        identities = db.scalars(select(LinkedIdentity).where(
+            LinkedIdentity.display_name == "Grace Hopper")).all()
+        users = db.scalars(select(User).where(User.display_name == "Grace Hopper")).all()
+    assert len(identities) == 1 and len(users) == 1
+    assert identities[0].userid == str(users[0].id)
+    for number, browser in enumerate(browsers):
+        assert "Grace Hopper" in browser.get(a.url("/"), timeout=10).text, number
