@@ -179,16 +179,18 @@ class SocialLoginService:
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
         """Consume the state, let the provider finish, find or create the local user.
 
-        The state is taken with one ``DELETE ... RETURNING`` before the provider is
-        called: a state two requests bring at once is used by one of them (the other's
-        DELETE returns nothing, on PostgreSQL after waiting for the first to commit). On
-        PostgreSQL that locks only the state's row while the provider answers; on SQLite
-        the database's write lock is held for that time (other writers wait for it).
+        The state is taken with one ``DELETE ... RETURNING``: a state two requests bring
+        at once is used by one of them (the other's DELETE returns nothing, on PostgreSQL
+        after waiting for the first to commit). On PostgreSQL it is taken before the
+        provider is called, which locks only the state's row while the provider answers.
+        SQLite's write lock is the whole database's, so there the state is read before
+        the call and taken after it: no other request waits for this provider's answer.
         A request that pyramid_retry runs again finds the state back (the attempt was
         rolled back) and the provider's answer kept (:data:`RESULT_CACHE_KEY`).
         """
         provider, config, values = self.live_provider(name)
-        pending = self._take_state(provider, params.get("state"))
+        take_after_call = self._write_lock_is_the_databases()
+        pending = self._take_state(provider, params.get("state"), read_only=take_after_call)
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
             try:
@@ -199,6 +201,8 @@ class SocialLoginService:
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
+        if take_after_call:
+            self._take_state(provider, params.get("state"))
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -222,17 +226,27 @@ class SocialLoginService:
             f"{provider.name}: state missing, unknown, reused, expired or from another "
             "browser", status=400, outcome="invalid-state")
 
-    def _take_state(self, provider: Provider, state: object) -> PendingState:
+    def _write_lock_is_the_databases(self) -> bool:
+        """True on SQLite, where a write transaction locks the whole database."""
+        return self.dbsession.get_bind().dialect.name == "sqlite"
+
+    def _take_state(self, provider: Provider, state: object, read_only: bool = False
+                    ) -> PendingState:
         """Delete the state and return it, if it is this browser's, this provider's and
-        this site's and has not expired (a state that is not is deleted all the same)."""
+        this site's and has not expired (a state that is not is deleted all the same).
+        With ``read_only`` a valid state is only read (the caller takes it later)."""
         if not isinstance(state, str) or not 16 <= len(state) <= 256:
             raise self._invalid_state(provider)
-        row = self.dbsession.execute(
-            delete(LoginState).where(LoginState.state_hash == _digest(state))
-            .returning(LoginState.provider, LoginState.site, LoginState.binding,
-                       LoginState.created_at, LoginState.came_from,
-                       LoginState.code_verifier, LoginState.nonce),
-            execution_options={"synchronize_session": False}).one_or_none()
+        columns = (LoginState.provider, LoginState.site, LoginState.binding,
+                   LoginState.created_at, LoginState.came_from, LoginState.code_verifier,
+                   LoginState.nonce)
+        mine = LoginState.state_hash == _digest(state)
+        if read_only:
+            row = self.dbsession.execute(select(*columns).where(mine)).one_or_none()
+        else:
+            row = self.dbsession.execute(
+                delete(LoginState).where(mine).returning(*columns),
+                execution_options={"synchronize_session": False}).one_or_none()
         if row is None:  # unknown, or used by another request
             raise self._invalid_state(provider)
         pending = PendingState(*row)
@@ -245,6 +259,9 @@ class SocialLoginService:
                 or not isinstance(binding, str)
                 or not hmac.compare_digest(pending.binding, _digest(binding))
                 or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
+            if read_only:
+                self.dbsession.execute(delete(LoginState).where(mine),
+                                       execution_options={"synchronize_session": False})
             raise self._invalid_state(provider)
         return pending
 

@@ -149,22 +149,57 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
     with counting(settled) as statements:
         response = visitor.get(back)
     assert response.status_int == 303
+    assert not response.location.split("?")[0].endswith("/login"), response.location
+    # The state: single use, by primary key. SQLite's write lock is the whole database's,
+    # so there it is read before the provider call and taken after it (one statement more
+    # than on PostgreSQL, where taking it locks only its row).
+    on_sqlite = get_social_login_engine(settled.registry).dialect.name == "sqlite"
+    state = ["SELECT social_login_states", "DELETE social_login_states"] if on_sqlite \
+        else ["DELETE social_login_states"]
     assert shapes(statements) == [
-        "DELETE social_login_states",      # the state taken: single use, by primary key
+        *state,
         "UPDATE social_login_identities",  # found by its unique key (site, provider,
                                            # issuer, user id), the host's account checked
                                            # to exist, last login time, name and email
         "INSERT social_login_audit",       # the sign-in, in the audit log
         "INSERT social_login_sessions",    # this sign-in's session, revocable at logout
     ], statements
-    assert "RETURNING" in statements[0] and "RETURNING" in statements[1]
-    identity_update = statements[1]
+    identity_update = statements[len(state)]
+    assert "RETURNING" in identity_update
+    assert on_sqlite or "RETURNING" in statements[0]
     for column in ("site", "provider", "issuer", "provider_user_id"):
         assert f"social_login_identities.{column} =" in identity_update
     assert "demo_users" in identity_update  # the account exists, in the same statement
     # Ended sessions were swept by this process's first sign-in (``first`` above).
     assert not any("social_login_sessions" in s and s.startswith("DELETE")
                    for s in statements)
+
+
+def test_a_slow_provider_answer_holds_up_no_other_login(published_bitbucket, visitor,
+                                                        make_browser, bitbucket, bitbucket_user):
+    """While one callback waits for the provider, another visitor's login starts at once:
+    the state is read before the provider call and taken after it, so no write lock (the
+    whole database's, on SQLite) is held across the call."""
+    import threading
+
+    back = callback_path(bitbucket.approve(start_login(visitor)))
+    bitbucket.fail("token", status=None, delay=3.0)  # the provider answers in 3 seconds
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(visitor.get(back)))
+    slow.start()
+    try:
+        time.sleep(0.5)  # the first callback is now waiting for the token endpoint
+        other = make_browser()
+        started = time.monotonic()
+        location = start_login(other)
+        took = time.monotonic() - started
+    finally:
+        slow.join(timeout=30)
+    assert location.startswith(bitbucket.base_url), location
+    assert took < 1.5, f"a login start waited {took:.1f} s for another login's provider call"
+    # ... and the slow login itself still signs its visitor in.
+    assert [a.status_int for a in answers] == [303]
+    assert not answers[0].location.split("?")[0].endswith("/login"), answers[0].location
 
 
 def test_a_stated_bound_spares_even_the_version_read(app_settings, app, published_bitbucket,
