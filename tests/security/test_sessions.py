@@ -77,6 +77,7 @@ def test_a_fixated_session_does_not_carry_into_the_login(published_bitbucket, vi
     planted = session_cookie(attacker)
     visitor.set_cookie("cms_session", planted)
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
+    assert signed_in(visitor)  # the login happened, on the planted session
     assert session_cookie(visitor) != planted
     attacker.set_cookie("cms_session", planted)
     assert not signed_in(attacker)
