@@ -76,3 +76,15 @@ def test_disconnecting_a_provider_needs_the_token(app, published_bitbucket, bitb
     assert count(app, LinkedIdentity) == 1
     editor.post("/account/connections", fields, status=303)  # with its token: done
     assert count(app, LinkedIdentity) == 0
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_a_test_login_from_the_preview_needs_the_token(app, editor, bitbucket, token):
+    submit_bitbucket(editor, "apply").follow()
+    preview = editor.get("/editor/system-pages/login/preview")
+    form = next(f for f in preview.forms.values()
+                if f.action.endswith("/test-login/bitbucket"))
+    fields = form.submit_fields()
+    editor.post(form.action, _forged(fields, token), status=400)
+    started = editor.post(form.action, fields, status=302)  # with its token: off it goes
+    assert started.location.startswith(bitbucket.authorize_url)
