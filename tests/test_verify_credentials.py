@@ -84,7 +84,8 @@ def test_verifying_is_audited(editor, bitbucket):
 
 def test_unknown_provider_cannot_be_verified(editor):
     fields = settings_form(editor).submit_fields() + [("action", "verify-nosuch")]
-    editor.post("/editor/system-pages/login/settings", fields, status=400)
+    page = editor.post("/editor/system-pages/login/settings", fields, status=400)
+    assert "There is no such provider." in page.text
 
 
 # ---------------------------------------------------------------------- every tab
@@ -132,7 +133,9 @@ def test_github_says_only_a_test_login_can_check(editor):
         panel.get_text(" ", strip=True)
     assert panel.find("button", string="Test login") is not None
     fields = settings_form(editor).submit_fields() + [("action", "verify-github")]
-    editor.post("/editor/system-pages/login/settings", fields, status=400)
+    refused = editor.post("/editor/system-pages/login/settings", fields, status=400)
+    # Refused for the ability it lacks (its empty tab would be a 400 of its own).
+    assert "This provider cannot verify credentials." in refused.text
 
 
 def test_the_ability_is_declared_on_the_provider_base(app):

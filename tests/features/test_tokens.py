@@ -58,7 +58,8 @@ def site(app):
 @pytest.fixture
 def signed_in(site, published_bitbucket, visitor, bitbucket, bitbucket_user):
     """The visitor, logged in with Bitbucket as Ada."""
-    visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
+    back = visitor.get(callback_path(bitbucket.approve(start_login(visitor))))
+    assert back.location == "http://localhost/"  # signed in (a failure goes to /login)
     return visitor
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -174,9 +176,24 @@ def test_the_http_client_refuses_before_connecting(oidc_emulator):
 def test_redirects_are_not_followed_to_anywhere(oidc_emulator):
     """A provider answering with a redirect to an internal address does not get the site
     to follow it: redirects are never followed."""
-    oidc_emulator.fail("discovery", 302, body="", content_type="text/plain")
-    client = HttpClient("Test", 2, policy=RELAXED)
-    assert client.request_json("GET", oidc_emulator.discovery_url).status == 302
+    class RedirectToTheEmulator(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server name
+            self.send_response(302)
+            self.send_header("Location", oidc_emulator.discovery_url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), RedirectToTheEmulator) as server:
+        thread = threading.Thread(target=server.handle_request, daemon=True)
+        thread.start()
+        client = HttpClient("Test", 2, policy=RELAXED)
+        answer = client.request_json("GET", f"http://127.0.0.1:{server.server_port}/")
+        thread.join(timeout=5)
+    assert answer.status == 302
+    assert oidc_emulator.requests_to("discovery") == []  # the Location was not visited
 
 
 def test_the_connection_layer_refuses_by_itself(oidc_emulator):

@@ -59,9 +59,12 @@ def test_unconfirmed_email_never_links(app, editor, visitor, bitbucket):
     mallory = bitbucket.add_user("Mallory", emails=[
         {"email": "mallory@example.org", "is_primary": False, "is_confirmed": False},
         {"email": "m2@example.org", "is_primary": True, "is_confirmed": True}])
-    visitor.get(callback_path(bitbucket.approve(start_login(visitor), user=mallory))).follow()
+    back = visitor.get(callback_path(bitbucket.approve(start_login(visitor), user=mallory)))
+    assert back.location == "http://localhost/"  # signed in: a new account, not the owner's
     with dbsession_of(app) as db:
-        assert db.scalar(select(LinkedIdentity.userid)) != owner
+        [userid] = db.scalars(select(LinkedIdentity.userid)).all()
+    assert userid != owner
+    assert count(app, User) == 3  # editor, owner, Mallory's new account
 
 
 def test_the_signed_in_owner_links_their_account(app, published_bitbucket, bitbucket,

@@ -12,6 +12,8 @@ from sqlalchemy import event, select
 
 from cms_demo import main
 from cms_social_login.models import SignedInSession, get_social_login_engine
+from cms_social_login.services.sso import BINDING_KEY
+from cms_social_login.session import TOKEN_KEY, RotatingSignedSerializer
 from cms_social_login.testing.steps import log_out, make_browser, sign_in
 
 from ..helpers import callback_path, start_login
@@ -32,6 +34,12 @@ def copy_of(app, browser):
     return thief
 
 
+def session_data(app, browser) -> dict:
+    """What the browser's session cookie holds (Pyramid's [accessed, created, data])."""
+    serializer = RotatingSignedSerializer(app.registry.social_login_settings.secret_keys)
+    return serializer.loads(session_cookie(browser).strip('"').encode())[2]
+
+
 def signed_in(browser) -> bool:
     return "Signed in as" in browser.get("/").text
 
@@ -48,15 +56,17 @@ class Clock:
         self.offset += seconds
 
 
-def test_social_login_renews_the_session(published_bitbucket, visitor, bitbucket,
+def test_social_login_renews_the_session(app, published_bitbucket, visitor, bitbucket,
                                          bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
-    before = session_cookie(visitor)
+    before = session_data(app, visitor)
+    assert BINDING_KEY in before  # the pre-login session holds the login's binding
     response = visitor.get(callback_path(location))
-    after = session_cookie(visitor)
-    assert before and after and before != after
-    # The planted pre-login session (with its CSRF token) is gone.
-    assert "cms_social_login.binding" not in str(response.headers)
+    assert response.location == "http://localhost/"  # signed in
+    # The pre-login session is gone: nothing in it (the binding, a CSRF token) survives.
+    after = session_data(app, visitor)
+    assert TOKEN_KEY in after
+    assert not set(before) & set(after), after
 
 
 def test_a_fixated_session_does_not_carry_into_the_login(published_bitbucket, visitor,
@@ -67,17 +77,21 @@ def test_a_fixated_session_does_not_carry_into_the_login(published_bitbucket, vi
     planted = session_cookie(attacker)
     visitor.set_cookie("cms_session", planted)
     visitor.get(callback_path(bitbucket.approve(start_login(visitor)))).follow()
+    assert signed_in(visitor)  # the login happened, on the planted session
     assert session_cookie(visitor) != planted
     attacker.set_cookie("cms_session", planted)
     assert not signed_in(attacker)
 
 
-def test_password_login_renews_the_session(visitor):
+def test_password_login_renews_the_session(app, published_bitbucket, visitor):
+    start_login(visitor)  # a pre-login session (a visitor who only looks at /login has none)
+    before = session_data(app, visitor)
     form = visitor.get("/login").forms[0]
-    before = session_cookie(visitor)
     form["login"], form["password"] = "editor", "editor"
-    form.submit()
-    assert session_cookie(visitor) != before
+    assert form.submit().location == "http://localhost/"  # signed in
+    after = session_data(app, visitor)
+    assert TOKEN_KEY in after
+    assert not set(before) & set(after), after
 
 
 def test_logout_is_a_post_with_the_csrf_token(app, editor):

@@ -14,6 +14,9 @@ from cms_social_login.models import LinkedIdentity, LoginState
 from cms_social_login.models.records import utcnow
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.providers.registry import get_provider_registry
+from cms_social_login.testing import steps
+from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
+from cms_social_login.testing.steps import fill_tab
 
 from ..helpers import callback_path, query_of, start_login, submit_bitbucket
 from .helpers import count, dbsession_of
@@ -51,11 +54,42 @@ def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
     assert count(app, LoginState) == 0  # the expired state is gone too
 
 
-def test_state_for_another_provider_is_refused(app, published_bitbucket, visitor, bitbucket):
+def test_a_callback_of_a_provider_the_site_lacks_is_a_404(app, published_bitbucket, visitor,
+                                                          bitbucket, bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     path = callback_path(location).replace("/login/bitbucket/", "/login/nosuch/")
     page = visitor.get(path, status=404)
     assert "not available" in page.text
+
+
+class TestAStateIsForItsOwnProvider:
+    """Bitbucket and GitHub both live: a state the site issued for Bitbucket, brought to
+    GitHub's callback by the browser that started it (so only the provider check can
+    refuse it), signs nobody in and never reaches GitHub's token endpoint."""
+
+    @pytest.fixture
+    def app_settings(self, app_settings, github_emulator_server):
+        emulator = github_emulator_server
+        return {**app_settings,
+                "cms_social_login.github.authorize_url": emulator.authorize_url,
+                "cms_social_login.github.token_url": emulator.token_url,
+                "cms_social_login.github.api_url": emulator.api_url}
+
+    def test_a_bitbucket_state_is_refused_at_the_github_callback(
+            self, app, published_bitbucket, visitor, bitbucket, bitbucket_user,
+            github_emulator):
+        fill_tab(published_bitbucket, "github", {"client_id": KIT_CLIENT_ID,
+                                                 "client_secret": KIT_CLIENT_SECRET},
+                 "save").follow()
+        github_emulator.current_user = github_emulator.add_user("mallory")
+        bitbucket_state = query_of(bitbucket.approve(start_login(visitor)))["state"]
+        github_code = query_of(github_emulator.approve(
+            steps.start_login(visitor, "github")))["code"]
+        page = visitor.get(f"/login/github/callback?code={github_code}&state={bitbucket_state}",
+                           status=303).follow()
+        assert "expired or was already used" in page.text
+        assert not github_emulator.requests_to("token")
+        assert count(app, LinkedIdentity) == 0
 
 
 def test_pkce_is_not_sent_to_bitbucket(published_bitbucket, visitor, bitbucket):

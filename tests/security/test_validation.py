@@ -93,7 +93,11 @@ def test_a_missing_or_garbled_version_is_refused(app, editor, version):
 def test_oversized_bodies_are_refused(app, editor):
     fields = settings_form(editor).submit_fields()
     fields = [(k, "x" * 70_000 if k == "bitbucket.client_id" else v) for k, v in fields]
-    editor.post(URL, fields + [("action", "apply")], status=400)
+    page = editor.post(URL, fields + [("action", "apply")], status=400)
+    # Refused for its size, before any field is read (the field's own 255-character
+    # check would refuse it with a 400 too).
+    assert "The form is too large." in page.text
+    assert "at most 255 characters" not in page.text
     assert count(app, LoginSettings) == 0
 
 
