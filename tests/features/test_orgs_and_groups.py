@@ -235,6 +235,16 @@ def test_github_failing_to_list_organizations_is_a_plain_error(app, editor, visi
     assert count(app, LinkedIdentity) == 0
 
 
+def test_a_plugin_pages_with_member_list_page_as_the_guide_shows():
+    # The guide's member_pages hands member_list_page's answer (None for a 404) straight
+    # to numbered_pages: a missing page ends the list instead of a TypeError (a 500).
+    from cms_social_login.providers import TokenEndpointError, numbered_pages
+
+    assert TokenEndpointError("invalid_client", 400).error == "invalid_client"
+    pages = {1: [{"name": "a"}, {"name": "b"}], 2: None}
+    assert list(numbered_pages(pages.get, "name", per_page=2)) == [["a", "b"], []]
+
+
 # --------------------------------------------------------------------------- GitLab
 
 
