@@ -25,7 +25,8 @@ class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     ``cms_social_login.http``), installed by pip: it plugs in and passes as it is."""
 
     @pytest.fixture(scope="class")
-    def social_login_extra_sys_path(self, social_login_package_installer):
+    @classmethod
+    def social_login_extra_sys_path(cls, social_login_package_installer):
         return (str(social_login_package_installer(ACME_ID_0X)),)
 
     def make_emulator(self):
