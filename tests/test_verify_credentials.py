@@ -146,3 +146,28 @@ def test_the_ability_is_declared_on_the_provider_base(app):
     assert type(github).verify_credentials is Provider.verify_credentials  # the default
     answer = github.verify_credentials({})
     assert isinstance(answer, Verification) and answer.ok is None
+
+
+def test_a_plugin_check_that_answers_none_could_not_tell(caplog):
+    # A 0.x habit: verify_credentials returning None. The editor reads "could not tell",
+    # not an error page; the plugin's author reads the log.
+    from cms_social_login.providers import OAuth2Provider, Verification
+    from cms_social_login.services.verify import verify_credentials
+    from cms_social_login.settings import SocialLoginSettings
+    from cms_social_login.testing.plugin import KIT_SECRET_KEY
+
+    class AnswersNothing(OAuth2Provider):
+        name = "nothing"
+        title = "Nothing"
+        can_verify_credentials = True
+
+        def verify_credentials(self, values):
+            return None
+
+    provider = AnswersNothing(SocialLoginSettings.from_settings(
+        {"cms_social_login.secret_key": KIT_SECRET_KEY}), name="nothing")
+    answer = verify_credentials(provider, {})
+    assert isinstance(answer, Verification) and answer.ok is None
+    assert answer.message.interpolate() == (
+        "Nothing could not check the credentials. Use Test login instead.")
+    assert "verify_credentials() returned NoneType, not a Verification" in caplog.text

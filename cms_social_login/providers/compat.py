@@ -35,6 +35,14 @@ CHANGED = {
                       "override: Authlib's client does the exchange"),
 }
 
+#: What ``OAuth2Provider`` does itself: a subclass's 0.x override of these is usually not
+#: needed at all (a 0.x blog post overrode ``authorize_redirect`` to add a scope).
+OAUTH2_BUILT = {
+    "authorize_redirect": "OAuth2Provider builds the authorize URL from scopes, uses_pkce "
+                          "and authorize_scopes(values)",
+    "complete": "OAuth2Provider completes the login and calls fetch_profile(token, values)",
+}
+
 #: 0.x hooks that API 1.0 no longer calls -> what to write instead.
 REMOVED = {
     "authorize_params": "declare scopes (and membership_rule.scope), or override "
@@ -74,7 +82,9 @@ def api_problems(cls: type) -> list[str]:
     for method, (old_parameter, instead) in CHANGED.items():
         own = _own(cls, method)
         if callable(own) and old_parameter in inspect.signature(own).parameters:
-            problems.append(f"{method}() has the 0.x signature; write {instead}")
+            built = OAUTH2_BUILT.get(method) if issubclass(cls, OAuth2Provider) else None
+            problems.append(f"{method}() has the 0.x signature; write {instead}"
+                            + (f", or delete it ({built})" if built else ""))
     for method, instead in REMOVED.items():
         if _own(cls, method) is not None:
             problems.append(f"{method}() is no longer called; {instead}")

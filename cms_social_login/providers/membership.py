@@ -94,13 +94,16 @@ class MembershipRule:
                                              f"none of the {len(wanted)} allowed")
 
 
-def numbered_pages(fetch_page: Callable[[int], list[Any]], key: str, per_page: int
+def numbered_pages(fetch_page: Callable[[int], list[Any] | None], key: str, per_page: int
                    ) -> Iterator[list[str]]:
     """The ``item[key]`` strings of pages 1, 2, ... of a numbered list (``page=``),
-    until a page shorter than ``per_page``."""
+    until a page shorter than ``per_page``, or None (``member_list_page``'s 404: no list).
+
+    ``per_page`` must be what the server really sends: one that cuts pages to fewer items
+    (Gitea's ``MAX_RESPONSE_ITEMS``, 50 by default) would end the list after page 1."""
     number = 1
     while True:
-        page = fetch_page(number)
+        page = fetch_page(number) or []
         yield [item[key] for item in page
                if isinstance(item, dict) and isinstance(item.get(key), str)]
         if len(page) < per_page:

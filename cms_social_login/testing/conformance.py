@@ -57,7 +57,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from ..i18n import english
-from ..providers.base import FieldError, Provider
+from ..providers.base import FieldError, Provider, Verification
 from ..providers.compat import api_problems
 from .oauth2_emulator import OAuth2Emulator
 from .plugin import on_sys_path, site_session_factory
@@ -143,13 +143,16 @@ class ProviderConformance:
     # ------------------------------------------------------------------ fixtures
 
     @pytest.fixture(scope="class")
-    def conformance_server(self, social_login_extra_sys_path: Any) -> Iterator[Any]:
-        """The provider's emulator, served for the class."""
+    @classmethod
+    def conformance_server(cls, social_login_extra_sys_path: Any) -> Iterator[Any]:
+        """The provider's emulator, served for the class (made by an instance of the class:
+        pytest gives every test its own)."""
+        suite = cls()
         with on_sys_path(social_login_extra_sys_path):
-            emulator = self.make_emulator()
+            emulator = suite.make_emulator()
         emulator.start()
         try:
-            self.register_client(emulator)
+            suite.register_client(emulator)
             yield emulator
         finally:
             emulator.stop()
@@ -224,13 +227,16 @@ class ProviderConformance:
         title = tab.select_one(".tab-title") or tab  # the status words follow the title
         assert title.get_text(strip=True) == conformance_provider.title
         assert conformance_provider.fields, "the provider declares no field"
+        # This tab's panel only: another provider's tab may have a field with this label.
+        panel = page.html.find(id=tab.get("aria-controls") or f"panel-{name}") or page.html
         for field in conformance_provider.fields:
-            labels = [label for label in page.html.find_all("label")
+            labels = [label for label in panel.find_all("label")
                       if label.get_text(" ", strip=True).startswith(field.label)]
-            assert labels, f"no label {field.label!r}"
-            control = page.html.find(id=labels[0].get("for"))
+            assert labels, f"no label {field.label!r} in the {name} tab"
+            control = panel.find(id=labels[0].get("for"))
             assert control is not None, f"label {field.label!r} points to nothing"
-            assert control.get("name") == f"{name}.{field.name}"
+            assert control.get("name") == f"{name}.{field.name}", (
+                f"label {field.label!r} is for {control.get('name')!r}")
             if field.secret:
                 assert control.get("type") == "password" and not control.get("value")
         assert callback_url(name) in page.text
@@ -322,11 +328,20 @@ class ProviderConformance:
         back = visitor.get(callback_path(conformance_emulator.approve(authorize)))
         assert back.status_int in (302, 303), error_message(back) or back.status
         home = back.follow()
-        assert "Signed in as" in home.text and conformance_user.display_name in home.text
+        assert "Signed in as" in home.text, (
+            f"the login ended on {back.location} without signing in, saying "
+            f"{error_message(home)!r}; the cause is logged by cms_social_login.services.sso "
+            f"(pytest: 'Captured log')")
+        assert conformance_user.display_name in home.text, (
+            f"signed in, but not as {conformance_user.display_name!r}: is it the profile's "
+            f"displayName?")
         with site_session_factory(social_login_app)() as db:
             identity = db.scalar(select(LinkedIdentity))
             assert identity.provider == self.provider_name
-            assert identity.provider_user_id == conformance_user.stable_id
+            assert identity.provider_user_id == conformance_user.stable_id, (
+                f"linked to user id {identity.provider_user_id!r}, not "
+                f"{conformance_user.stable_id!r}: accounts[0]['userid'] must be the "
+                f"provider's stable id, as a string")
         if conformance_provider.uses_pkce:
             token_call = conformance_emulator.requests_to(self.token_endpoint)[-1]
             verifier = token_call.form.get("code_verifier", "")
@@ -497,9 +512,14 @@ class ProviderConformance:
         assert conformance_provider.access_rule(values) is None, "a rule without allowed names"
         if conformance_provider.can_verify_credentials:
             # The registered pair is not refused; a wrong secret is not accepted.
-            assert conformance_provider.verify_credentials(values).ok is not False
+            right = conformance_provider.verify_credentials(values)
+            assert isinstance(right, Verification), (
+                f"verify_credentials() returned {right!r}; return "
+                f"cms_social_login.providers.Verification(ok, message)")
+            assert right.ok is not False, f"the registered client was refused: {right}"
             wrong = {**values, "client_secret": "wrong-" + self.client_secret}
-            assert conformance_provider.verify_credentials(wrong).ok is not True
+            refused = conformance_provider.verify_credentials(wrong)
+            assert refused.ok is not True, f"a wrong client secret was accepted: {refused}"
         if rule is not None:
             field = conformance_provider.field(rule.field)  # KeyError: no such field
             assert not field.required and not field.secret

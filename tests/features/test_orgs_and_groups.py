@@ -86,10 +86,12 @@ def signin_events(app) -> list[AuditEvent]:
         return list(db.scalars(select(AuditEvent).where(AuditEvent.kind == "signin")))
 
 
-def field_of(page, label_text: str):
-    """The input labelled ``label_text`` on ``page``."""
-    label = next(tag for tag in page.html.find_all("label") if label_text in tag.get_text())
-    return page.html.find(id=label["for"])
+def field_of(page, provider: str, label_text: str):
+    """The input labelled ``label_text`` in the tab of ``provider`` (another installed
+    provider may have a field with the same label)."""
+    panel = page.html.find(id=f"panel-{provider}")
+    label = next(tag for tag in panel.find_all("label") if label_text in tag.get_text())
+    return panel.find(id=label["for"])
 
 
 def provider_of(app, name: str):
@@ -102,7 +104,7 @@ def provider_of(app, name: str):
 
 def test_the_github_tab_has_an_allowed_organizations_field(editor):
     page = editor.get("/editor/system-pages/login/settings?tab=github")
-    field = field_of(page, "Allowed organizations")
+    field = field_of(page, "github", "Allowed organizations")
     assert field is not None and field["name"] == "github.allowed_organizations"
 
 
@@ -235,12 +237,22 @@ def test_github_failing_to_list_organizations_is_a_plain_error(app, editor, visi
     assert count(app, LinkedIdentity) == 0
 
 
+def test_a_plugin_pages_with_member_list_page_as_the_guide_shows():
+    # The guide's member_pages hands member_list_page's answer (None for a 404) straight
+    # to numbered_pages: a missing page ends the list instead of a TypeError (a 500).
+    from cms_social_login.providers import TokenEndpointError, numbered_pages
+
+    assert TokenEndpointError("invalid_client", 400).error == "invalid_client"
+    pages = {1: [{"name": "a"}, {"name": "b"}], 2: None}
+    assert list(numbered_pages(pages.get, "name", per_page=2)) == [["a", "b"], []]
+
+
 # --------------------------------------------------------------------------- GitLab
 
 
 def test_the_gitlab_tab_has_an_allowed_groups_field(editor):
     page = editor.get("/editor/system-pages/login/settings?tab=gitlab")
-    field = field_of(page, "Allowed groups")
+    field = field_of(page, "gitlab", "Allowed groups")
     assert field is not None and field["name"] == "gitlab.allowed_groups"
 
 

@@ -25,7 +25,8 @@ class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     ``cms_social_login.http``), installed by pip: it plugs in and passes as it is."""
 
     @pytest.fixture(scope="class")
-    def social_login_extra_sys_path(self, social_login_package_installer):
+    @classmethod
+    def social_login_extra_sys_path(cls, social_login_package_installer):
         return (str(social_login_package_installer(ACME_ID_0X)),)
 
     def make_emulator(self):
@@ -69,6 +70,37 @@ def test_a_0x_signature_fails_at_start_saying_what_to_write():
     assert "provider 'legacy'" in message and "RequestFlow0x" in message
     assert "authorize_redirect(self, login) with a LoginContext" in message
     assert "complete(self, login, params)" in message
+
+
+class BlogPostGitea0x(OAuth2Provider):
+    """An OAuth 2.0 provider as a 0.x blog post wrote it: its own authorize redirect,
+    only to send a scope."""
+
+    name = "blogged"
+    title = "Blogged"
+    scopes = ("read:user",)
+
+    def authorize_redirect(self, request, values, state, redirect_uri, code_verifier=None,
+                           nonce=None):
+        return f"https://git.example/login/oauth/authorize?state={state}&scope=read:user"
+
+    def fetch_profile(self, token, values):
+        raise NotImplementedError
+
+
+def test_a_0x_authorize_redirect_of_an_oauth2_provider_may_simply_go():
+    with pytest.raises(ConfigurationError) as failed:
+        start_with(BlogPostGitea0x)
+    message = str(failed.value)
+    assert "authorize_redirect(self, login) with a LoginContext" in message
+    assert ("or delete it (OAuth2Provider builds the authorize URL from scopes, uses_pkce "
+            "and authorize_scopes(values))") in message
+
+
+def test_a_0x_flow_of_a_bare_provider_is_not_told_to_delete_it():
+    with pytest.raises(ConfigurationError) as failed:
+        start_with(RequestFlow0x)
+    assert "delete it" not in str(failed.value)
 
 
 class TokenErrors0x(OAuth2Provider):

@@ -18,7 +18,8 @@ class TestAcmeIDPackage(ProviderConformance):
     profile_endpoint = "me"
 
     @pytest.fixture(scope="class")
-    def social_login_extra_sys_path(self, social_login_package_installer):
+    @classmethod
+    def social_login_extra_sys_path(cls, social_login_package_installer):
         return (str(social_login_package_installer(EXAMPLE)),)
 
     def make_emulator(self):
