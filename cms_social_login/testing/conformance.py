@@ -110,6 +110,17 @@ class ProviderConformance:
     profile_endpoint: ClassVar[str | None] = "user"
     #: Fields where the editor types a server's address (an issuer, a self-hosted URL).
     url_fields: ClassVar[tuple[str, ...]] = ()
+    #: Failure check -> words the visitor's message must hold (any one of them): a login
+    #: that fails for another reason than the check's own fails the check. The defaults
+    #: are the messages of :class:`~cms_social_login.providers.base.OAuth2Provider`; a
+    #: provider with its own wording overrides them.
+    failure_words: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "denied_consent": ("was cancelled",),
+        "invalid_client": ("not set up correctly",),
+        "invalid_code": ("was not accepted",),
+        "server_error": ("could not complete the login", "could not send your profile"),
+        "timeout": ("could not reach", "slow to answer"),
+    }
 
     # ------------------------------------------------------------------ author's hooks
 
@@ -199,9 +210,11 @@ class ProviderConformance:
         fill_tab(editor, self.provider_name, {**self.tab_values(emulator), **changes},
                  "save").follow()
 
-    def assert_failed_login(self, app: Any, browser: Any, page: Any) -> str:
+    def assert_failed_login(self, app: Any, browser: Any, page: Any,
+                            check: str | None = None) -> str:
         """``page`` (the callback's answer) leads to a clean login page with a message, and
-        nobody got signed in."""
+        nobody got signed in; with ``check``, the message is that check's own
+        (:attr:`failure_words`)."""
         from ..models import LinkedIdentity
 
         assert page.status_int == 303, page.status
@@ -213,6 +226,11 @@ class ProviderConformance:
         assert page.html.select_one("#login-heading") is not None, "not the login page"
         assert _count(app, LinkedIdentity) == 0
         assert "Signed in as" not in browser.get("/").text
+        if check is not None:
+            words = self.failure_words[check]
+            assert any(word in message for word in words), (
+                f"the login failed, but not for the reason this check causes ({check}: a "
+                f"message with one of {words!r}); the visitor read: {message!r}")
         return message
 
     # ------------------------------------------------------------------ the checks
@@ -353,7 +371,8 @@ class ProviderConformance:
         location = conformance_emulator.deny(start_login(social_login_visitor,
                                                          self.provider_name))
         page = social_login_visitor.get(callback_path(location))
-        self.assert_failed_login(social_login_app, social_login_visitor, page)
+        self.assert_failed_login(social_login_app, social_login_visitor, page,
+                                 "denied_consent")
 
     def test_invalid_client(self, social_login_app: Any, social_login_editor: Any,
                             social_login_visitor: Any, conformance_emulator: Any,
@@ -363,7 +382,8 @@ class ProviderConformance:
         location = conformance_emulator.approve(start_login(social_login_visitor,
                                                             self.provider_name))
         page = social_login_visitor.get(callback_path(location))
-        self.assert_failed_login(social_login_app, social_login_visitor, page)
+        self.assert_failed_login(social_login_app, social_login_visitor, page,
+                                 "invalid_client")
 
     def test_invalid_code(self, social_login_app: Any, conformance_published: Any,
                           social_login_visitor: Any, conformance_emulator: Any,
@@ -375,7 +395,8 @@ class ProviderConformance:
         params["code"] = "not-" + params["code"]
         page = social_login_visitor.get(
             f"/login/{self.provider_name}/callback?{urlencode(params)}")
-        self.assert_failed_login(social_login_app, social_login_visitor, page)
+        self.assert_failed_login(social_login_app, social_login_visitor, page,
+                                 "invalid_code")
 
     @pytest.mark.parametrize("where", ["token", "profile"])
     def test_server_error(self, where: str, social_login_app: Any, conformance_published: Any,
@@ -388,7 +409,8 @@ class ProviderConformance:
                                                             self.provider_name))
         conformance_emulator.fail(endpoint, 503 if where == "profile" else 500)
         page = social_login_visitor.get(callback_path(location))
-        self.assert_failed_login(social_login_app, social_login_visitor, page)
+        self.assert_failed_login(social_login_app, social_login_visitor, page,
+                                 "server_error")
 
     def test_timeout(self, social_login_app: Any, conformance_published: Any,
                      social_login_visitor: Any, conformance_emulator: Any,
@@ -398,7 +420,8 @@ class ProviderConformance:
                                                             self.provider_name))
         conformance_emulator.fail(self.token_endpoint, status=None, delay=timeout + 0.5)
         page = social_login_visitor.get(callback_path(location))
-        self.assert_failed_login(social_login_app, social_login_visitor, page)
+        self.assert_failed_login(social_login_app, social_login_visitor, page,
+                                 "timeout")
 
     def test_secret_never_appears_in_a_page(self, social_login_app: Any,
                                             social_login_editor: Any,
