@@ -61,6 +61,7 @@ def migrated(project) -> Path:
 def host_app(migrated, bitbucket_server):
     """The host's WSGI app from its testing.ini, Bitbucket pointed at the emulator, and
     an editor account in the host's own User table."""
+    # The host's package stays importable while its app runs (templates load lazily).
     with on_sys_path([migrated]):
         from myproject import main, models
 
@@ -70,13 +71,13 @@ def host_app(migrated, bitbucket_server):
         # What cms-social-login-emulator prints besides the URLs: the emulator is on loopback.
         settings["cms_social_login.allow_private_provider_urls"] = "true"
         app = main({}, **settings)
-    factory = app.registry["dbsession_factory"]
-    with transaction.manager:
-        editor = models.User(name="editor", is_editor=True)
-        editor.set_password("editor")
-        models.get_tm_session(factory, transaction.manager).add(editor)
-    yield app, models
-    factory.kw["bind"].dispose()
+        factory = app.registry["dbsession_factory"]
+        with transaction.manager:
+            editor = models.User(name="editor", is_editor=True)
+            editor.set_password("editor")
+            models.get_tm_session(factory, transaction.manager).add(editor)
+        yield app, models
+        factory.kw["bind"].dispose()
 
 
 def test_the_whole_story_runs_on_the_starter(host_app, bitbucket, bitbucket_user):
