@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # about two to three minutes
     python benchmarks/run.py --quick    # seconds: a smoke run with tiny sizes
+    python benchmarks/run.py --only 6   # only benchmark 6 (--only 1,4: 1a, 1b, 4 and 4b)
 
 1. ``GET /login`` with Bitbucket published, against a bare Pyramid + Jinja2 view rendering
    the same HTML in the same process (target >= 0.8 of the bare view's throughput), for
@@ -1024,12 +1025,29 @@ def publish_over_http(base: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
+#: The benchmarks by number, as ``--only`` names them.
+BENCHMARKS = ("1", "2", "3", "4", "5", "6", "7")
+
+
+def parse_only(value: str) -> frozenset[str]:
+    """``--only 6`` or ``--only 1,6``: the benchmark numbers to run (argparse's type)."""
+    numbers = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(numbers - set(BENCHMARKS))
+    if not numbers or unknown:
+        raise argparse.ArgumentTypeError(
+            f"benchmark numbers are {', '.join(BENCHMARKS)}, got {value!r}")
+    return numbers
+
+
+def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = None
+        ) -> dict[str, Any]:
     """Run the benchmarks; the figures as a dict.
 
     ``quick`` uses tiny sizes (a smoke run); ``server`` is a PostgreSQL server to use
-    (anything with ``create_database`` / ``drop_database``), else a private one starts.
+    (anything with ``create_database`` / ``drop_database``), else a private one starts;
+    ``only`` the numbers of the benchmarks to run (default: all).
     """
+    wanted = frozenset(BENCHMARKS) if only is None else only
     sizes = dict(
         login_rounds=1 if quick else 7, login_seconds=0.05 if quick else 1.5,
         sso_rounds=1 if quick else 5, sso_logins=2 if quick else 40,
@@ -1045,46 +1063,56 @@ def run(quick: bool = False, server: Any = None) -> dict[str, Any]:
         emulator.current_user = emulator.add_user(
             "Ada Lovelace", nickname="ada",
             emails=[{"email": "ada@example.org", "is_primary": True, "is_confirmed": True}])
-        with tempfile.TemporaryDirectory() as folder, running_site(
-                f"sqlite:///{folder}/demo.sqlite", emulator, ini="development.ini") as site:
-            results["login_page_development"] = bench_login_page(
-                site, rounds=sizes["login_rounds"], seconds=sizes["login_seconds"])
-            report_one("login_page_development", results["login_page_development"])
-        url = server.create_database("bench_site")
-        with running_site(url, emulator) as site, running_site(
-                url, emulator, publish=False,
-                **{"cms_social_login.published_max_age": "0"}) as checking_site:
-            results["login_page"] = bench_login_page(
-                site, checking_site, rounds=sizes["login_rounds"],
+        if "1" in wanted:
+            with tempfile.TemporaryDirectory() as folder, running_site(
+                    f"sqlite:///{folder}/demo.sqlite", emulator, ini="development.ini") as site:
+                results["login_page_development"] = bench_login_page(
+                    site, rounds=sizes["login_rounds"], seconds=sizes["login_seconds"])
+                report_one("login_page_development", results["login_page_development"])
+        if wanted & {"1", "2"}:
+            url = server.create_database("bench_site")
+            with running_site(url, emulator) as site, running_site(
+                    url, emulator, publish=False,
+                    **{"cms_social_login.published_max_age": "0"}) as checking_site:
+                if "1" in wanted:
+                    results["login_page"] = bench_login_page(
+                        site, checking_site, rounds=sizes["login_rounds"],
+                        seconds=sizes["login_seconds"])
+                    report_one("login_page", results["login_page"])
+                if "2" in wanted:
+                    results["sso_login"] = bench_sso_login(
+                        site, emulator, rounds=sizes["sso_rounds"], logins=sizes["sso_logins"])
+                    report_one("sso_login", results["sso_login"])
+            server.drop_database("bench_site")
+        if "3" in wanted:
+            results["identity_lookup"] = bench_identity_lookup(
+                server, small=sizes["small"], large=sizes["large"], samples=sizes["samples"])
+            report_one("identity_lookup", results["identity_lookup"])
+        if "5" in wanted:
+            results["growth"] = bench_growth(
+                server, emulator, sizes={"small": (100, 1), "large": (
+                    (2_000, 10) if quick else (100_000, 100))},
+                samples=6 if quick else 60)
+            report_one("growth", results["growth"])
+        if "4" in wanted:
+            results["worker_memory"] = bench_worker_memory(
+                server, emulator, requests_count=sizes["memory_requests"],
+                clients=2 if quick else 8)
+            report_one("worker_memory", results["worker_memory"])
+            results["memory_per_provider"] = bench_memory_per_provider(
+                server, emulator, requests_count=20 if quick else 600)
+            report_one("memory_per_provider", results["memory_per_provider"])
+        if "7" in wanted:
+            results["concurrent_logins"] = bench_concurrent_logins(
+                server, emulator, logins=20 if quick else 200,
+                same_account=5 if quick else 20)
+            report_one("concurrent_logins", results["concurrent_logins"])
+        if "6" in wanted:
+            results["many_sites"] = bench_many_sites(
+                server, emulator, sites=200 if quick else 10_000,
+                cache_size=50 if quick else 1000, rounds=sizes["login_rounds"],
                 seconds=sizes["login_seconds"])
-            report_one("login_page", results["login_page"])
-            results["sso_login"] = bench_sso_login(
-                site, emulator, rounds=sizes["sso_rounds"], logins=sizes["sso_logins"])
-            report_one("sso_login", results["sso_login"])
-        server.drop_database("bench_site")
-        results["identity_lookup"] = bench_identity_lookup(
-            server, small=sizes["small"], large=sizes["large"], samples=sizes["samples"])
-        report_one("identity_lookup", results["identity_lookup"])
-        results["growth"] = bench_growth(
-            server, emulator, sizes={"small": (100, 1), "large": (
-                (2_000, 10) if quick else (100_000, 100))},
-            samples=6 if quick else 60)
-        report_one("growth", results["growth"])
-        results["worker_memory"] = bench_worker_memory(
-            server, emulator, requests_count=sizes["memory_requests"],
-            clients=2 if quick else 8)
-        report_one("worker_memory", results["worker_memory"])
-        results["memory_per_provider"] = bench_memory_per_provider(
-            server, emulator, requests_count=20 if quick else 600)
-        report_one("memory_per_provider", results["memory_per_provider"])
-        results["concurrent_logins"] = bench_concurrent_logins(
-            server, emulator, logins=20 if quick else 200, same_account=5 if quick else 20)
-        report_one("concurrent_logins", results["concurrent_logins"])
-        results["many_sites"] = bench_many_sites(
-            server, emulator, sites=200 if quick else 10_000,
-            cache_size=50 if quick else 1000, rounds=sizes["login_rounds"],
-            seconds=sizes["login_seconds"])
-        report_one("many_sites", results["many_sites"])
+            report_one("many_sites", results["many_sites"])
     return results
 
 
@@ -1193,6 +1221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--only", type=parse_only, metavar="N[,N]",
+                        help="run only these benchmarks (numbers 1-7; 1 is 1a and 1b, 4 is "
+                             "4 and 4b)")
     args = parser.parse_args(argv)
     info = machine()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -1200,7 +1231,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load:.2f} at start", flush=True)
     quiet_logging()
     started = time.perf_counter()
-    results = run(quick=args.quick)
+    results = run(quick=args.quick, only=args.only)
     results["seconds"] = time.perf_counter() - started
     results["load_average"] = {"start": load, "end": os.getloadavg()[0]}
     print(f"PostgreSQL {results['machine']['postgresql']}; total {results['seconds']:.0f} s; "
