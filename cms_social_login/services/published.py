@@ -1,7 +1,8 @@
 """What the live site uses: the published document, cached per process and site.
 
 Each process keeps, per site, a snapshot of the published row: its ``version`` and
-``updated_at``, the decoded document and the list of enabled providers built from it. A
+``updated_at``, the document as its JSON text (decoded for a request that reads it: a
+login start, a callback, the account page) and the login buttons built from it. A
 snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
 after the read that last found it current; the first request after that checks the
 version again with one primary-key read (in autocommit: one round trip), and only a
@@ -19,28 +20,39 @@ The snapshots live on the registry (one cache per application, no module state),
 per site, keyed by the request's site (``request.social_login_site``): at most
 ``cms_social_login.site_cache_size`` sites (default 1000), the least recently used
 dropped first, so a worker's memory is bounded by that setting, not by the number of
-sites. A snapshot is replaced whole, never changed in place, so threads share it; its
-document is shared too: treat it as read-only.
+sites. A snapshot is replaced whole, never changed in place, so threads share it.
+
+A cached site is kept small, so that a platform can afford a cache holding all its sites:
+the snapshot has slots, holds the document once (its JSON text, not a tree of dicts) and
+shares equal button lists with the other sites (:func:`shared`). The rendered anonymous
+login pages of a site (:func:`site_pages`) are kept in a second LRU cache of the same
+size, a few per site, and forgotten with the site's snapshot on Save.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, cast, select
 
+from ..lru import LRUCache
 from ..models import PUBLISHED, LoginSettings, get_social_login_engine
 from ..providers.registry import get_provider_registry
 from ..sites import CACHE_SIZE_SETTING, SiteCache, site_key
 from .login_settings import LoginButton, login_buttons
 
+T = TypeVar("T")
+
 __all__ = [
     "CACHE_KEY",
     "MAX_AGE_KEY",
     "MAX_AGE_SETTING",
+    "PAGES_KEY",
+    "PAGES_PER_SITE",
     "PublishedSnapshot",
     "live_buttons",
     "load_published_document",
@@ -48,7 +60,9 @@ __all__ = [
     "published_snapshot",
     "SITE_CACHE_SIZE_SETTING",
     "forget_published_on_commit",
+    "shared",
     "site_cache",
+    "site_pages",
 ]
 
 #: Registry key of the process's :class:`~cms_social_login.sites.SiteCache` of the
@@ -61,40 +75,68 @@ SITE_CACHE_SIZE_SETTING = CACHE_SIZE_SETTING
 MAX_AGE_SETTING = "cms_social_login.published_max_age"
 #: Registry key of that setting's value in this process (seconds, a float).
 MAX_AGE_KEY = "cms_social_login.published_max_age_seconds"
+#: Registry key of the process's rendered anonymous login pages, per site (a
+#: :class:`~cms_social_login.lru.LRUCache` of ``site_cache_size`` sites).
+PAGES_KEY = "cms_social_login.anonymous_login_pages"
+#: At most this many pages per site: one per language and site address in use. A Host
+#: header an attacker varies replaces the pages of the site it resolves to, never more.
+PAGES_PER_SITE = 4
+#: Registry key of the values equal sites share (:func:`shared`).
+SHARED_KEY = "cms_social_login.shared_values"
+#: How many distinct shared values a process keeps (button lists, page fragments).
+SHARED_SIZE = 1024
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
 #: The published row's version and its last change (no JSON), of the site ``:site``.
 _VERSION = select(LoginSettings.version, LoginSettings.updated_at).where(
     LoginSettings.site == bindparam("site"), LoginSettings.stage == PUBLISHED)
-#: The published row with its document.
-_DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at, LoginSettings.document
-                  ).where(LoginSettings.site == bindparam("site"),
-                          LoginSettings.stage == PUBLISHED)
+#: The published row with its document as JSON text (decoded once, for the buttons).
+_DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at,
+                   cast(LoginSettings.document, Text).label("text")
+                   ).where(LoginSettings.site == bindparam("site"),
+                           LoginSettings.stage == PUBLISHED)
 
 
-@dataclass(frozen=True)
 class PublishedSnapshot:
     """The published document as of one version of the ``published`` row.
 
-    ``version`` is 0 and ``document`` empty before the first Save. ``buttons`` are
-    the enabled, fully configured providers in button order. ``checked_at`` is the
-    ``time.monotonic()`` of the read that last found it current.
+    ``key`` is ``(version, updated_at)``: ``(0, None)`` and the document empty before
+    the first Save. ``text`` is the document's JSON text; ``buttons`` are the enabled,
+    fully configured providers in button order. ``checked_at`` is the
+    ``time.monotonic()`` of the read that last found it current. Immutable by use.
     """
 
-    version: int
-    updated_at: datetime | None
-    document: dict[str, Any]
-    buttons: tuple[LoginButton, ...] = ()
-    checked_at: float = 0.0
+    __slots__ = ("key", "text", "buttons", "checked_at")
+
+    def __init__(self, key: tuple[int, datetime | None], text: str = "{}",
+                 buttons: tuple[LoginButton, ...] = (), checked_at: float = 0.0) -> None:
+        self.key = key
+        self.text = text
+        self.buttons = buttons
+        self.checked_at = checked_at
 
     @property
-    def key(self) -> tuple[int, datetime | None]:
-        """What identifies this snapshot's row version."""
-        return (self.version, self.updated_at)
+    def version(self) -> int:
+        """The published row's version (0 before the first Save)."""
+        return self.key[0]
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """When the published row last changed (None before the first Save)."""
+        return self.key[1]
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The document, decoded afresh (the caller's own copy)."""
+        return json.loads(self.text)
+
+    def checked(self, at: float) -> PublishedSnapshot:
+        """The same snapshot, found current at ``at``."""
+        return PublishedSnapshot(self.key, self.text, self.buttons, at)
 
 
-EMPTY = PublishedSnapshot(version=0, updated_at=None, document={})
+EMPTY = PublishedSnapshot((0, None))
 
 
 def _max_age(registry: Any) -> float:
@@ -113,34 +155,55 @@ def site_cache(registry: Any) -> SiteCache[str, PublishedSnapshot]:
     return cache
 
 
-def _refresh(registry: Any, cached: PublishedSnapshot | None, run: Any, site: str
-             ) -> PublishedSnapshot:
+def site_pages(registry: Any) -> LRUCache[str, tuple[tuple[Any, Any], ...]]:
+    """The process's rendered anonymous login pages: per site key, at most
+    :data:`PAGES_PER_SITE` ``(page key, page)`` pairs, most recent first; at most
+    ``site_cache_size`` sites (the least recently used go first)."""
+    pages = registry.get(PAGES_KEY)
+    if pages is None:
+        pages = registry.setdefault(
+            PAGES_KEY, LRUCache(registry.social_login_settings.site_cache_size))
+    return pages
+
+
+def shared(registry: Any, value: T) -> T:
+    """The value equal to ``value`` another site already holds, else ``value`` (now
+    shared): ten thousand sites with the same buttons hold one list of them. A bounded
+    LRU cache (:data:`SHARED_SIZE`): a value it dropped is still held by its sites,
+    only not shared with the next one."""
+    values = registry.get(SHARED_KEY)
+    if values is None:
+        values = registry.setdefault(SHARED_KEY, LRUCache(SHARED_SIZE))
+    held = values.get(value)
+    if held is None:
+        values.put(value, value)
+        return value
+    return held
+
+
+def _refresh(registry: Any, cached: PublishedSnapshot | None,
+             run: Callable[..., Any], site: str) -> PublishedSnapshot:
     now = time.monotonic()
     key = {"site": site}
     # 1. SELECT version, updated_at FROM social_login_settings
     #    WHERE site = :site AND stage = 'published'
     #    (a primary-key lookup; no JSON is read or decoded). A site the process does not
     #    hold (new to it, or dropped from the cache) skips it: step 2 reads everything.
-    row = run(_VERSION, key).first() if cached is not None else None
-    if cached is not None and row is None:
-        snapshot = PublishedSnapshot(version=0, updated_at=None, document={}, checked_at=now)
-    else:
-        if cached is not None and cached.key == (row.version, row.updated_at):
-            snapshot = PublishedSnapshot(cached.version, cached.updated_at, cached.document,
-                                         cached.buttons, checked_at=now)
-        else:
-            # 2. Only after a Save somewhere (or for a site not held): the row with its
-            #    document. Version and document come from one read, so they always belong
-            #    together.
-            fresh = run(_DOCUMENT, key).first()
-            if fresh is None:
-                snapshot = PublishedSnapshot(0, None, {}, checked_at=now)
-            else:
-                document = dict(fresh.document or {})
-                buttons = tuple(login_buttons(document, get_provider_registry(registry)))
-                snapshot = PublishedSnapshot(fresh.version, fresh.updated_at, document,
-                                             buttons, checked_at=now)
-    return snapshot
+    if cached is not None:
+        row = run(_VERSION, key).first()
+        if row is None:
+            return EMPTY.checked(now)
+        if cached.key == (row.version, row.updated_at):
+            return cached.checked(now)
+    # 2. Only after a Save somewhere (or for a site not held): the row with its document,
+    #    as text. Version and document come from one read, so they always belong together.
+    fresh = run(_DOCUMENT, key).first()
+    if fresh is None:
+        return EMPTY.checked(now)
+    text = fresh.text or "{}"
+    buttons = tuple(login_buttons(json.loads(text), get_provider_registry(registry)))
+    return PublishedSnapshot((fresh.version, fresh.updated_at), text,
+                             shared(registry, buttons), now)
 
 
 def published_snapshot(request: Any) -> PublishedSnapshot:
@@ -177,14 +240,18 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
 
 
 def forget_published_on_commit(request: Any) -> None:
-    """Drop this process's snapshot of the request's site once its transaction commits
-    (a Save: the editor's own process shows it from the next request on)."""
+    """Drop this process's snapshot and rendered pages of the request's site once its
+    transaction commits (a Save: the editor's own process shows it from the next request
+    on)."""
     cache = site_cache(request.registry)
     site = site_key(request)
+
+    pages = site_pages(request.registry)
 
     def forget(committed: bool) -> None:
         if committed:
             cache.discard(site)
+            pages.discard(site)
 
     request.tm.get().addAfterCommitHook(forget)
 
@@ -192,8 +259,8 @@ def forget_published_on_commit(request: Any) -> None:
 def load_published_document(request: Any) -> dict[str, Any]:
     """The published document (empty before the first Save).
 
-    This is ``request.social_login_published``. Shared with other requests of this
-    process: read it, do not change it.
+    This is ``request.social_login_published``: decoded once per request that reads it
+    (the process keeps only its JSON text), so it is this request's own copy.
     """
     return published_snapshot(request).document
 

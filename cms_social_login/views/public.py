@@ -14,7 +14,7 @@ from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from, site_location, site_route_url
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import published_snapshot
+from ..services.published import PAGES_PER_SITE, published_snapshot, shared, site_pages
 from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
 from .helpers import (
     LOGGED_OUT_QUEUE,
@@ -25,35 +25,51 @@ from .helpers import (
     refuse_oversized_form,
 )
 
-#: Registry key of the anonymous login pages rendered in this process.
-PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
-#: At most this many of them are kept (one per site, published version, language and
-#: site address seen; a Host header an attacker varies cannot grow it further).
-PAGE_CACHE_SIZE = 32
 #: What a rendered page holds in place of the visitor's CSRF token.
 TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
+_TOKEN = TOKEN_PLACEHOLDER.encode()
+
+
+def _page_parts(registry: Any, body: bytes, address: bytes) -> tuple[tuple[bytes, ...], ...]:
+    """``body`` cut at the token placeholder, each piece cut at the site's ``address``
+    (kept as its own part): what lies between is the same on every site with the same
+    buttons and language, so the sites share it (:func:`shared`)."""
+    pieces = []
+    for piece in body.split(_TOKEN):
+        parts: list[bytes] = []
+        for index, text in enumerate(piece.split(address) if address else [piece]):
+            if index:
+                parts.append(address)
+            if text:
+                parts.append(shared(registry, text))
+        pieces.append(tuple(parts))
+    return tuple(pieces)
 
 
 def anonymous_login_page(request: Any) -> Response:
     """The login page of a visitor who is not signed in, has no message waiting and
     came from nowhere in particular: the same page for every such visitor but for the
     CSRF token. It is rendered once per site, published version, language and site
-    address in each process; each request only puts its token in."""
+    address in each process (at most :data:`PAGES_PER_SITE` per site, for at most
+    ``site_cache_size`` sites, forgotten with the site's snapshot on Save); each request
+    only puts its token in."""
     snapshot = published_snapshot(request)
+    site = request.social_login_site
     # The whole Site (key, base URL, name): a site the resolver renames gets a new page.
-    key = (request.social_login_site, snapshot.key, request.locale_name,
-           request.application_url)
-    pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
-    body = pages.get(key)
-    if body is None:
+    key = (site, snapshot.key, request.locale_name, request.application_url)
+    pages = site_pages(request.registry)
+    held = pages.get(site.key) or ()
+    page = next((parts for page_key, parts in held if page_key == key), None)
+    if page is None:
         values = login_page(request)
         values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
         body = render(LOGIN_TEMPLATE, values, request=request).encode()
-        if len(pages) >= PAGE_CACHE_SIZE:
-            pages.clear()
-        pages[key] = body
+        page = _page_parts(request.registry, body, request.application_url.encode())
+        # Most recent first; pages of an older published version go at once.
+        kept = tuple(pair for pair in held if pair[0][1] == snapshot.key)
+        pages.put(site.key, ((key, page),) + kept[:PAGES_PER_SITE - 1])
     token = login_form_token(request).encode()
-    return Response(body.replace(TOKEN_PLACEHOLDER.encode(), token),
+    return Response(token.join(b"".join(parts) for parts in page),
                     content_type="text/html", charset="UTF-8")
 
 
