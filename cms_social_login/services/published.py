@@ -4,13 +4,16 @@ Each process keeps, per site, a snapshot of the published row: its ``version`` a
 ``updated_at``, the document as its JSON text (decoded for a request that reads it: a
 login start, a callback, the account page) and the login buttons built from it. A
 snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
-after the read that last found it current; the first request after that checks the
-version again with one primary-key read (in autocommit: one round trip), and only a
-changed version reads the document. So a login page costs no database work at all on
-almost every request, and a Save on any process is live on every other process within
-``published_max_age`` (tests/production/test_many_processes.py holds two workers to 1 s).
-The process that saves drops its own snapshot when the Save commits: the editor sees
-the Save at once. ``published_max_age = 0`` checks the version on every request.
+after the later of the read that last found it current and the process's last poll of
+the Saves (:class:`SaveWatch`); the first request after that polls again: one indexed
+read of the Saves of *every* site since the last poll (in autocommit: one round trip),
+which drops the snapshots those Saves made stale; only a dropped (or never held) site
+reads its document. So a login page costs no database work at all on almost every
+request, however many sites a worker serves, and a Save on any process is live on every
+other process within ``published_max_age`` (tests/production/test_many_processes.py
+holds two workers to 1 s). The process that saves drops its own snapshot when the Save
+commits: the editor sees the Save at once. ``published_max_age = 0`` checks the site's
+version on every request.
 
 Why a time bound and not a notification (PostgreSQL ``LISTEN``/``NOTIFY``, a file's
 mtime): it works the same on every database the site runs on, needs no connection or
@@ -32,15 +35,17 @@ size, a few per site, and forgotten with the site's snapshot on Save.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Text, bindparam, cast, select
 
 from ..lru import LRUCache
-from ..models import PUBLISHED, LoginSettings, get_social_login_engine
+from ..models import PUBLISHED, LoginSettings, PublishRecord, get_social_login_engine
+from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
 from ..sites import CACHE_SIZE_SETTING, SiteCache, site_key
 from .login_settings import LoginButton, login_buttons
@@ -54,10 +59,12 @@ __all__ = [
     "PAGES_KEY",
     "PAGES_PER_SITE",
     "PublishedSnapshot",
+    "SaveWatch",
     "live_buttons",
     "load_published_document",
     "published_document",
     "published_snapshot",
+    "save_watch",
     "SITE_CACHE_SIZE_SETTING",
     "forget_published_on_commit",
     "shared",
@@ -85,12 +92,21 @@ PAGES_PER_SITE = 4
 SHARED_KEY = "cms_social_login.shared_values"
 #: How many distinct shared values a process keeps (button lists, page fragments).
 SHARED_SIZE = 1024
+#: Registry key of the process's :class:`SaveWatch`.
+WATCH_KEY = "cms_social_login.save_watch"
+#: Seconds a Save's ``published_at`` (the saving process's clock, at its flush) may lie
+#: before the watch's poll that must find it: the Save's commit delay plus the clock
+#: difference between two servers. Each poll reads the Saves of this many seconds back.
+WATCH_OVERLAP = 60.0
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
 #: The published row's version and its last change (no JSON), of the site ``:site``.
 _VERSION = select(LoginSettings.version, LoginSettings.updated_at).where(
     LoginSettings.site == bindparam("site"), LoginSettings.stage == PUBLISHED)
+#: The Saves of every site since ``:since`` (through the ``published_at`` index).
+_SAVES = select(PublishRecord.site, PublishRecord.version).where(
+    PublishRecord.published_at > bindparam("since"))
 #: The published row with its document as JSON text (decoded once, for the buttons).
 _DOCUMENT = select(LoginSettings.version, LoginSettings.updated_at,
                    cast(LoginSettings.document, Text).label("text")
@@ -181,6 +197,50 @@ def shared(registry: Any, value: T) -> T:
     return held
 
 
+class SaveWatch:
+    """What keeps the snapshots of many sites current with one statement.
+
+    A snapshot is trusted for ``published_max_age`` seconds after the later of its own
+    check and the watch's last poll. A poll reads the Saves of *every* site since the
+    previous one (less :data:`WATCH_OVERLAP`) and drops the snapshots (and pages) they
+    made stale: so a worker serving 10,000 sites at random checks them all with one
+    statement every ``published_max_age`` seconds, not one site per request.
+    """
+
+    def __init__(self) -> None:
+        #: ``time.monotonic()`` when the last poll started (none yet: minus infinity).
+        self.polled_at = float("-inf")
+        #: The next poll reads the Saves published after this time.
+        self.since = utcnow() - timedelta(seconds=WATCH_OVERLAP)
+        self._lock = threading.Lock()
+
+    def poll(self, run: Callable[..., Any], cache: SiteCache[str, PublishedSnapshot],
+             pages: LRUCache[str, Any]) -> bool:
+        """One poll through ``run``; False (and nothing run) while another thread polls."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            started, wall = time.monotonic(), utcnow()
+            for site, version in run(_SAVES, {"since": self.since}).all():
+                held = cache.peek(site)
+                if held is not None and held.version < version:
+                    cache.discard(site)
+                    pages.discard(site)
+            self.since = wall - timedelta(seconds=WATCH_OVERLAP)
+            self.polled_at = started
+            return True
+        finally:
+            self._lock.release()
+
+
+def save_watch(registry: Any) -> SaveWatch:
+    """The process's :class:`SaveWatch`."""
+    watch = registry.get(WATCH_KEY)
+    if watch is None:
+        watch = registry.setdefault(WATCH_KEY, SaveWatch())
+    return watch
+
+
 def _refresh(registry: Any, cached: PublishedSnapshot | None,
              run: Callable[..., Any], site: str) -> PublishedSnapshot:
     now = time.monotonic()
@@ -209,9 +269,12 @@ def _refresh(registry: Any, cached: PublishedSnapshot | None,
 def published_snapshot(request: Any) -> PublishedSnapshot:
     """This request's snapshot of the published settings (found once per request).
 
-    No statement while the process's snapshot of the site was checked less than
-    ``published_max_age`` seconds ago; else one (the version read) when it is still
-    current, two when it is not (the version read, then the row with its document).
+    No statement while the process's snapshot of the site, or the :class:`SaveWatch`'s
+    last poll, is less than ``published_max_age`` seconds old; else one (the poll of
+    every site's Saves) when the snapshot is still current, two when it is not (the
+    poll, then the row with its document). A site the process does not hold costs one
+    statement: its row with its document. ``published_max_age = 0`` checks the site's
+    own version on every request instead of polling.
 
     The read runs on a pooled connection in autocommit mode (one round trip, and no
     session is made for a login page), unless this request's session is already in a
@@ -228,13 +291,24 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
     dbsession = request.__dict__.get("social_login_dbsession")
     if dbsession is not None and dbsession.in_transaction():
         snapshot = _refresh(registry, cached, dbsession.execute, site)
-    elif cached is not None and time.monotonic() - cached.checked_at < _max_age(registry):
-        snapshot = cached
     else:
-        engine = get_social_login_engine(request.registry, request)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            snapshot = _refresh(registry, cached, connection.execute, site)
-        cache.put(site, snapshot)
+        max_age = _max_age(registry)
+        watch = save_watch(registry)
+        if cached is not None and time.monotonic() - max(
+                cached.checked_at, watch.polled_at) < max_age:
+            snapshot = cached
+        else:
+            engine = get_social_login_engine(registry, request)
+            with engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as connection:
+                # A held site: one poll of every site's Saves (or, while another thread
+                # polls, of this site's version); a site not held: its row, read at once.
+                if cached is not None and max_age > 0 and watch.poll(
+                        connection.execute, cache, site_pages(registry)):
+                    snapshot = cache.peek(site)
+                if snapshot is None:
+                    snapshot = _refresh(registry, cache.peek(site), connection.execute, site)
+            cache.put(site, snapshot)
     request.__dict__[_REQUEST_KEY] = snapshot
     return snapshot
 
