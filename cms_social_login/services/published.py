@@ -1,8 +1,9 @@
 """What the live site uses: the published document, cached per process and site.
 
 Each process keeps, per site, a snapshot of the published row: its ``version`` and
-``updated_at``, the document as its JSON text (decoded for a request that reads it: a
-login start, a callback, the account page) and the login buttons built from it. A
+``updated_at``, the document as its JSON text, compressed (unpacked for a request that
+reads it: a login start, a callback, the account page) and the login buttons built from
+it. A
 snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
 after the later of the read that last found it current and the process's last poll of
 the Saves (:class:`SaveWatch`); the first request after that polls again: one indexed
@@ -26,7 +27,8 @@ dropped first, so a worker's memory is bounded by that setting, not by the numbe
 sites. A snapshot is replaced whole, never changed in place, so threads share it.
 
 A cached site is kept small, so that a platform can afford a cache holding all its sites:
-the snapshot has slots, holds the document once (its JSON text, not a tree of dicts) and
+the snapshot has slots, holds the document once (its compressed JSON text, not a tree of
+dicts: about a third of the text's bytes) and
 shares equal button lists with the other sites (:func:`shared`). The rendered anonymous
 login pages of a site (:func:`site_pages`) are kept in a second LRU cache of the same
 size, a few per site, and forgotten with the site's snapshot on Save.
@@ -37,6 +39,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -118,17 +121,18 @@ class PublishedSnapshot:
     """The published document as of one version of the ``published`` row.
 
     ``key`` is ``(version, updated_at)``: ``(0, None)`` and the document empty before
-    the first Save. ``text`` is the document's JSON text; ``buttons`` are the enabled,
+    the first Save. ``packed`` is the document's JSON text, zlib-compressed (``b""``: an
+    empty document); ``buttons`` are the enabled,
     fully configured providers in button order. ``checked_at`` is the
     ``time.monotonic()`` of the read that last found it current. Immutable by use.
     """
 
-    __slots__ = ("key", "text", "buttons", "checked_at")
+    __slots__ = ("key", "packed", "buttons", "checked_at")
 
-    def __init__(self, key: tuple[int, datetime | None], text: str = "{}",
+    def __init__(self, key: tuple[int, datetime | None], packed: bytes = b"",
                  buttons: tuple[LoginButton, ...] = (), checked_at: float = 0.0) -> None:
         self.key = key
-        self.text = text
+        self.packed = packed
         self.buttons = buttons
         self.checked_at = checked_at
 
@@ -145,11 +149,11 @@ class PublishedSnapshot:
     @property
     def document(self) -> dict[str, Any]:
         """The document, decoded afresh (the caller's own copy)."""
-        return json.loads(self.text)
+        return json.loads(zlib.decompress(self.packed)) if self.packed else {}
 
     def checked(self, at: float) -> PublishedSnapshot:
         """The same snapshot, found current at ``at``."""
-        return PublishedSnapshot(self.key, self.text, self.buttons, at)
+        return PublishedSnapshot(self.key, self.packed, self.buttons, at)
 
 
 EMPTY = PublishedSnapshot((0, None))
@@ -260,9 +264,10 @@ def _refresh(registry: Any, cached: PublishedSnapshot | None,
     fresh = run(_DOCUMENT, key).first()
     if fresh is None:
         return EMPTY.checked(now)
-    text = fresh.text or "{}"
-    buttons = tuple(login_buttons(json.loads(text), get_provider_registry(registry)))
-    return PublishedSnapshot((fresh.version, fresh.updated_at), text,
+    document = json.loads(fresh.text or "{}")
+    buttons = tuple(login_buttons(document, get_provider_registry(registry)))
+    packed = zlib.compress(fresh.text.encode(), 1) if document else b""
+    return PublishedSnapshot((fresh.version, fresh.updated_at), packed,
                              shared(registry, buttons), now)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import escape
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPSeeOther
@@ -16,6 +17,7 @@ from ..redirects import safe_came_from, site_location, site_route_url
 from ..services.provider_sessions import provider_logout_url
 from ..services.published import PAGES_PER_SITE, published_snapshot, shared, site_pages
 from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
+from ..settings import site_name
 from .helpers import (
     LOGGED_OUT_QUEUE,
     LOGIN_FAILED_QUEUE,
@@ -30,19 +32,43 @@ TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
 _TOKEN = TOKEN_PLACEHOLDER.encode()
 
 
-def _page_parts(registry: Any, body: bytes, address: bytes) -> tuple[tuple[bytes, ...], ...]:
+#: A site's name splits its page (to share what lies around it) only where it shows
+#: this many times at most (a name like "in" would cut the page into crumbs).
+_NAME_SPLITS = 8
+
+
+def _cut(parts: list[bytes], value: bytes, kept: list[bytes]) -> list[bytes]:
+    """``parts`` with each part that is not one of the ``kept`` objects cut at ``value``
+    (kept as the one object ``value``, its own part)."""
+    result: list[bytes] = []
+    for part in parts:
+        if any(part is own for own in kept):
+            result.append(part)
+            continue
+        for index, text in enumerate(part.split(value)):
+            if index:
+                result.append(value)
+            if text:
+                result.append(text)
+    return result
+
+
+def _page_parts(registry: Any, body: bytes, address: bytes, name: bytes
+                ) -> tuple[tuple[bytes, ...], ...]:
     """``body`` cut at the token placeholder, each piece cut at the site's ``address``
-    (kept as its own part): what lies between is the same on every site with the same
-    buttons and language, so the sites share it (:func:`shared`)."""
+    and its (escaped) ``name``, kept as their own parts: what lies between is the same on
+    every site with the same buttons and language, so the sites share it (:func:`shared`).
+    Joined again, the parts are ``body`` byte for byte."""
+    own = [value for value in (address, name) if value]
+    if name and body.count(name) > _NAME_SPLITS:
+        own.remove(name)
     pieces = []
     for piece in body.split(_TOKEN):
-        parts: list[bytes] = []
-        for index, text in enumerate(piece.split(address) if address else [piece]):
-            if index:
-                parts.append(address)
-            if text:
-                parts.append(shared(registry, text))
-        pieces.append(tuple(parts))
+        parts = [piece]
+        for value in own:
+            parts = _cut(parts, value, own)
+        pieces.append(tuple(part if any(part is value for value in own)
+                            else shared(registry, part) for part in parts))
     return tuple(pieces)
 
 
@@ -64,7 +90,8 @@ def anonymous_login_page(request: Any) -> Response:
         values = login_page(request)
         values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
         body = render(LOGIN_TEMPLATE, values, request=request).encode()
-        page = _page_parts(request.registry, body, request.application_url.encode())
+        page = _page_parts(request.registry, body, request.application_url.encode(),
+                           str(escape(site_name(request))).encode())
         # Most recent first; pages of an older published version go at once.
         kept = tuple(pair for pair in held if pair[0][1] == snapshot.key)
         pages.put(site.key, ((key, page),) + kept[:PAGES_PER_SITE - 1])
