@@ -82,7 +82,8 @@ def anonymous_login_page(request: Any) -> Response:
     snapshot = published_snapshot(request)
     site = request.social_login_site
     # The whole Site (key, base URL, name): a site the resolver renames gets a new page.
-    key = (site, snapshot.key, request.locale_name, request.application_url)
+    address = request.application_url.encode()
+    key = (site, snapshot.key, request.locale_name, address)
     pages = site_pages(request.registry)
     held = pages.get(site.key) or ()
     page = next((parts for page_key, parts in held if page_key == key), None)
@@ -90,7 +91,7 @@ def anonymous_login_page(request: Any) -> Response:
         values = login_page(request)
         values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
         body = render(LOGIN_TEMPLATE, values, request=request).encode()
-        page = _page_parts(request.registry, body, request.application_url.encode(),
+        page = _page_parts(request.registry, body, address,
                            str(escape(site_name(request))).encode())
         # Most recent first; pages of an older published version go at once.
         kept = tuple(pair for pair in held if pair[0][1] == snapshot.key)
