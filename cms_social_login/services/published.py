@@ -3,8 +3,7 @@
 Each process keeps, per site, a snapshot of the published row: its ``version`` and
 ``updated_at``, the document as its JSON text, compressed (unpacked for a request that
 reads it: a login start, a callback, the account page) and the login buttons built from
-it. A
-snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
+it. A snapshot is trusted for ``cms_social_login.published_max_age`` seconds (default 0.5)
 after the later of the read that last found it current and the process's last poll of
 the Saves (:class:`SaveWatch`); the first request after that polls again: one indexed
 read of the Saves of *every* site since the last poll (in autocommit: one round trip),
@@ -28,10 +27,10 @@ sites. A snapshot is replaced whole, never changed in place, so threads share it
 
 A cached site is kept small, so that a platform can afford a cache holding all its sites:
 the snapshot has slots, holds the document once (its compressed JSON text, not a tree of
-dicts: about a third of the text's bytes) and
-shares equal button lists with the other sites (:func:`shared`). The rendered anonymous
-login pages of a site (:func:`site_pages`) are kept in a second LRU cache of the same
-size, a few per site, and forgotten with the site's snapshot on Save.
+dicts: about half the text's bytes) and shares equal button lists with the other sites
+(:func:`shared`). The rendered anonymous login pages of a site (:func:`site_pages`) are
+kept in a second LRU cache of the same size, a few per site, and forgotten with the
+site's snapshot on Save.
 """
 
 from __future__ import annotations
@@ -122,9 +121,9 @@ class PublishedSnapshot:
 
     ``key`` is ``(version, updated_at)``: ``(0, None)`` and the document empty before
     the first Save. ``packed`` is the document's JSON text, zlib-compressed (``b""``: an
-    empty document); ``buttons`` are the enabled,
-    fully configured providers in button order. ``checked_at`` is the
-    ``time.monotonic()`` of the read that last found it current. Immutable by use.
+    empty document); ``buttons`` are the enabled, fully configured providers in button
+    order. ``checked_at`` is the ``time.monotonic()`` of the read that last found it
+    current. Never changed once made: threads share it.
     """
 
     __slots__ = ("key", "packed", "buttons", "checked_at")
@@ -324,7 +323,6 @@ def forget_published_on_commit(request: Any) -> None:
     on)."""
     cache = site_cache(request.registry)
     site = site_key(request)
-
     pages = site_pages(request.registry)
 
     def forget(committed: bool) -> None:
