@@ -100,6 +100,8 @@ WATCH_KEY = "cms_social_login.save_watch"
 #: before the watch's poll that must find it: the Save's commit delay plus the clock
 #: difference between two servers. Each poll reads the Saves of this many seconds back.
 WATCH_OVERLAP = 60.0
+#: Registry key of ``(engine, the same engine in autocommit)`` (made once, not per read).
+AUTOCOMMIT_KEY = "cms_social_login.autocommit_engine"
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 
@@ -244,6 +246,16 @@ def save_watch(registry: Any) -> SaveWatch:
     return watch
 
 
+def _autocommit(registry: Any, request: Any) -> Any:
+    """The add-on's engine in autocommit mode (its pool; made once per engine)."""
+    engine = get_social_login_engine(registry, request)
+    held = registry.get(AUTOCOMMIT_KEY)
+    if held is None or held[0] is not engine:
+        held = registry[AUTOCOMMIT_KEY] = (
+            engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return held[1]
+
+
 def _refresh(registry: Any, cached: PublishedSnapshot | None,
              run: Callable[..., Any], site: str) -> PublishedSnapshot:
     now = time.monotonic()
@@ -302,9 +314,7 @@ def published_snapshot(request: Any) -> PublishedSnapshot:
                 cached.checked_at, watch.polled_at) < max_age:
             snapshot = cached
         else:
-            engine = get_social_login_engine(registry, request)
-            with engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT") as connection:
+            with _autocommit(registry, request).connect() as connection:
                 # A held site: one poll of every site's Saves (or, while another thread
                 # polls, of this site's version); a site not held: its row, read at once.
                 if cached is not None and max_age > 0 and watch.poll(
