@@ -47,6 +47,14 @@ class LRUCache(Generic[K, V]):
             self._entries.move_to_end(key)
             return value
 
+    def peek(self, key: K) -> V | None:
+        """The live entry of ``key``, or None, leaving the order of use as it is."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or (entry[0] is not None and entry[0] <= time.monotonic()):
+            return None
+        return entry[1]
+
     def put(self, key: K, value: V) -> None:
         """Keep ``value`` for ``key``; drop the least recently used beyond ``size``."""
         expires = None if self.ttl is None else time.monotonic() + self.ttl

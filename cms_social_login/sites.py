@@ -54,7 +54,7 @@ class ISiteResolver(Interface):
     """Maps a request to its site: ``resolver(request) -> str | Site | None``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Site:
     """A site: its key, its public base URL (``https://shop.example.org``) when the
     callback URLs must not follow the request's Host header, and its name at the top of

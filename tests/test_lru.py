@@ -38,3 +38,12 @@ def test_a_discarded_entry_is_gone_and_an_unknown_one_is_no_error():
 def test_a_cache_of_nothing_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         LRUCache(size=0)
+
+
+def test_a_peek_reads_an_entry_without_making_it_recently_used():
+    cache: LRUCache[str, str] = LRUCache(size=2)
+    cache.put("a", "A")
+    cache.put("b", "B")
+    assert cache.peek("a") == "A" and cache.peek("c") is None
+    cache.put("c", "C")  # a was still the least recently used
+    assert cache.keys() == ["b", "c"]

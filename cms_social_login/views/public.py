@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import escape
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPSeeOther
@@ -14,8 +15,9 @@ from ..i18n import _, translate
 from ..interfaces import IUserAdapter
 from ..redirects import safe_came_from, site_location, site_route_url
 from ..services.provider_sessions import provider_logout_url
-from ..services.published import published_snapshot
+from ..services.published import PAGES_PER_SITE, published_snapshot, shared, site_pages
 from ..session import check_login_form, has_session, login_form_token, sign_in, sign_out
+from ..settings import site_name
 from .helpers import (
     LOGGED_OUT_QUEUE,
     LOGIN_FAILED_QUEUE,
@@ -25,35 +27,77 @@ from .helpers import (
     refuse_oversized_form,
 )
 
-#: Registry key of the anonymous login pages rendered in this process.
-PAGE_CACHE_KEY = "cms_social_login.anonymous_login_pages"
-#: At most this many of them are kept (one per site, published version, language and
-#: site address seen; a Host header an attacker varies cannot grow it further).
-PAGE_CACHE_SIZE = 32
 #: What a rendered page holds in place of the visitor's CSRF token.
 TOKEN_PLACEHOLDER = "cms-social-login-csrf-token-placeholder"
+_TOKEN = TOKEN_PLACEHOLDER.encode()
+
+
+#: A site's name splits its page (to share what lies around it) only where it shows
+#: this many times at most (a name like "in" would cut the page into crumbs).
+_NAME_SPLITS = 8
+
+
+def _cut(parts: list[bytes], value: bytes, kept: list[bytes]) -> list[bytes]:
+    """``parts`` with each part that is not one of the ``kept`` objects cut at ``value``
+    (kept as the one object ``value``, its own part)."""
+    result: list[bytes] = []
+    for part in parts:
+        if any(part is own for own in kept):
+            result.append(part)
+            continue
+        for index, text in enumerate(part.split(value)):
+            if index:
+                result.append(value)
+            if text:
+                result.append(text)
+    return result
+
+
+def _page_parts(registry: Any, body: bytes, address: bytes, name: bytes
+                ) -> tuple[tuple[bytes, ...], ...]:
+    """``body`` cut at the token placeholder, each piece cut at the site's ``address``
+    and its (escaped) ``name``, kept as their own parts: what lies between is the same on
+    every site with the same buttons and language, so the sites share it (:func:`shared`).
+    Joined again, the parts are ``body`` byte for byte."""
+    own = [value for value in (address, name) if value]
+    if name and body.count(name) > _NAME_SPLITS:
+        own.remove(name)
+    pieces = []
+    for piece in body.split(_TOKEN):
+        parts = [piece]
+        for value in own:
+            parts = _cut(parts, value, own)
+        pieces.append(tuple(part if any(part is value for value in own)
+                            else shared(registry, part) for part in parts))
+    return tuple(pieces)
 
 
 def anonymous_login_page(request: Any) -> Response:
     """The login page of a visitor who is not signed in, has no message waiting and
     came from nowhere in particular: the same page for every such visitor but for the
     CSRF token. It is rendered once per site, published version, language and site
-    address in each process; each request only puts its token in."""
+    address in each process (at most :data:`PAGES_PER_SITE` per site, for at most
+    ``site_cache_size`` sites, forgotten with the site's snapshot on Save); each request
+    only puts its token in."""
     snapshot = published_snapshot(request)
+    site = request.social_login_site
     # The whole Site (key, base URL, name): a site the resolver renames gets a new page.
-    key = (request.social_login_site, snapshot.key, request.locale_name,
-           request.application_url)
-    pages: dict = request.registry.setdefault(PAGE_CACHE_KEY, {})
-    body = pages.get(key)
-    if body is None:
+    address = request.application_url.encode()
+    key = (site, snapshot.key, request.locale_name, address)
+    pages = site_pages(request.registry)
+    held = pages.get(site.key) or ()
+    page = next((parts for page_key, parts in held if page_key == key), None)
+    if page is None:
         values = login_page(request)
         values["login"]["csrf_token"] = TOKEN_PLACEHOLDER
         body = render(LOGIN_TEMPLATE, values, request=request).encode()
-        if len(pages) >= PAGE_CACHE_SIZE:
-            pages.clear()
-        pages[key] = body
+        page = _page_parts(request.registry, body, address,
+                           str(escape(site_name(request))).encode())
+        # Most recent first; pages of an older published version go at once.
+        kept = tuple(pair for pair in held if pair[0][1] == snapshot.key)
+        pages.put(site.key, ((key, page),) + kept[:PAGES_PER_SITE - 1])
     token = login_form_token(request).encode()
-    return Response(body.replace(TOKEN_PLACEHOLDER.encode(), token),
+    return Response(token.join(b"".join(parts) for parts in page),
                     content_type="text/html", charset="UTF-8")
 
 

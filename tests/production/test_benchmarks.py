@@ -38,7 +38,10 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert results["memory_per_provider"]["providers"] == [1, 20]
     assert results["growth"]["audit"]["ratio"] > 0 and results["growth"]["history"]["ratio"] > 0
     sites = results["many_sites"]
-    assert sites["sites"] == 200 and 0 < sites["cached_sites"] <= sites["cache_size"] == 50
+    assert sites["sites"] == 200 and sites["cached_sites"] == sites["cache_size"] == 200
+    [misses] = sites["smaller_caches"]
+    assert misses["cached_sites"] == misses["cache_size"] == 50 and misses["miss_share"] == 0.75
+    assert sites["cache_bytes_per_site"] > 0 and misses["cost_ratio"] > 0
     assert sites["single_rps"] > 0 and sites["many_rps"] > 0 and sites["cost_ratio"] > 0
     logins = results["concurrent_logins"]
     assert logins["server_errors"] == 0 and logins["signed_in"] == logins["logins"] == 20

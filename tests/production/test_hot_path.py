@@ -223,7 +223,9 @@ def test_a_stated_bound_spares_even_the_version_read(app_settings, app, publishe
         monkeypatch.setattr(published.time, "monotonic", lambda: later)
         with counting(bounded) as statements:
             assert "Log in with Bitbucket" not in other.get("/login").text
-        assert shapes(statements) == ["SELECT social_login_settings"] * 2
+        # One poll of every site's Saves finds it; then the site's row with its document.
+        assert shapes(statements) == ["SELECT social_login_publish_history",
+                                      "SELECT social_login_settings"], statements
     finally:
         get_social_login_engine(bounded.registry).dispose()
 

@@ -1,14 +1,24 @@
 """The published-settings cache holds one snapshot per site, at most
 ``cms_social_login.site_cache_size`` of them (the least recently used goes first), and
-never serves one site's buttons on another."""
+never serves one site's buttons on another. The rendered anonymous login pages are kept
+the same way, a few per site, and forgotten with the site's snapshot on Save."""
 
 from __future__ import annotations
 
-import pytest
-from pyramid.exceptions import ConfigurationError
+import time
+from contextlib import contextmanager
 
-from cms_social_login.services.published import CACHE_KEY
-from cms_social_login.sites import SiteCache
+import pytest
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+from pyramid.router import Router
+from sqlalchemy import event
+from webtest import TestApp
+
+from cms_social_login.models import get_social_login_engine
+from cms_social_login.services import published
+from cms_social_login.services.published import CACHE_KEY, PAGES_PER_SITE, site_pages
+from cms_social_login.sites import Site, SiteCache
 from cms_social_login.testing import steps
 
 from .conftest import HOST_A, HOST_B, HOST_DEFAULT, publish_bitbucket
@@ -65,3 +75,125 @@ def test_worker_memory_is_bounded_by_the_setting_not_by_the_sites(app, browser_a
     browser_at(HOST_A).get("/login")
     browser_at(HOST_B).get("/login")
     assert cached_sites(app) == ["site-a", "site-b"]
+
+
+def paged_sites(app) -> list[str]:
+    """The sites whose rendered login pages the process keeps, least recently used first."""
+    return site_pages(app.registry).keys()
+
+
+def site_name_on(page) -> str:
+    """The site's name at the top of a public page."""
+    return page.html.select_one("a.site-name").get_text(strip=True)
+
+
+def test_the_rendered_pages_are_kept_for_the_cached_sites_only(app, browser_at):
+    for host in [HOST_A, HOST_B, HOST_DEFAULT] * 2:
+        browser_at(host).get("/login")
+        assert len(paged_sites(app)) <= 2
+    assert paged_sites(app) == ["site-b", "default"]
+    browser_at(HOST_A).get("/login")
+    assert paged_sites(app) == ["default", "site-a"]
+
+
+def test_a_cached_page_never_shows_on_another_site(app, site_consumers, editor_a, browser_at):
+    publish_bitbucket(editor_a, HOST_A).follow()
+    for _round in range(2):  # the second round is served from the pages kept
+        on_a, on_b = browser_at(HOST_A).get("/login"), browser_at(HOST_B).get("/login")
+        assert len(steps.login_buttons(on_a, "bitbucket")) == 1
+        assert steps.login_buttons(on_b, "bitbucket") == []
+        assert site_name_on(on_a) == HOST_A and site_name_on(on_b) == HOST_B
+        assert f"http://{HOST_A}/login" in on_a.text and HOST_A not in on_b.text
+
+
+def test_the_kept_page_is_the_rendered_page_with_the_visitors_token(app, browser_at):
+    first, second = (browser_at(HOST_A).get("/login") for _ in range(2))  # rendered, kept
+    assert len(paged_sites(app)) == 1 and first.text == second.text
+    token = second.html.select_one("input[name=csrf_token]")["value"]
+    assert token and "placeholder" not in token and second.text.count(token) == 1
+
+
+def test_a_save_forgets_the_sites_pages_and_the_next_page_shows_it(app, site_consumers,
+                                                                     editor_a, browser_at):
+    visitor = browser_at(HOST_A)
+    assert steps.login_buttons(visitor.get("/login"), "bitbucket") == []
+    browser_at(HOST_B).get("/login")
+    assert paged_sites(app) == ["site-a", "site-b"]
+    publish_bitbucket(editor_a, HOST_A).follow()
+    assert "site-a" not in paged_sites(app) and "site-b" in paged_sites(app)
+    assert len(steps.login_buttons(visitor.get("/login"), "bitbucket")) == 1
+
+
+def test_made_up_hosts_replace_one_sites_pages_and_never_grow_them(app, browser_at):
+    browser_at(HOST_A).get("/login")
+    for number in range(3 * PAGES_PER_SITE):  # every made-up host is the default site
+        page = browser_at(f"made-up-{number}.example").get("/login")
+        assert site_name_on(page) == f"made-up-{number}.example"
+        assert len(site_pages(app.registry).get("default")) <= PAGES_PER_SITE
+    assert paged_sites(app) == ["site-a", "default"]  # site-a's page is still kept
+
+
+def test_a_renamed_site_gets_a_new_page(app_settings):
+    names = {"shop": "Shop & Co"}
+
+    def renamed(request):  # the platform's own table: the shop is renamed while serving
+        return Site("shop", name=names["shop"])
+
+    config = Configurator(settings=app_settings)
+    config.include("cms_social_login")
+    config.include("cms_demo.models")
+    config.include("cms_demo.security")
+    config.set_social_login_site_resolver(renamed)
+    config.commit()
+    browser = TestApp(Router(config.registry))
+    assert site_name_on(browser.get("/login", headers={"Host": "shop.example.org"})) \
+        == "Shop & Co"
+    names["shop"] = "Shop & Sons"
+    assert site_name_on(browser.get("/login", headers={"Host": "shop.example.org"})) \
+        == "Shop & Sons"
+    assert len(site_pages(config.registry).get("shop")) == 2
+
+
+@contextmanager
+def statements_of(app):
+    """The SQL statements the app's engine runs inside the block."""
+    engine = get_social_login_engine(app.registry)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_one_poll_keeps_every_held_site_current_and_drops_the_saved_one(
+        app_settings, app, site_consumers, editor_a, monkeypatch):
+    from cms_demo import main
+
+    # Another worker of the same platform, holding site-a and site-b.
+    worker = main({}, **{**app_settings, "cms_social_login.site_cache_size": "10"})
+    try:
+        at = {host: TestApp(worker, extra_environ={"HTTP_HOST": host})
+              for host in (HOST_A, HOST_B)}
+        for browser in at.values():
+            assert steps.login_buttons(browser.get("/login"), "bitbucket") == []
+        publish_bitbucket(editor_a, HOST_A).follow()  # saved on the first worker
+        later = time.monotonic() + 5  # every snapshot older than published_max_age
+        monkeypatch.setattr(published.time, "monotonic", lambda: later)
+        with statements_of(worker) as seen:
+            assert steps.login_buttons(at[HOST_B].get("/login"), "bitbucket") == []
+        # One statement for every site held: the Saves since the last poll (site-a's).
+        assert len(seen) == 1 and "social_login_publish_history" in seen[0], seen
+        assert cached_sites(worker) == ["site-b"]  # site-a dropped, its page too
+        assert "site-a" not in paged_sites(worker)
+        with statements_of(worker) as seen:
+            assert len(steps.login_buttons(at[HOST_A].get("/login"), "bitbucket")) == 1
+            assert steps.login_buttons(at[HOST_B].get("/login"), "bitbucket") == []
+        # site-a: its row with its document, once; site-b: trusted since the poll.
+        assert len(seen) == 1 and "social_login_settings" in seen[0], seen
+    finally:
+        get_social_login_engine(worker.registry).dispose()
