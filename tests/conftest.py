@@ -142,6 +142,50 @@ def postgresql_template(postgresql_server) -> str:
     postgresql_server.drop_database(name)
 
 
+@pytest.fixture
+def first_start() -> dict[str, str]:
+    """Settings of the demo's first start that the test's database starts from (none: the
+    templates above). A directory whose sites start otherwise overrides it (tests/sites:
+    with the editors of site-a and site-b); its template is made once per session."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def first_start_sqlite_templates(tmp_path_factory):
+    """``template(first_start)``: a SQLite template file made once per session for those
+    first-start settings."""
+    made: dict[tuple, Path] = {}
+
+    def template(settings: dict[str, str]) -> Path:
+        key = tuple(sorted(settings.items()))
+        if key not in made:
+            path = tmp_path_factory.mktemp("first-start") / "template.sqlite"
+            build_site_database(f"sqlite:///{path}", settings)
+            made[key] = path
+        return made[key]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def first_start_postgresql_templates(postgresql_server):
+    """``template(first_start)``: the name of a PostgreSQL template database made once per
+    session for those first-start settings."""
+    made: dict[tuple, str] = {}
+
+    def template(settings: dict[str, str]) -> str:
+        key = tuple(sorted(settings.items()))
+        if key not in made:
+            name = f"template_{uuid.uuid4().hex[:16]}"
+            build_site_database(postgresql_server.create_database(name), settings)
+            made[key] = name
+        return made[key]
+
+    yield template
+    for name in made.values():
+        postgresql_server.drop_database(name)
+
+
 def _new_postgresql_database(request: pytest.FixtureRequest, template: str | None = None):
     server = request.getfixturevalue("postgresql_server")
     name = f"test_{uuid.uuid4().hex[:16]}"
@@ -172,14 +216,20 @@ def database_url(request, database_kind, tmp_path):
 
 
 @pytest.fixture
-def site_database_url(request, database_kind, tmp_path, social_login_database_template):
+def site_database_url(request, database_kind, tmp_path, first_start):
     """A fresh database as the site's first start leaves it (schema migrated, demo editor
     made): a copy of the kit's SQLite template, or a PostgreSQL database made from
-    :func:`postgresql_template`."""
+    :func:`postgresql_template` (with :func:`first_start` settings: from their template)."""
+    if first_start:
+        template = request.getfixturevalue(f"first_start_{database_kind}_templates")(first_start)
+    elif database_kind == "sqlite":
+        template = request.getfixturevalue("social_login_database_template")
+    else:
+        template = request.getfixturevalue("postgresql_template")
     if database_kind == "sqlite":
-        yield copy_sqlite_database(social_login_database_template, tmp_path / "site.sqlite")
+        yield copy_sqlite_database(template, tmp_path / "site.sqlite")
         return
-    yield from _new_postgresql_database(request, request.getfixturevalue("postgresql_template"))
+    yield from _new_postgresql_database(request, template)
 
 
 # --------------------------------------------------------------------------- the site

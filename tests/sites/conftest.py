@@ -11,11 +11,21 @@ from cms_social_login.testing import steps
 
 from .helpers import CONSUMERS, HOST_A, HOST_B, callback_url, publish_bitbucket
 
+#: The demo as development.ini runs it: with the editors of site-a and site-b.
+SITE_EDITORS = {"cms_demo.site_editors": "true"}
+
+
+@pytest.fixture
+def first_start() -> dict[str, str]:
+    """Each test's database starts with the editors of site-a and site-b (their
+    passwords hashed with the kit's few template rounds)."""
+    return SITE_EDITORS
+
 
 @pytest.fixture
 def app_settings(app_settings):
     """The demo as development.ini runs it: with the editors of site-a and site-b."""
-    return {**app_settings, "cms_demo.site_editors": "true"}
+    return {**app_settings, **SITE_EDITORS}
 
 
 @pytest.fixture
