@@ -9,6 +9,12 @@ in :mod:`tests.helpers`.
 Markers (registered in ``pyproject.toml``) are set here, by what a test uses:
 ``postgresql`` (the ``[postgresql]`` half, or the server itself), ``browser`` (Chromium,
 everything under ``tests/e2e``) and ``slow`` (the modules in :data:`SLOW_MODULES`).
+
+``pytest`` runs on every core (pytest-xdist, ``-n auto --dist loadgroup`` in
+``pyproject.toml``): each worker process has its own session fixtures (PostgreSQL server,
+templates, emulators, Chromium), and the tests go one by one to whichever worker is free,
+except the groups named here (:data:`ONE_WORKER_MODULES`, the browser tests), which run
+whole on one worker. ``pytest -n 0`` runs everything in one process.
 """
 
 from __future__ import annotations
@@ -47,17 +53,33 @@ SLOW_MODULES = frozenset({
     "security/test_concurrency.py",
     "test_emulator_command.py",
 })
+#: Test modules that run whole on one worker under pytest-xdist: those whose tests share
+#: a costly module- or class-scoped fixture (other processes, a pip install), which each
+#: worker would otherwise set up again, and test_fresh_database.py, whose last test checks
+#: what the test before it left behind. The browser tests share one Chromium the same way.
+ONE_WORKER_MODULES = frozenset({
+    "host_starter/test_starter_host.py",
+    "oidc_certified/test_certified_op.py",
+    "production/test_many_processes.py",
+    "providers/test_example_package.py",
+    "test_fresh_database.py",
+})
 _TESTS = Path(__file__).parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, and before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test ``browser`` / ``postgresql`` / ``slow`` by what it uses."""
+    """Mark each test ``browser`` / ``postgresql`` / ``slow`` by what it uses, and put the
+    tests that share a worker in their ``xdist_group``."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         path = Path(str(item.fspath))
         relative = path.relative_to(_TESTS).as_posix() if path.is_relative_to(_TESTS) else ""
         if relative.startswith("e2e/") or "chromium" in fixtures:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif relative in ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(relative))
         if "postgresql_server" in fixtures:  # the [postgresql] half is marked by its param
             item.add_marker(pytest.mark.postgresql)
         if relative in SLOW_MODULES:
