@@ -9,6 +9,12 @@ in :mod:`tests.helpers`.
 Markers (registered in ``pyproject.toml``) are set here, by what a test uses:
 ``postgresql`` (the ``[postgresql]`` half, or the server itself), ``browser`` (Chromium,
 everything under ``tests/e2e``) and ``slow`` (the modules in :data:`SLOW_MODULES`).
+
+``pytest`` runs on every core (pytest-xdist, ``-n auto --dist loadgroup`` in
+``pyproject.toml``): each worker process has its own session fixtures (PostgreSQL server,
+templates, emulators, Chromium), and the tests go one by one to whichever worker is free,
+except the groups named here (:data:`ONE_WORKER_MODULES`, the browser tests), which run
+whole on one worker. ``pytest -n 0`` runs everything in one process.
 """
 
 from __future__ import annotations
@@ -47,17 +53,33 @@ SLOW_MODULES = frozenset({
     "security/test_concurrency.py",
     "test_emulator_command.py",
 })
+#: Test modules that run whole on one worker under pytest-xdist: those whose tests share
+#: a costly module- or class-scoped fixture (other processes, a pip install), which each
+#: worker would otherwise set up again, and test_fresh_database.py, whose last test checks
+#: what the test before it left behind. The browser tests share one Chromium the same way.
+ONE_WORKER_MODULES = frozenset({
+    "host_starter/test_starter_host.py",
+    "oidc_certified/test_certified_op.py",
+    "production/test_many_processes.py",
+    "providers/test_example_package.py",
+    "test_fresh_database.py",
+})
 _TESTS = Path(__file__).parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, and before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test ``browser`` / ``postgresql`` / ``slow`` by what it uses."""
+    """Mark each test ``browser`` / ``postgresql`` / ``slow`` by what it uses, and put the
+    tests that share a worker in their ``xdist_group``."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         path = Path(str(item.fspath))
         relative = path.relative_to(_TESTS).as_posix() if path.is_relative_to(_TESTS) else ""
         if relative.startswith("e2e/") or "chromium" in fixtures:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif relative in ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(relative))
         if "postgresql_server" in fixtures:  # the [postgresql] half is marked by its param
             item.add_marker(pytest.mark.postgresql)
         if relative in SLOW_MODULES:
@@ -142,6 +164,50 @@ def postgresql_template(postgresql_server) -> str:
     postgresql_server.drop_database(name)
 
 
+@pytest.fixture
+def first_start() -> dict[str, str]:
+    """Settings of the demo's first start that the test's database starts from (none: the
+    templates above). A directory whose sites start otherwise overrides it (tests/sites:
+    with the editors of site-a and site-b); its template is made once per session."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def first_start_sqlite_templates(tmp_path_factory):
+    """``template(first_start)``: a SQLite template file made once per session for those
+    first-start settings."""
+    made: dict[tuple, Path] = {}
+
+    def template(settings: dict[str, str]) -> Path:
+        key = tuple(sorted(settings.items()))
+        if key not in made:
+            path = tmp_path_factory.mktemp("first-start") / "template.sqlite"
+            build_site_database(f"sqlite:///{path}", settings)
+            made[key] = path
+        return made[key]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def first_start_postgresql_templates(postgresql_server):
+    """``template(first_start)``: the name of a PostgreSQL template database made once per
+    session for those first-start settings."""
+    made: dict[tuple, str] = {}
+
+    def template(settings: dict[str, str]) -> str:
+        key = tuple(sorted(settings.items()))
+        if key not in made:
+            name = f"template_{uuid.uuid4().hex[:16]}"
+            build_site_database(postgresql_server.create_database(name), settings)
+            made[key] = name
+        return made[key]
+
+    yield template
+    for name in made.values():
+        postgresql_server.drop_database(name)
+
+
 def _new_postgresql_database(request: pytest.FixtureRequest, template: str | None = None):
     server = request.getfixturevalue("postgresql_server")
     name = f"test_{uuid.uuid4().hex[:16]}"
@@ -172,14 +238,20 @@ def database_url(request, database_kind, tmp_path):
 
 
 @pytest.fixture
-def site_database_url(request, database_kind, tmp_path, social_login_database_template):
+def site_database_url(request, database_kind, tmp_path, first_start):
     """A fresh database as the site's first start leaves it (schema migrated, demo editor
     made): a copy of the kit's SQLite template, or a PostgreSQL database made from
-    :func:`postgresql_template`."""
+    :func:`postgresql_template` (with :func:`first_start` settings: from their template)."""
+    if first_start:
+        template = request.getfixturevalue(f"first_start_{database_kind}_templates")(first_start)
+    elif database_kind == "sqlite":
+        template = request.getfixturevalue("social_login_database_template")
+    else:
+        template = request.getfixturevalue("postgresql_template")
     if database_kind == "sqlite":
-        yield copy_sqlite_database(social_login_database_template, tmp_path / "site.sqlite")
+        yield copy_sqlite_database(template, tmp_path / "site.sqlite")
         return
-    yield from _new_postgresql_database(request, request.getfixturevalue("postgresql_template"))
+    yield from _new_postgresql_database(request, template)
 
 
 # --------------------------------------------------------------------------- the site

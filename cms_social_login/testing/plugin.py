@@ -151,38 +151,48 @@ def site_app(settings: Mapping[str, str], extra_sys_path: Iterable[str | Path] =
         dispose_site(app)
 
 
-def build_site_database(url: str) -> None:
+def build_site_database(url: str, first_start: Mapping[str, str] | None = None) -> None:
     """Leave the empty database at ``url`` as the demo site's first start does: the
-    add-on's migrations run, the demo's table made, the demo editor account created (its
-    password hashed with :data:`TEMPLATE_PASSWORD_ROUNDS`)."""
-    settings = {"sqlalchemy.url": url, "cms_social_login.secret_key": KIT_SECRET_KEY,
+    add-on's migrations run, the demo's table made, the demo editor accounts created
+    (their passwords hashed with :data:`TEMPLATE_PASSWORD_ROUNDS`). ``first_start`` are
+    more settings of that start (``{"cms_demo.site_editors": "true"}`` adds the editors
+    of site-a and site-b)."""
+    settings = {**(first_start or {}), "sqlalchemy.url": url,
+                "cms_social_login.secret_key": KIT_SECRET_KEY,
                 "cms_demo.setup_database": "true"}
     with site_app(settings) as app:
-        _rehash_demo_editor(app.registry["dbsession_factory"])
+        _rehash_demo_editors(app.registry["dbsession_factory"])
 
 
-#: PBKDF2 rounds of the demo editor's password in the template database. The demo stores
+#: PBKDF2 rounds of the demo editors' passwords in the template database. The demo stores
 #: the rounds with each hash and checks a password with the rounds stored (its own new
 #: hashes have 200 000), so a test's sign-in costs a millisecond instead of a fifth of a
 #: second of CPU; the check itself is the same code.
 TEMPLATE_PASSWORD_ROUNDS = 1000
 
 
-def _rehash_demo_editor(session_factory: Any) -> None:
-    """Store the demo editor's password (``editor``) as :class:`cms_demo.models.User`
+def _rehash_demo_editors(session_factory: Any) -> None:
+    """Store the passwords of the demo editor accounts the first start made (``editor``,
+    and ``editor-a`` / ``editor-b`` when it made those) as :class:`cms_demo.models.User`
     does, with :data:`TEMPLATE_PASSWORD_ROUNDS` rounds."""
     import hashlib
     import secrets
 
     from sqlalchemy import select
 
+    from cms_demo.bootstrap import DEMO_EDITOR
     from cms_demo.models import User
+    from cms_demo.sites import SITE_EDITORS
 
-    salt = secrets.token_hex(16)
-    digest = hashlib.pbkdf2_hmac("sha256", b"editor", salt.encode(), TEMPLATE_PASSWORD_ROUNDS)
+    passwords = dict([DEMO_EDITOR] + [(login, password) for _site, login, password
+                                      in SITE_EDITORS])
     with session_factory() as db:
-        editor = db.scalar(select(User).where(User.username == "editor"))
-        editor.password_hash = f"pbkdf2_sha256${TEMPLATE_PASSWORD_ROUNDS}${salt}${digest.hex()}"
+        for user in db.scalars(select(User).where(User.username.in_(passwords))):
+            salt = secrets.token_hex(16)
+            digest = hashlib.pbkdf2_hmac("sha256", passwords[user.username].encode(),
+                                         salt.encode(), TEMPLATE_PASSWORD_ROUNDS)
+            user.password_hash = (f"pbkdf2_sha256${TEMPLATE_PASSWORD_ROUNDS}${salt}$"
+                                  f"{digest.hex()}")
         db.commit()
 
 

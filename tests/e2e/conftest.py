@@ -8,6 +8,7 @@ reason; under ``CI=true`` they fail instead, since CI installs both.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+#: When this run collected the browser tests (see :func:`screenshot_dir`).
+COLLECTED_AT = time.time()
 #: Full-page screenshots draw sticky bars where the viewport happened to be: put them back
 #: in the flow while the picture is taken.
 UNSTICK = ".editor-bar, .dialog-buttons, .preview-banner { position: static !important; }"
@@ -87,10 +90,13 @@ def axe() -> Any:
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    """Where each step's screenshot goes (emptied of old PNGs once per run)."""
+    """Where each step's screenshot goes (emptied of the PNGs of earlier runs: those older
+    than this module's import, which under pytest-xdist every worker does while it
+    collects, before any test runs, so no worker deletes another's)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
+        if old.stat().st_mtime < COLLECTED_AT:
+            old.unlink()
     return SCREENSHOTS
 
 

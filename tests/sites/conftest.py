@@ -1,32 +1,31 @@
 """Fixtures of the many-sites tests: the demo's three sites by host name, their editors
-and a Bitbucket consumer per site (two clients of the one emulator)."""
+and a Bitbucket consumer per site (two clients of the one emulator). Constants and steps
+are in :mod:`tests.sites.helpers`."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 import pytest
 import webtest
 
 from cms_social_login.testing import steps
 
-#: The demo's extra sites (cms_demo.sites) and the default one.
-HOST_A, HOST_B, HOST_DEFAULT = "site-a.localhost", "site-b.localhost", "localhost"
-CONSUMERS = {
-    HOST_A: ("siteAkey0123456789ab", "siteA-secret-0123456789abcdefghij"),
-    HOST_B: ("siteBkey0123456789ab", "siteB-secret-0123456789abcdefghij"),
-}
+from .helpers import CONSUMERS, HOST_A, HOST_B, callback_url, publish_bitbucket
+
+#: The demo as development.ini runs it: with the editors of site-a and site-b.
+SITE_EDITORS = {"cms_demo.site_editors": "true"}
 
 
-def callback_url(host: str) -> str:
-    """The Bitbucket callback URL of the site at ``host`` (what its consumer registers)."""
-    return f"http://{host}/login/bitbucket/callback"
+@pytest.fixture
+def first_start() -> dict[str, str]:
+    """Each test's database starts with the editors of site-a and site-b (their
+    passwords hashed with the kit's few template rounds)."""
+    return SITE_EDITORS
 
 
 @pytest.fixture
 def app_settings(app_settings):
     """The demo as development.ini runs it: with the editors of site-a and site-b."""
-    return {**app_settings, "cms_demo.site_editors": "true"}
+    return {**app_settings, **SITE_EDITORS}
 
 
 @pytest.fixture
@@ -59,23 +58,9 @@ def editor_b(browser_at):
     return browser
 
 
-def publish_bitbucket(browser, host: str, action: str = "save"):
-    """Fill the Bitbucket tab with the consumer of ``host`` and press ``action``."""
-    key, secret = CONSUMERS[host]
-    return steps.fill_tab(browser, "bitbucket", {"client_id": key, "client_secret": secret},
-                          action)
-
-
 @pytest.fixture
 def published_sites(site_consumers, editor_a, editor_b):
     """Both extra sites have saved their own Bitbucket consumer."""
     publish_bitbucket(editor_a, HOST_A).follow()
     publish_bitbucket(editor_b, HOST_B).follow()
     return editor_a, editor_b
-
-
-def path_on(location: str, host: str) -> str:
-    """The path and query of a redirect back to the site at ``host`` (asserting it is)."""
-    parts = urlsplit(location)
-    assert parts.netloc == host, location
-    return parts.path + ("?" + parts.query if parts.query else "")

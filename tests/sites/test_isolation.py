@@ -20,7 +20,7 @@ from cms_social_login.models import (
 from cms_social_login.testing import steps
 from cms_social_login.testing.steps import query_of
 
-from .conftest import (
+from .helpers import (
     CONSUMERS,
     HOST_A,
     HOST_B,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cms_social_login.models import LoginSettings
 
 from ..features.test_settings_io import run, write_ini
-from .conftest import CONSUMERS, HOST_A, publish_bitbucket
+from .helpers import CONSUMERS, HOST_A, publish_bitbucket
 
 
 def stages(app) -> dict[tuple[str, str], dict]:

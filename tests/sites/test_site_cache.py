@@ -21,7 +21,7 @@ from cms_social_login.services.published import CACHE_KEY, PAGES_PER_SITE, site_
 from cms_social_login.sites import Site, SiteCache
 from cms_social_login.testing import steps
 
-from .conftest import HOST_A, HOST_B, HOST_DEFAULT, publish_bitbucket
+from .helpers import HOST_A, HOST_B, HOST_DEFAULT, publish_bitbucket
 
 
 @pytest.fixture
