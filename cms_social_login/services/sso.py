@@ -198,6 +198,8 @@ class SocialLoginService:
                     values, self.redirect_uri(provider), str(params.get("state")),
                     pending.code_verifier, pending.nonce, self.site), params)
             except ProviderError as exc:
+                if take_after_call:  # single use, even when the provider failed
+                    self._take_state(provider, params.get("state"))
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
