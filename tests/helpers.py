@@ -8,8 +8,13 @@ holds only fixtures.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import event
+
+from cms_social_login.models import get_social_login_engine
 from cms_social_login.testing import steps
 from cms_social_login.testing.steps import SITE, callback_path, query_of
 
@@ -78,3 +83,19 @@ class NobodyEdits:
 
     def forget(self, request, **kw):
         return []
+
+
+@contextmanager
+def sql_statements(app: Any) -> Iterator[list[str]]:
+    """The SQL statements the site's engine runs inside the block, one line each."""
+    engine = get_social_login_engine(app.registry)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

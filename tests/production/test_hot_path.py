@@ -7,31 +7,13 @@ engine (``BEGIN`` / ``COMMIT`` are not cursor statements and are not counted).
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from cms_social_login.models import get_social_login_engine
 from cms_social_login.services import published
 
-from ..helpers import callback_path, start_login, submit_bitbucket
-
-
-@contextmanager
-def counting(app):
-    """Collect the SQL statements the site's engine runs inside the block."""
-    engine = get_social_login_engine(app.registry)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from ..helpers import callback_path, sql_statements, start_login, submit_bitbucket
 
 
 def shapes(statements: list[str]) -> list[str]:
@@ -66,7 +48,7 @@ def settled(app):
 
 def test_login_page_costs_no_statement(settled, published_bitbucket, visitor):
     visitor.get("/login")  # the first request of the process after Save loads the document
-    with counting(settled) as statements:
+    with sql_statements(settled) as statements:
         page = visitor.get("/login")
     assert "Log in with Bitbucket" in page.text
     # The published snapshot was checked less than published_max_age ago; an anonymous
@@ -119,7 +101,7 @@ def test_a_save_costs_the_next_login_page_one_read(settled, published_bitbucket,
         "/editor/system-pages/login/settings?tab=bitbucket").forms["login-settings-form"]
     form["bitbucket.enabled"] = False
     form.submit("action", value="save").follow()
-    with counting(settled) as statements:
+    with sql_statements(settled) as statements:
         page = visitor.get("/login")
     assert "Log in with Bitbucket" not in page.text
     # The Save dropped this process's snapshot when it committed (however long the
@@ -131,7 +113,7 @@ def test_a_save_costs_the_next_login_page_one_read(settled, published_bitbucket,
 def test_starting_a_login_costs_two_statements(settled, published_bitbucket, visitor,
                                                bitbucket, bitbucket_user):
     visitor.get("/login")
-    with counting(settled) as statements:
+    with sql_statements(settled) as statements:
         start_login_response = visitor.get("/login/bitbucket")
     assert start_login_response.status_int == 302
     assert shapes(statements) == [
@@ -146,7 +128,7 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
     first.get(callback_path(bitbucket.approve(start_login(first)))).follow()
     authorize = start_login(visitor)
     back = callback_path(bitbucket.approve(authorize))
-    with counting(settled) as statements:
+    with sql_statements(settled) as statements:
         response = visitor.get(back)
     assert response.status_int == 303
     assert not response.location.split("?")[0].endswith("/login"), response.location
@@ -213,7 +195,7 @@ def test_a_stated_bound_spares_even_the_version_read(app_settings, app, publishe
     try:
         other = webtest.TestApp(bounded, extra_environ={"HTTP_HOST": "localhost"})
         assert "Log in with Bitbucket" in other.get("/login").text
-        with counting(bounded) as statements:
+        with sql_statements(bounded) as statements:
             assert "Log in with Bitbucket" in other.get("/login").text
         assert statements == []
         # A Save on the first process shows on this one within the bound, not at once.
@@ -221,7 +203,7 @@ def test_a_stated_bound_spares_even_the_version_read(app_settings, app, publishe
         assert "Log in with Bitbucket" in other.get("/login").text
         later = time.monotonic() + 31
         monkeypatch.setattr(published.time, "monotonic", lambda: later)
-        with counting(bounded) as statements:
+        with sql_statements(bounded) as statements:
             assert "Log in with Bitbucket" not in other.get("/login").text
         # One poll of every site's Saves finds it; then the site's row with its document.
         assert shapes(statements) == ["SELECT social_login_publish_history",
@@ -237,46 +219,39 @@ def test_shipped_head_is_alembics_head():
     assert shipped_head() == head_revision()
 
 
-def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, app):
+def modules_a_worker_loads(app_settings, steps: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh process of the site has imported after ``steps`` (Python
+    lines run with ``site``, a WebTest app of the site)."""
     import json
     import subprocess
     import sys
 
-    # ``app`` migrated the database; a second process of the site starts on it.
-    script = (
-        "import json, sys\n"
-        "from cms_demo import main\n"
-        "main({}, **json.loads(sys.argv[1]))\n"
-        "print(json.dumps(sorted(m for m in ('alembic', 'mako', 'pygments') "
-        "if m in sys.modules)))\n")
-    settings = {key: str(value) for key, value in app_settings.items()}
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(settings)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
-
-
-def test_a_worker_serving_the_login_page_does_not_import_the_login_libraries(app_settings,
-                                                                           app):
-    import json
-    import subprocess
-    import sys
-
-    # cryptography (secrets at rest) and joserfc (ID tokens) are about 10 MiB of a
-    # worker; the login page needs neither, a login or an editor's page loads them.
     script = (
         "import json, sys, webtest\n"
         "from cms_demo import main\n"
         "site = webtest.TestApp(main({}, **json.loads(sys.argv[1])),\n"
         "                       extra_environ={'HTTP_HOST': 'localhost'})\n"
-        "assert site.get('/login').status_int == 200\n"
-        "print(json.dumps(sorted(m for m in ('cryptography', 'joserfc', 'alembic') "
-        "if m in sys.modules)))\n")
+        f"{steps}\n"
+        f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))\n")
     settings = {key: str(value) for key, value in app_settings.items()}
     done = subprocess.run([sys.executable, "-c", script, json.dumps(settings)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, app):
+    # ``app`` migrated the database; a second process of the site starts on it.
+    assert modules_a_worker_loads(app_settings, "", ("alembic", "mako", "pygments")) == []
+
+
+def test_a_worker_serving_the_login_page_does_not_import_the_login_libraries(app_settings,
+                                                                           app):
+    # cryptography (secrets at rest) and joserfc (ID tokens) are about 10 MiB of a
+    # worker; the login page needs neither, a login or an editor's page loads them.
+    steps = "assert site.get('/login').status_int == 200"
+    assert modules_a_worker_loads(app_settings, steps,
+                                  ("cryptography", "joserfc", "alembic")) == []
 
 
 def test_keys_are_derived_as_before_without_the_cryptography_package():

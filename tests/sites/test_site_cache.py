@@ -6,13 +6,11 @@ the same way, a few per site, and forgotten with the site's snapshot on Save."""
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import pytest
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.router import Router
-from sqlalchemy import event
 from webtest import TestApp
 
 from cms_social_login.models import get_social_login_engine
@@ -21,6 +19,7 @@ from cms_social_login.services.published import CACHE_KEY, PAGES_PER_SITE, site_
 from cms_social_login.sites import Site, SiteCache
 from cms_social_login.testing import steps
 
+from ..helpers import sql_statements
 from .helpers import HOST_A, HOST_B, HOST_DEFAULT, publish_bitbucket
 
 
@@ -154,20 +153,6 @@ def test_a_renamed_site_gets_a_new_page(app_settings):
     assert len(site_pages(config.registry).get("shop")) == 2
 
 
-@contextmanager
-def statements_of(app):
-    """The SQL statements the app's engine runs inside the block."""
-    engine = get_social_login_engine(app.registry)
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_one_poll_keeps_every_held_site_current_and_drops_the_saved_one(
@@ -184,13 +169,13 @@ def test_one_poll_keeps_every_held_site_current_and_drops_the_saved_one(
         publish_bitbucket(editor_a, HOST_A).follow()  # saved on the first worker
         later = time.monotonic() + 5  # every snapshot older than published_max_age
         monkeypatch.setattr(published.time, "monotonic", lambda: later)
-        with statements_of(worker) as seen:
+        with sql_statements(worker) as seen:
             assert steps.login_buttons(at[HOST_B].get("/login"), "bitbucket") == []
         # One statement for every site held: the Saves since the last poll (site-a's).
         assert len(seen) == 1 and "social_login_publish_history" in seen[0], seen
         assert cached_sites(worker) == ["site-b"]  # site-a dropped, its page too
         assert "site-a" not in paged_sites(worker)
-        with statements_of(worker) as seen:
+        with sql_statements(worker) as seen:
             assert len(steps.login_buttons(at[HOST_A].get("/login"), "bitbucket")) == 1
             assert steps.login_buttons(at[HOST_B].get("/login"), "bitbucket") == []
         # site-a: its row with its document, once; site-b: trusted since the poll.
