@@ -10,10 +10,10 @@ from .helpers import (
     CLIENT_SECRET,
     callback_path,
     settings_form,
+    sql_statements,
     start_login,
     submit_bitbucket,
 )
-from .production.test_hot_path import counting
 
 SETTINGS = "/editor/system-pages/login/settings"
 LOGIN_PAGE = "/editor/system-pages/login"
@@ -118,6 +118,6 @@ def test_one_audit_query_per_page_however_many_providers(
     form["github.client_secret"] = CLIENT_SECRET
     form.submit("action", value="save").follow()
     for path in (SETTINGS, LOGIN_PAGE):
-        with counting(app) as statements:
+        with sql_statements(app) as statements:
             editor.get(path)
         assert len(audit_reads(statements)) == 1, (path, statements)
