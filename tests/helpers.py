@@ -8,13 +8,18 @@ holds only fixtures.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from pyramid.config import Configurator
 from sqlalchemy import event
 
+from cms_demo.bootstrap import setup_database
 from cms_social_login.models import get_social_login_engine
+from cms_social_login.scripts import settings_io
 from cms_social_login.testing import steps
 from cms_social_login.testing.steps import SITE, callback_path, query_of
 
@@ -99,3 +104,38 @@ def sql_statements(app: Any) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+#: The logging sections of development.ini (INFO and up on the console, like a site).
+DEVELOPMENT_LOGGING = (Path(__file__).resolve().parents[1] / "development.ini").read_text(
+    encoding="utf-8").split("# logging configuration", 1)[1]
+
+
+def write_ini(path: Path, settings: dict[str, str]) -> str:
+    """An ini file like development.ini (its logging too) for a site with ``settings``."""
+    lines = ["[app:main]", "use = egg:cms_social_login"]
+    lines += [f"{key} = {str(value).replace('%', '%%')}" for key, value in settings.items()]
+    path.write_text("\n".join(lines) + "\n\n#" + DEVELOPMENT_LOGGING, encoding="utf-8")
+    return str(path)
+
+
+def settings_command(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+    """``cms-social-login-settings`` in-process (``main(argv)``): the exit status, standard
+    output and standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    status = settings_io.main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@contextmanager
+def demo_host(settings, user_adapter="cms_demo.users.DemoUserAdapter"):
+    """The demo host assembled by hand, so a test can add its own configuration."""
+    with Configurator(settings=dict(settings)) as config:
+        config.include("cms_social_login")
+        config.include("cms_demo.models")
+        config.set_social_login_dbsession("request.dbsession")
+        config.include("cms_demo.security")
+        config.set_social_login_user_adapter(user_adapter)
+        config.include("cms_demo.views")
+        yield config
+        setup_database(config.registry)

@@ -314,7 +314,7 @@ def test_a_bad_retention_setting_stops_the_start(value):
 
 
 def test_the_sweep_command(app, app_settings, tmp_path):
-    from .features.test_settings_io import write_ini
+    from .helpers import write_ini
 
     script = Path(sys.executable).with_name("cms-social-login-db")
     if not script.exists():

@@ -10,9 +10,8 @@ from cms_demo.users import DemoUserAdapter
 from cms_social_login.models import LinkedIdentity
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .helpers import callback_path, start_login, submit_bitbucket
+from .helpers import callback_path, demo_host, start_login, submit_bitbucket
 from .security.helpers import count, dbsession_of
-from .test_host_contract import demo_host
 
 PAGE = "/account/connections"
 

@@ -6,7 +6,6 @@ a clash of configuration names the host's file and line."""
 from __future__ import annotations
 
 import inspect
-from contextlib import contextmanager
 
 import pytest
 from pyramid.config import Configurator
@@ -17,7 +16,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy import inspect as inspect_schema
 from velruse import AuthenticationComplete
 
-from cms_demo.bootstrap import setup_database
 from cms_demo.models import demo_engine
 from cms_demo.users import DemoUserAdapter
 from cms_social_login.events import SocialLoginSucceeded
@@ -27,21 +25,14 @@ from cms_social_login.models import LoginState, get_social_login_engine
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.testing.steps import make_browser, sign_in
 
-from .helpers import SECRET_KEY, NobodyEdits, callback_path, start_login, submit_bitbucket
-
-
-@contextmanager
-def demo_host(settings, user_adapter="cms_demo.users.DemoUserAdapter"):
-    """The demo host assembled by hand, so a test can add its own configuration."""
-    with Configurator(settings=dict(settings)) as config:
-        config.include("cms_social_login")
-        config.include("cms_demo.models")
-        config.set_social_login_dbsession("request.dbsession")
-        config.include("cms_demo.security")
-        config.set_social_login_user_adapter(user_adapter)
-        config.include("cms_demo.views")
-        yield config
-        setup_database(config.registry)
+from .helpers import (
+    SECRET_KEY,
+    NobodyEdits,
+    callback_path,
+    demo_host,
+    start_login,
+    submit_bitbucket,
+)
 
 
 def test_the_host_may_replace_the_success_view(app_settings, bitbucket, bitbucket_user):

@@ -4,6 +4,7 @@ fixtures are in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cms_social_login.providers.base import OAuth2Provider
@@ -47,3 +48,82 @@ def sign_in_as_editor(page: Any, site: Any) -> None:
     page.get_by_label("Password").fill(EDITOR[1])
     page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(site("/editor"))
+
+
+# ---------------------------------------------------------------------- browser steps
+
+def expect(target: Any) -> Any:
+    """Playwright's ``expect`` (imported when a browser step runs: the test modules skip
+    themselves where Playwright is missing)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+BITBUCKET_BUTTON = "Log in with Bitbucket"
+
+
+def open_login_setting(page, site, shoot=None, prefix="editor"):
+    """Site -> System Pages -> Login -> click the Login form -> the Login setting opens."""
+    expect(page.get_by_role("heading", name="Site", exact=True)).to_be_visible()
+    if shoot:
+        shoot(page, f"{prefix}-02-site")
+    page.get_by_role("link", name="System Pages").click()
+    expect(page.get_by_role("heading", name="System Pages", exact=True)).to_be_visible()
+    if shoot:
+        shoot(page, f"{prefix}-03-system-pages")
+    page.get_by_role("link", name=re.compile(r"^Login\b")).click()
+    expect(page.get_by_role("heading", name="Login", exact=True)).to_be_visible()
+    if shoot:
+        shoot(page, f"{prefix}-04-login-page")
+    page.get_by_role("link", name="Login form").click()
+    dialog = page.get_by_role("dialog", name="Login setting")
+    expect(dialog).to_be_visible()
+    page.wait_for_load_state()  # editor.js is deferred: wait for the enhanced dialog
+    return dialog
+
+
+def fill_bitbucket_tab(page, client_id=CLIENT_ID, client_secret=CLIENT_SECRET):
+    """Select the Bitbucket tab, enable it, fill the key and the secret."""
+    tab = page.get_by_role("tab", name="Bitbucket")
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    enabled_switch(page).check()
+    page.get_by_label("Bitbucket Client ID").fill(client_id)
+    page.get_by_label("Bitbucket Client Secret").fill(client_secret)
+
+
+def shown(page, text):
+    """``text`` on the page itself (the screen reader's announcer repeats some messages)."""
+    return page.locator("#main").get_by_text(text)
+
+
+def enabled_switch(page):
+    """The "Enabled" switch of the open tab (the hidden tabs' switches are not shown)."""
+    return page.get_by_role("tabpanel").get_by_role("checkbox", name=re.compile(r"^Enabled"))
+
+
+def press(page, name):
+    """Click one of the dialog's buttons: OK, Apply, Preview or Save."""
+    page.get_by_role("button", name=name, exact=True).click()
+
+
+#: What fails the test; "moderate" and "minor" findings are printed only.
+BLOCKING = {"serious", "critical"}
+
+
+def check(axe, page, where: str) -> list[dict]:
+    """Run axe-core on ``page``; fail on serious or critical violations, return the rest."""
+    results = axe.run(page)
+    # axe really looked: the page's own rules passed (an empty or unloaded page has none).
+    assert len(results.response["passes"]) >= 10, f"axe checked next to nothing on {where}"
+    violations = results.response["violations"]
+    blocking = [v for v in violations if v.get("impact") in BLOCKING]
+    report = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n"
+        + "\n".join(f"    {', '.join(node['target'])}: {node['html'][:160]}" for node in v["nodes"])
+        for v in violations
+    )
+    if violations:
+        print(f"axe on {where}:\n{report}")
+    assert not blocking, f"axe found serious or critical violations on {where}:\n{report}"
+    return violations

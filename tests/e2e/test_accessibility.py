@@ -10,32 +10,9 @@ import re
 
 import pytest
 
-from .helpers import sign_in_as_editor
-from .test_browser_story import enabled_switch, fill_bitbucket_tab, press, shown
+from .helpers import check, enabled_switch, fill_bitbucket_tab, press, shown, sign_in_as_editor
 
 expect = pytest.importorskip("playwright.sync_api").expect
-
-#: What fails the test; "moderate" and "minor" findings are printed only.
-BLOCKING = {"serious", "critical"}
-
-
-def check(axe, page, where: str) -> list[dict]:
-    """Run axe-core on ``page``; fail on serious or critical violations, return the rest."""
-    results = axe.run(page)
-    # axe really looked: the page's own rules passed (an empty or unloaded page has none).
-    assert len(results.response["passes"]) >= 10, f"axe checked next to nothing on {where}"
-    violations = results.response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING]
-    report = "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {', '.join(node['target'])}: {node['html'][:160]}" for node in v["nodes"])
-        for v in violations
-    )
-    if violations:
-        print(f"axe on {where}:\n{report}")
-    assert not blocking, f"axe found serious or critical violations on {where}:\n{report}"
-    return violations
-
 
 def test_the_editor_pages_pass_axe(site, new_context, axe):
     page = new_context().new_page()

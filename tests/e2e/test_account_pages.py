@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_accessibility import check
+from .helpers import check
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -11,65 +11,25 @@ import re
 import pytest
 
 from .helpers import (
+    BITBUCKET_BUTTON,
     CLIENT_ID,
     CLIENT_SECRET,
     AnotherProvider,
     ExampleProvider,
+    enabled_switch,
+    fill_bitbucket_tab,
+    open_login_setting,
+    press,
+    shown,
     sign_in_as_editor,
 )
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
-BITBUCKET_BUTTON = "Log in with Bitbucket"
 NO_RELOAD_MARK = "window.__noReloadMark"
 
 
 # ---------------------------------------------------------------------- steps
-
-
-def open_login_setting(page, site, shoot=None, prefix="editor"):
-    """Site -> System Pages -> Login -> click the Login form -> the Login setting opens."""
-    expect(page.get_by_role("heading", name="Site", exact=True)).to_be_visible()
-    if shoot:
-        shoot(page, f"{prefix}-02-site")
-    page.get_by_role("link", name="System Pages").click()
-    expect(page.get_by_role("heading", name="System Pages", exact=True)).to_be_visible()
-    if shoot:
-        shoot(page, f"{prefix}-03-system-pages")
-    page.get_by_role("link", name=re.compile(r"^Login\b")).click()
-    expect(page.get_by_role("heading", name="Login", exact=True)).to_be_visible()
-    if shoot:
-        shoot(page, f"{prefix}-04-login-page")
-    page.get_by_role("link", name="Login form").click()
-    dialog = page.get_by_role("dialog", name="Login setting")
-    expect(dialog).to_be_visible()
-    page.wait_for_load_state()  # editor.js is deferred: wait for the enhanced dialog
-    return dialog
-
-
-def fill_bitbucket_tab(page, client_id=CLIENT_ID, client_secret=CLIENT_SECRET):
-    """Select the Bitbucket tab, enable it, fill the key and the secret."""
-    tab = page.get_by_role("tab", name="Bitbucket")
-    tab.click()
-    expect(tab).to_have_attribute("aria-selected", "true")
-    enabled_switch(page).check()
-    page.get_by_label("Bitbucket Client ID").fill(client_id)
-    page.get_by_label("Bitbucket Client Secret").fill(client_secret)
-
-
-def shown(page, text):
-    """``text`` on the page itself (the screen reader's announcer repeats some messages)."""
-    return page.locator("#main").get_by_text(text)
-
-
-def enabled_switch(page):
-    """The "Enabled" switch of the open tab (the hidden tabs' switches are not shown)."""
-    return page.get_by_role("tabpanel").get_by_role("checkbox", name=re.compile(r"^Enabled"))
-
-
-def press(page, name):
-    """Click one of the dialog's buttons: OK, Apply, Preview or Save."""
-    page.get_by_role("button", name=name, exact=True).click()
 
 
 def mark_page(page):

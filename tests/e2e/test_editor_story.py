@@ -14,8 +14,15 @@ import pytest
 
 from cms_social_login.testing.oidc_emulator import OIDCEmulator
 
-from .helpers import CLIENT_ID, CLIENT_SECRET, sign_in_as_editor
-from .test_browser_story import BITBUCKET_BUTTON, open_login_setting, press, shown
+from .helpers import (
+    BITBUCKET_BUTTON,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    open_login_setting,
+    press,
+    shown,
+    sign_in_as_editor,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_accessibility import check
-from .test_browser_story import fill_bitbucket_tab, press, shown
+from .helpers import check, fill_bitbucket_tab, press, shown
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -12,8 +12,7 @@ import pytest
 
 from cms_demo.bootstrap import create_editor
 
-from .helpers import sign_in_as_editor
-from .test_browser_story import fill_bitbucket_tab, open_login_setting, press, shown
+from .helpers import fill_bitbucket_tab, open_login_setting, press, shown, sign_in_as_editor
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -8,7 +8,6 @@ script.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -26,7 +25,6 @@ from pyramid.paster import bootstrap
 from cms_social_login.crypto import FernetSecretBox, SecretDecryptionError
 from cms_social_login.interfaces import ISecretBox
 from cms_social_login.models import DRAFT, PUBLISHED, LoginSettings, get_social_login_engine
-from cms_social_login.scripts.settings_io import main
 from cms_social_login.services import settings_transfer
 from cms_social_login.services.settings_transfer import EXPORT_PURPOSE
 
@@ -35,33 +33,15 @@ from ..helpers import (
     CLIENT_SECRET,
     bitbucket_buttons,
     callback_path,
+    settings_command,
     settings_form,
     start_login,
+    write_ini,
 )
 from ..security.helpers import dbsession_of
 
 PRODUCTION_KEY = "production-secret-key-9876543210-zyxwvutsrqponmlkjih"
 OTHER_KEY = "some-other-site-secret-key-0000000000-aaaaaaaaaaaaaaa"
-
-
-#: The logging sections of development.ini (INFO and up on the console, like a site).
-DEVELOPMENT_LOGGING = (Path(__file__).resolve().parents[2] / "development.ini").read_text(
-    encoding="utf-8").split("# logging configuration", 1)[1]
-
-
-def write_ini(path: Path, settings: dict[str, str]) -> str:
-    """An ini file like development.ini (its logging too) for a site with ``settings``."""
-    lines = ["[app:main]", "use = egg:cms_social_login"]
-    lines += [f"{key} = {str(value).replace('%', '%%')}" for key, value in settings.items()]
-    path.write_text("\n".join(lines) + "\n\n#" + DEVELOPMENT_LOGGING, encoding="utf-8")
-    return str(path)
-
-
-def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-    """``main(argv)``: the exit status, standard output and standard error."""
-    out, err = io.StringIO(), io.StringIO()
-    status = main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -144,7 +124,7 @@ def staged(editor):
 def test_export_writes_the_published_settings_without_secrets(staged, staging_ini,
                                                               tmp_path):
     out = tmp_path / "login-settings.json"
-    status, stdout, stderr = run("export", staging_ini, "-o", str(out))
+    status, stdout, stderr = settings_command("export", staging_ini, "-o", str(out))
     assert status == 0, stderr
     assert stdout == ""
     text = out.read_text()
@@ -164,14 +144,14 @@ def test_export_writes_the_published_settings_without_secrets(staged, staging_in
 
 
 def test_export_to_standard_output_is_only_the_json(staged, staging_ini):
-    status, stdout, stderr = run("export", staging_ini)
+    status, stdout, stderr = settings_command("export", staging_ini)
     assert status == 0, stderr
     assert json.loads(stdout)["stage"] == "published"
 
 
 def test_export_of_the_draft(staged, staging_ini):
     fill_bitbucket(staged, "apply", client_id="draftKey1234567890", enabled=False)
-    status, stdout, _ = run("export", staging_ini, "--stage", "draft")
+    status, stdout, _ = settings_command("export", staging_ini, "--stage", "draft")
     assert status == 0
     data = json.loads(stdout)
     assert data["stage"] == "draft"
@@ -183,7 +163,7 @@ def test_export_of_the_draft(staged, staging_ini):
 def test_export_with_secrets_encrypted_for_the_target_key(staged, staging_ini,
                                                           monkeypatch):
     monkeypatch.setenv("TARGET_SECRET_KEY", PRODUCTION_KEY)
-    status, stdout, stderr = run("export", staging_ini,
+    status, stdout, stderr = settings_command("export", staging_ini,
                                  "--with-secrets-for-key-env", "TARGET_SECRET_KEY")
     assert status == 0, stderr
     for text in (stdout, stderr):
@@ -202,7 +182,7 @@ def test_export_with_secrets_encrypted_for_the_target_key(staged, staging_ini,
 
 def test_export_needs_the_key_variable_to_be_set(staged, staging_ini, monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
-    status, stdout, stderr = run("export", staging_ini,
+    status, stdout, stderr = settings_command("export", staging_ini,
                                  "--with-secrets-for-key-env", "NO_SUCH_KEY_VARIABLE")
     assert status == 2 and stdout == ""
     assert "NO_SUCH_KEY_VARIABLE is not set" in stderr
@@ -210,7 +190,7 @@ def test_export_needs_the_key_variable_to_be_set(staged, staging_ini, monkeypatc
 
 def test_a_target_key_shorter_than_a_secret_key_is_refused(staged, staging_ini, monkeypatch):
     monkeypatch.setenv("TARGET_SECRET_KEY", "too-short-for-a-site")
-    status, stdout, stderr = run("export", staging_ini,
+    status, stdout, stderr = settings_command("export", staging_ini,
                                  "--with-secrets-for-key-env", "TARGET_SECRET_KEY")
     assert status == 2 and stdout == ""
     assert "the key in TARGET_SECRET_KEY has 20 characters" in stderr
@@ -218,13 +198,13 @@ def test_a_target_key_shorter_than_a_secret_key_is_refused(staged, staging_ini, 
 
 
 def test_export_of_a_stage_never_stored(editor, staging_ini):
-    status, stdout, stderr = run("export", staging_ini)
+    status, stdout, stderr = settings_command("export", staging_ini)
     assert status == 1 and stdout == ""
     assert "no published login settings yet" in stderr
 
 
 def test_export_of_an_unknown_stage_is_a_usage_error(staged, staging_ini, capsys):
-    status, stdout, _ = run("export", staging_ini, "--stage", "live")
+    status, stdout, _ = settings_command("export", staging_ini, "--stage", "live")
     assert status == 2 and stdout == ""
     assert "invalid choice: 'live'" in capsys.readouterr().err
 
@@ -233,7 +213,7 @@ def test_export_of_an_unknown_stage_is_a_usage_error(staged, staging_ini, capsys
 
 
 def export_from_staging(staging_ini, *extra: str) -> dict:
-    status, stdout, stderr = run("export", staging_ini, *extra)
+    status, stdout, stderr = settings_command("export", staging_ini, *extra)
     assert status == 0, stderr
     return json.loads(stdout)
 
@@ -241,7 +221,7 @@ def export_from_staging(staging_ini, *extra: str) -> dict:
 def import_into(production_ini, tmp_path, data) -> tuple[int, str, str]:
     path = tmp_path / f"import-{uuid.uuid4().hex[:6]}.json"
     path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
-    return run("import", production_ini, str(path))
+    return settings_command("import", production_ini, str(path))
 
 
 def test_staging_to_production_with_secrets(staged, staging_ini, production,
@@ -384,13 +364,13 @@ def test_bad_input_is_refused_with_exit_status_2_and_nothing_stored(
 
 
 def test_a_missing_file_is_bad_input(production_ini, tmp_path):
-    status, _, stderr = run("import", production_ini, str(tmp_path / "nope.json"))
+    status, _, stderr = settings_command("import", production_ini, str(tmp_path / "nope.json"))
     assert status == 2 and "cannot read" in stderr
 
 
 def test_import_reads_standard_input(staged, staging_ini, production, production_ini):
     text = json.dumps(export_from_staging(staging_ini))
-    status, stdout, stderr = run("import", production_ini, "-", stdin=text)
+    status, stdout, stderr = settings_command("import", production_ini, "-", stdin=text)
     assert status == 0, stderr
     assert stage_of(production, DRAFT).document["bitbucket"]["values"]["client_id"] \
         == CLIENT_ID
