@@ -55,8 +55,6 @@ WORKSPACES = MembershipRule(
         "moment."),
     source="GET /user/workspaces", noun="workspace(s)",
     max_pages=20)
-#: The workspace slugs of an "Allowed workspaces" value, in order, without repeats.
-parse_workspaces = WORKSPACES.parse
 
 BITBUCKET_ICON = (
     '<svg viewBox="0 0 32 32" aria-hidden="true" focusable="false" width="20" height="20">'

@@ -82,9 +82,6 @@ ORGANIZATIONS = MembershipRule(
         "moment."),
     source="GET /user/orgs", noun="organization(s)",
     scope=ORGS_SCOPE, ignore_case=True)
-#: The organization logins of an "Allowed organizations" value, lowercased, in order,
-#: without repeats (GitHub logins are case-insensitive).
-parse_organizations = ORGANIZATIONS.parse
 
 
 class GitHubProvider(OAuth2Provider):

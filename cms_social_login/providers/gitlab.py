@@ -66,9 +66,6 @@ GROUPS = MembershipRule(
         "moment."),
     source="GET /api/v4/groups",
     noun="group(s) (with subgroups)", scope=GROUPS_SCOPE, ignore_case=True, subgroups=True)
-#: The group full paths of an "Allowed groups" value, lowercased, in order, without
-#: repeats (GitLab paths are case-insensitive).
-parse_groups = GROUPS.parse
 
 
 class GitLabProvider(OAuth2Provider):

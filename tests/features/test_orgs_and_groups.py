@@ -202,9 +202,9 @@ def test_organization_names_are_parsed_case_insensitively(app, editor):
     save_tab(editor, "github", "allowed_organizations", typed, action="apply").follow()
     with dbsession_of(app) as db:
         stored = db.get(LoginSettings, ("default", DRAFT)).document["github"]["values"]
-    assert github_provider.parse_organizations(stored["allowed_organizations"]) == (
+    assert github_provider.ORGANIZATIONS.parse(stored["allowed_organizations"]) == (
         "acme", "beta-2", "c" * 39)
-    assert github_provider.parse_organizations("") == ()
+    assert github_provider.ORGANIZATIONS.parse("") == ()
 
 
 def test_github_refusal_and_missing_scope(app, github):
@@ -361,7 +361,7 @@ def test_group_paths_are_parsed_case_insensitively(app, editor):
              action="apply").follow()
     with dbsession_of(app) as db:
         stored = db.get(LoginSettings, ("default", DRAFT)).document["gitlab"]["values"]
-    assert gitlab_provider.parse_groups(stored["allowed_groups"]) == (
+    assert gitlab_provider.GROUPS.parse(stored["allowed_groups"]) == (
         "acme/platform", "beta.x", "g_1")
     assert gitlab_provider.GROUPS.match("ACME/Platform/Web", ("acme/platform",)) \
         == "acme/platform"

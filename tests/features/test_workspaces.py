@@ -9,8 +9,8 @@ from cms_demo.models import User
 from cms_social_login.models import DRAFT, AuditEvent, LinkedIdentity, LoginSettings
 from cms_social_login.providers.bitbucket import (
     NOT_A_MEMBER_MESSAGE,
+    WORKSPACES,
     WORKSPACES_PAGELEN,
-    parse_workspaces,
 )
 from cms_social_login.providers.errors import AccessRestricted, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
@@ -121,9 +121,9 @@ def test_slugs_may_be_separated_by_spaces_and_commas(app, editor):
     save_bitbucket(editor, " acme,beta  gamma_1 ,, delta-2 ", action="apply").follow()
     with dbsession_of(app) as db:
         stored = db.get(LoginSettings, ("default", DRAFT)).document["bitbucket"]["values"]
-    assert parse_workspaces(stored["allowed_workspaces"]) == ("acme", "beta", "gamma_1",
+    assert WORKSPACES.parse(stored["allowed_workspaces"]) == ("acme", "beta", "gamma_1",
                                                               "delta-2")
-    assert parse_workspaces("") == () and parse_workspaces("a a, a") == ("a",)
+    assert WORKSPACES.parse("") == () and WORKSPACES.parse("a a, a") == ("a",)
 
 
 def test_a_next_link_off_the_api_host_is_not_followed(app, editor, visitor, bitbucket):
