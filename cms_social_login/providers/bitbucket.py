@@ -170,9 +170,7 @@ class BitbucketProvider(OAuth2Provider):
         if first is None:  # the newer endpoint is not there
             first = read(f"{self.api_url}/user/permissions/workspaces{query}")
         if first is None:
-            raise ProviderError(
-                _("Bitbucket could not tell us your workspaces. Please try again in a "
-                  "moment."), "GET workspaces: not found")
+            raise ProviderError(WORKSPACES.unavailable, "GET workspaces: not found")
         for page in self.pages(first, read):
             yield [access["workspace"]["slug"] for access in page.get("values") or ()
                    if isinstance(access, dict) and isinstance(access.get("workspace"), dict)
