@@ -275,17 +275,15 @@ class Provider:
         :attr:`membership_rule`'s. A Test login shows it with its outcome."""
         return self.membership_rule.in_words(values) if self.membership_rule else None
 
-    def check_membership(self, access_token: str, values: Mapping[str, str],
-                         allowed: Sequence[str] | None = None) -> str | None:
-        """The first name of the tab's allowed ones (or of ``allowed``) that the token's
-        user is a member of; None when the rule is off. :class:`AccessRestricted` when
-        the user is a member of none of them."""
+    def check_membership(self, access_token: str, values: Mapping[str, str]) -> str | None:
+        """The first name of the tab's allowed ones that the token's user is a member of;
+        None when the rule is off. :class:`AccessRestricted` when the user is a member of
+        none of them."""
         rule = self.membership_rule
-        wanted = tuple(allowed) if allowed is not None else (
-            rule.allowed(values) if rule else ())
-        if rule is None or not wanted:
+        allowed = rule.allowed(values) if rule else ()
+        if not allowed:
             return None
-        return rule.first_member(self.member_pages(access_token, values), wanted)
+        return rule.first_member(self.member_pages(access_token, values), allowed)
 
     def logout_url(self, values: Mapping[str, str], id_token: str,
                    post_logout_redirect_uri: str, state: str) -> str | None:

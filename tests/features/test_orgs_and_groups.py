@@ -211,9 +211,9 @@ def test_github_refusal_and_missing_scope(app, github):
     provider = provider_of(app, "github")
     member = github.add_user("direct-gh", orgs=["Acme"])
     token = github.issue_token(KIT_CLIENT_ID, user=member).token
-    assert provider.check_membership(token, {}, ["zeta", "acme"]) == "Acme"
+    assert provider.check_membership(token, {"allowed_organizations": "zeta acme"}) == "Acme"
     with pytest.raises(AccessRestricted) as refused:
-        provider.check_membership(token, {}, ["zeta"])
+        provider.check_membership(token, {"allowed_organizations": "zeta"})
     assert refused.value.outcome == "refused"
     assert refused.value.message == github_provider.NOT_A_MEMBER_MESSAGE
 
@@ -221,7 +221,7 @@ def test_github_refusal_and_missing_scope(app, github):
     narrow = github.issue_token(KIT_CLIENT_ID, user=member,
                                 scopes="read:user user:email").token
     with pytest.raises(ProviderError) as failed:
-        provider.check_membership(narrow, {}, ["acme"])
+        provider.check_membership(narrow, {"allowed_organizations": "acme"})
     assert not isinstance(failed.value, AccessRestricted)
     assert "not set up correctly" in str(failed.value.message.interpolate())
     assert "refused" in failed.value.cause
@@ -372,16 +372,16 @@ def test_gitlab_refusal_and_missing_scope(app, gitlab):
     provider = provider_of(app, "gitlab")
     member = gitlab.add_user("Direct GL", username="direct-gl", groups=["acme/web"])
     token = gitlab.issue_token(KIT_CLIENT_ID, user=member).token
-    assert provider.check_membership(token, {}, ["zeta", "acme"]) == "acme/web"
+    assert provider.check_membership(token, {"allowed_groups": "zeta acme"}) == "acme/web"
     with pytest.raises(AccessRestricted) as refused:
-        provider.check_membership(token, {}, ["zeta"])
+        provider.check_membership(token, {"allowed_groups": "zeta"})
     assert refused.value.outcome == "refused"
     assert refused.value.message == gitlab_provider.NOT_A_MEMBER_MESSAGE
 
     # read_user alone does not list groups: GitLab answers 403 insufficient_scope.
     narrow = gitlab.issue_token(KIT_CLIENT_ID, user=member, scopes="read_user").token
     with pytest.raises(ProviderError) as failed:
-        provider.check_membership(narrow, {}, ["acme"])
+        provider.check_membership(narrow, {"allowed_groups": "acme"})
     assert not isinstance(failed.value, AccessRestricted)
     assert "refused" in failed.value.cause and "read_api" in failed.value.cause
 

@@ -152,9 +152,9 @@ def test_refusal_is_its_own_provider_error(app, bitbucket):
     provider = get_provider_registry(app.registry).get("bitbucket")
     member = bitbucket.add_user("Direct", nickname="direct", workspaces=["acme"])
     token = bitbucket.issue_token(CLIENT_ID, user=member).token
-    assert provider.check_membership(token, {}, ["zeta", "acme"]) == "acme"
+    assert provider.check_membership(token, {"allowed_workspaces": "zeta acme"}) == "acme"
     with pytest.raises(AccessRestricted) as refused:
-        provider.check_membership(token, {}, ["zeta"])
+        provider.check_membership(token, {"allowed_workspaces": "zeta"})
     assert isinstance(refused.value, ProviderError)
     assert refused.value.outcome == "refused"
     assert refused.value.message == NOT_A_MEMBER_MESSAGE
@@ -166,7 +166,7 @@ def test_a_consumer_without_the_account_permission_is_an_editor_problem(app, bit
     member = bitbucket.add_user("Scoped", nickname="scoped", workspaces=["acme"])
     token = bitbucket.issue_token(CLIENT_ID, user=member, scopes="email").token
     with pytest.raises(ProviderError) as failed:
-        provider.check_membership(token, {}, ["acme"])
+        provider.check_membership(token, {"allowed_workspaces": "acme"})
     assert not isinstance(failed.value, AccessRestricted)
     assert "not set up correctly" in failed.value.message
     assert "Account: Read permission" in failed.value.cause
