@@ -15,8 +15,6 @@ from ..settings import PROVIDER_GROUP, SocialLoginSettings
 from .base import Provider
 from .compat import check_provider_class
 
-ENTRY_POINT_GROUP = PROVIDER_GROUP
-
 ProviderFactory = Callable[..., Provider]
 
 
@@ -101,7 +99,7 @@ def include_entry_point_providers(config: Configurator) -> None:
     saying what to change (:mod:`.compat`).
     """
     settings: SocialLoginSettings = config.registry.social_login_settings
-    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for entry_point in sorted(entry_points(group=PROVIDER_GROUP), key=lambda e: e.name):
         try:
             factory = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - say which plugin broke, then stop

@@ -27,8 +27,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from ..i18n import DOMAIN
-from ..providers.registry import ENTRY_POINT_GROUP
-from ..settings import SocialLoginSettings
+from ..settings import PROVIDER_GROUP, SocialLoginSettings
 
 PACKAGE = Path(__file__).resolve().parent.parent
 LOCALE = PACKAGE / "locale"
@@ -41,7 +40,7 @@ def _provider_texts() -> list[str]:
     """Labels and help of the providers this package ships (built from their titles)."""
     settings = SocialLoginSettings(secret_key="x" * 32)
     texts: list[str] = []
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points(group=PROVIDER_GROUP):
         if not entry_point.value.startswith(f"{DOMAIN}."):
             continue
         provider = entry_point.load()(settings, name=entry_point.name)
