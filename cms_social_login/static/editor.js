@@ -212,13 +212,15 @@
       button.addEventListener("click", function () { lastPressed = button; });
     });
     form.addEventListener("submit", function (event) {
+      /* While OK or Apply is being stored, no other button posts: the form still holds the
+         draft version from before, so Preview or Save would be refused as a conflict. */
+      if (busy) { event.preventDefault(); return; }
       var submitter = event.submitter || lastPressed;
       if (!submitter || !inPlace(submitter.value) || !window.fetch || !window.DOMParser ||
           !window.URLSearchParams || !window.FormData) {
         return;
       }
       event.preventDefault();
-      if (busy) { return; }
       busy = true;
       var body = new URLSearchParams(new FormData(form));
       body.append(submitter.name, submitter.value);

@@ -108,6 +108,10 @@ class BitbucketEmulator(OAuth2Emulator):
     """Bitbucket Cloud: OAuth 2.0 (bitbucket.org) + REST API 2.0 (api.bitbucket.org)."""
 
     provider_name: ClassVar[str] = "Bitbucket"
+    # BITBUCKET.md: "PKCE: not documented for Bitbucket Cloud; do not rely on it". The
+    # emulator ignores code_challenge / code_verifier, so nothing can pass here by
+    # relying on a check the live service is not documented to make.
+    pkce_supported: ClassVar[bool] = False
     authorize_path: ClassVar[str] = "/site/oauth2/authorize"
     token_path: ClassVar[str] = "/site/oauth2/access_token"
     api_prefix: ClassVar[str] = "/2.0"
