@@ -32,6 +32,7 @@ __all__ = [
     "SITE",
     "bitbucket_buttons",
     "callback_path",
+    "endpoints_of",
     "query_of",
     "settings_form",
     "start_login",
@@ -42,6 +43,13 @@ CALLBACK_URL = f"{SITE}/login/bitbucket/callback"
 CLIENT_ID = "bbKey1234567890abcd"
 CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def endpoints_of(provider: str, emulator: Any) -> dict[str, str]:
+    """The app settings that point ``provider``'s authorize, token and API URLs at a
+    running ``emulator``."""
+    return {f"cms_social_login.{provider}.{url}": getattr(emulator, url)
+            for url in ("authorize_url", "token_url", "api_url")}
 
 
 def settings_form(browser: Any, tab: str = "bitbucket") -> Any:
