@@ -50,6 +50,13 @@ def start_with(provider: type) -> None:
     config.commit()
 
 
+def refusal_at_start(provider: type) -> str:
+    """The message of the ConfigurationError a site offering ``provider`` fails to start with."""
+    with pytest.raises(ConfigurationError) as failed:
+        start_with(provider)
+    return str(failed.value)
+
+
 class RequestFlow0x(Provider):
     """A non-OAuth provider of 0.x: the request and five values in each call."""
 
@@ -64,9 +71,7 @@ class RequestFlow0x(Provider):
 
 
 def test_a_0x_signature_fails_at_start_saying_what_to_write():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(RequestFlow0x)
-    message = str(failed.value)
+    message = refusal_at_start(RequestFlow0x)
     assert "provider 'legacy'" in message and "RequestFlow0x" in message
     assert "authorize_redirect(self, login) with a LoginContext" in message
     assert "complete(self, login, params)" in message
@@ -89,18 +94,14 @@ class BlogPostGitea0x(OAuth2Provider):
 
 
 def test_a_0x_authorize_redirect_of_an_oauth2_provider_may_simply_go():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(BlogPostGitea0x)
-    message = str(failed.value)
+    message = refusal_at_start(BlogPostGitea0x)
     assert "authorize_redirect(self, login) with a LoginContext" in message
     assert ("or delete it (OAuth2Provider builds the authorize URL from scopes, uses_pkce "
             "and authorize_scopes(values))") in message
 
 
 def test_a_0x_flow_of_a_bare_provider_is_not_told_to_delete_it():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(RequestFlow0x)
-    assert "delete it" not in str(failed.value)
+    assert "delete it" not in refusal_at_start(RequestFlow0x)
 
 
 class TokenErrors0x(OAuth2Provider):
@@ -120,9 +121,7 @@ class TokenErrors0x(OAuth2Provider):
 
 
 def test_a_hook_1_0_no_longer_calls_fails_at_start_naming_its_replacement():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(TokenErrors0x)
-    message = str(failed.value)
+    message = refusal_at_start(TokenErrors0x)
     assert "read_token_response() is no longer called" in message
     assert "token_error_codes = {its code: the RFC 6749 code}" in message
     assert "authorize_params() is no longer called" in message
