@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cms_social_login.providers import OAuth2Provider
-from cms_social_login.settings import SocialLoginSettings
 from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
-from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
+from ..helpers import answers_nothing
 from . import test_conformance as shipped
 
 
@@ -59,23 +57,8 @@ for _name in dir(shipped.TestGitHub):
         setattr(TestGitHubBesideALookalikeTab, _name, None)
 
 
-class AnswersNothing(OAuth2Provider):
-    """A credentials check written the 0.x way: it returns nothing."""
-
-    name = "nothing"
-    title = "Nothing"
-    can_verify_credentials = True
-
-    def verify_credentials(self, values):
-        return None
-
-    def fetch_profile(self, token, values):
-        raise NotImplementedError
-
-
 def test_a_credentials_check_returning_no_verification_is_named():
-    provider = AnswersNothing(SocialLoginSettings.from_settings(
-        {"cms_social_login.secret_key": KIT_SECRET_KEY}), name="nothing")
+    provider = answers_nothing()
     suite = ProviderConformance()
     with pytest.raises(AssertionError, match=r"returned None; return "
                                              r"cms_social_login\.providers\.Verification"):
