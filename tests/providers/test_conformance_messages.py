@@ -12,10 +12,10 @@ import pytest
 from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
 
 from ..helpers import answers_nothing
-from . import test_conformance as shipped
+from .helpers import BitbucketConformance, GitHubConformance
 
 
-class TestTheKitSaysWhy(shipped.TestBitbucket):
+class TestTheKitSaysWhy(BitbucketConformance):
     """Bitbucket's suite, its own checks switched off, run into failures on purpose."""
 
     def test_a_login_that_did_not_sign_in_shows_the_pages_message(
@@ -37,12 +37,12 @@ class TestTheKitSaysWhy(shipped.TestBitbucket):
                 conformance_emulator, expected, conformance_provider)
 
 
-for _name in dir(shipped.TestBitbucket):
+for _name in dir(BitbucketConformance):
     if _name.startswith("test_"):
         setattr(TestTheKitSaysWhy, _name, None)
 
 
-class TestGitHubBesideALookalikeTab(shipped.TestGitHub):
+class TestGitHubBesideALookalikeTab(GitHubConformance):
     """Another installed provider, listed first, has a field labelled like GitHub's: the
     kit reads the labels of GitHub's own tab panel."""
 
@@ -52,7 +52,7 @@ class TestGitHubBesideALookalikeTab(shipped.TestGitHub):
         return (str(social_login_package_installer(Path(__file__).parent / "lookalike")),)
 
 
-for _name in dir(shipped.TestGitHub):
+for _name in dir(GitHubConformance):
     if _name.startswith("test_") and _name != "test_tab_renders_from_its_fields":
         setattr(TestGitHubBesideALookalikeTab, _name, None)
 
