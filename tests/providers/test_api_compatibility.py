@@ -15,12 +15,12 @@ from pyramid.exceptions import ConfigurationError
 from cms_social_login.providers.base import OAuth2Provider, Provider
 from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
-from . import test_example_package as example
+from .helpers import EXAMPLE, AcmeIDConformance
 
 ACME_ID_0X = Path(__file__).resolve().parent / "acme_id_0x"
 
 
-class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
+class TestAcmeIDWrittenFor0x(AcmeIDConformance):
     """``examples/acme_id`` before API 1.0 (a hand-built profile, the errors imported from
     ``cms_social_login.http``), installed by pip: it plugs in and passes as it is."""
 
@@ -32,7 +32,7 @@ class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     def make_emulator(self):
         """The example's own emulator (the 0.x copy is only the provider)."""
         spec = importlib.util.spec_from_file_location(
-            "acme_id_emulator", example.EXAMPLE / "acme_id_login" / "testing.py")
+            "acme_id_emulator", EXAMPLE / "acme_id_login" / "testing.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module.AcmeIDEmulator()
