@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
+from pyramid.registry import Registry
 
+from cms_social_login.providers import get_provider_registry
 from cms_social_login.providers.base import OAuth2Provider, Provider
 from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
@@ -38,8 +40,8 @@ class TestAcmeIDWrittenFor0x(AcmeIDConformance):
         return module.AcmeIDEmulator()
 
 
-def start_with(provider: type) -> None:
-    """Start a site offering ``provider`` (the configuration is committed)."""
+def start_with(provider: type) -> Registry:
+    """Start a site offering ``provider`` (the configuration is committed); its registry."""
     config = Configurator(settings={
         "cms_social_login.secret_key": KIT_SECRET_KEY,
         "cms_social_login.providers": f"{provider.name} bitbucket",
@@ -48,6 +50,7 @@ def start_with(provider: type) -> None:
     config.set_security_policy(object())
     config.add_social_login_provider(provider)
     config.commit()
+    return config.registry
 
 
 def refusal_at_start(provider: type) -> str:
@@ -168,4 +171,4 @@ def test_a_provider_written_for_1_0_starts():
         name = "fine"
         can_refresh = False
 
-    start_with(Fine)
+    assert isinstance(get_provider_registry(start_with(Fine)).get("fine"), Fine)
