@@ -239,14 +239,20 @@ def running_site(database_url: str, emulator: BitbucketEmulator, publish: bool =
         get_social_login_engine(app.registry).dispose()
 
 
-def publish_bitbucket(app: Any) -> None:
-    """Sign in as the demo editor and Save a working Bitbucket tab."""
+def signed_in_editor(app: Any) -> WsgiBrowser:
+    """The demo editor, signed in with the password form."""
     editor = WsgiBrowser(app)
     _, _, page = editor.get("/login")
     fields = dict(form_fields(page.decode(), action_end="/login"))
     fields.update(login=EDITOR[0], password=EDITOR[1])
     status, _, _ = editor.post("/login", list(fields.items()))
     assert status == 303, status
+    return editor
+
+
+def publish_bitbucket(app: Any) -> None:
+    """Sign in as the demo editor and Save a working Bitbucket tab."""
+    editor = signed_in_editor(app)
     _, _, page = editor.get("/editor/system-pages/login/settings?tab=bitbucket")
     fields = [(k, v) for k, v in form_fields(page.decode(), form_id="login-settings-form")
               if k not in ("bitbucket.enabled", "bitbucket.client_id",
@@ -706,17 +712,6 @@ def bench_identity_lookup(server: PostgreSQLServer, small: int = 1_000,
 AUDIT_PAGE = ("/editor/system-pages/login/audit?kind=signin&action=success"
               "&provider=bitbucket&days=30")
 HISTORY_PAGE = "/editor/system-pages/login/history"
-
-
-def signed_in_editor(app: Any) -> WsgiBrowser:
-    """The demo editor, signed in with the password form."""
-    editor = WsgiBrowser(app)
-    _, _, page = editor.get("/login")
-    fields = dict(form_fields(page.decode(), action_end="/login"))
-    fields.update(login=EDITOR[0], password=EDITOR[1])
-    status, _, _ = editor.post("/login", list(fields.items()))
-    assert status == 303, status
-    return editor
 
 
 def fill_activity(url: str, audit_rows: int, versions: int) -> None:

@@ -31,7 +31,9 @@ __all__ = [
     "SECRET_KEY",
     "SITE",
     "bitbucket_buttons",
+    "answers_nothing",
     "callback_path",
+    "endpoints_of",
     "query_of",
     "settings_form",
     "start_login",
@@ -42,6 +44,35 @@ CALLBACK_URL = f"{SITE}/login/bitbucket/callback"
 CLIENT_ID = "bbKey1234567890abcd"
 CLIENT_SECRET = "bbSecret-s3cr3t-XYZ-0123456789abcdef"
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def answers_nothing() -> Any:
+    """A plugin provider whose credentials check is written the 0.x way: it declares
+    ``can_verify_credentials`` and its ``verify_credentials`` returns None."""
+    from cms_social_login.providers import OAuth2Provider
+    from cms_social_login.settings import SocialLoginSettings
+    from cms_social_login.testing.plugin import KIT_SECRET_KEY
+
+    class AnswersNothing(OAuth2Provider):
+        name = "nothing"
+        title = "Nothing"
+        can_verify_credentials = True
+
+        def verify_credentials(self, values):
+            return None
+
+        def fetch_profile(self, token, values):
+            raise NotImplementedError
+
+    return AnswersNothing(SocialLoginSettings.from_settings(
+        {"cms_social_login.secret_key": KIT_SECRET_KEY}), name="nothing")
+
+
+def endpoints_of(provider: str, emulator: Any) -> dict[str, str]:
+    """The app settings that point ``provider``'s authorize, token and API URLs at a
+    running ``emulator``."""
+    return {f"cms_social_login.{provider}.{url}": getattr(emulator, url)
+            for url in ("authorize_url", "token_url", "api_url")}
 
 
 def settings_form(browser: Any, tab: str = "bitbucket") -> Any:

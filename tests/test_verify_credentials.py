@@ -7,7 +7,13 @@ from cms_social_login.models import LoginSettings, get_social_login_engine
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab, make_browser, sign_in
 
-from .helpers import CLIENT_ID, CLIENT_SECRET, settings_form, submit_bitbucket
+from .helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    answers_nothing,
+    settings_form,
+    submit_bitbucket,
+)
 from .security.helpers import count
 
 
@@ -151,22 +157,10 @@ def test_the_ability_is_declared_on_the_provider_base(app):
 def test_a_plugin_check_that_answers_none_could_not_tell(caplog):
     # A 0.x habit: verify_credentials returning None. The editor reads "could not tell",
     # not an error page; the plugin's author reads the log.
-    from cms_social_login.providers import OAuth2Provider, Verification
+    from cms_social_login.providers import Verification
     from cms_social_login.services.verify import verify_credentials
-    from cms_social_login.settings import SocialLoginSettings
-    from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
-    class AnswersNothing(OAuth2Provider):
-        name = "nothing"
-        title = "Nothing"
-        can_verify_credentials = True
-
-        def verify_credentials(self, values):
-            return None
-
-    provider = AnswersNothing(SocialLoginSettings.from_settings(
-        {"cms_social_login.secret_key": KIT_SECRET_KEY}), name="nothing")
-    answer = verify_credentials(provider, {})
+    answer = verify_credentials(answers_nothing(), {})
     assert isinstance(answer, Verification) and answer.ok is None
     assert answer.message.interpolate() == (
         "Nothing could not check the credentials. Use Test login instead.")

@@ -30,6 +30,7 @@ from cms_social_login.testing.steps import (
     start_login,
 )
 
+from ..helpers import endpoints_of
 from ..security.helpers import count, dbsession_of
 
 TAB = {"client_id": KIT_CLIENT_ID, "client_secret": KIT_CLIENT_SECRET}
@@ -40,13 +41,8 @@ GITLAB_SCOPES_WITH_GROUPS = "read_user read_api openid profile email"
 @pytest.fixture
 def app_settings(app_settings, github_emulator_server, gitlab_emulator_server):
     """The site's settings, pointing GitHub and GitLab at their emulators."""
-    return {**app_settings,
-            "cms_social_login.github.authorize_url": github_emulator_server.authorize_url,
-            "cms_social_login.github.token_url": github_emulator_server.token_url,
-            "cms_social_login.github.api_url": github_emulator_server.api_url,
-            "cms_social_login.gitlab.authorize_url": gitlab_emulator_server.authorize_url,
-            "cms_social_login.gitlab.token_url": gitlab_emulator_server.token_url,
-            "cms_social_login.gitlab.api_url": gitlab_emulator_server.api_url}
+    return {**app_settings, **endpoints_of("github", github_emulator_server),
+            **endpoints_of("gitlab", gitlab_emulator_server)}
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from cms_social_login.models.records import utcnow
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.services import tokens as tokens_module
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, start_login
+from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, endpoints_of, start_login
 from ..security.helpers import count, dbsession_of
 
 TOKEN_PATH = "/_test/social-token/bitbucket"
@@ -312,10 +312,7 @@ class TestGitHubRefusesARefreshItsOwnWay:
 
     @pytest.fixture
     def app_settings(self, app_settings, github_emulator_server):
-        return {**app_settings,
-                "cms_social_login.github.authorize_url": github_emulator_server.authorize_url,
-                "cms_social_login.github.token_url": github_emulator_server.token_url,
-                "cms_social_login.github.api_url": github_emulator_server.api_url}
+        return {**app_settings, **endpoints_of("github", github_emulator_server)}
 
     def test_the_stored_token_is_dropped(self, site, editor, visitor, github_emulator,
                                          caplog):

@@ -11,16 +11,18 @@ from pathlib import Path
 import pytest
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
+from pyramid.registry import Registry
 
+from cms_social_login.providers import get_provider_registry
 from cms_social_login.providers.base import OAuth2Provider, Provider
 from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
-from . import test_example_package as example
+from .helpers import EXAMPLE, AcmeIDConformance
 
 ACME_ID_0X = Path(__file__).resolve().parent / "acme_id_0x"
 
 
-class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
+class TestAcmeIDWrittenFor0x(AcmeIDConformance):
     """``examples/acme_id`` before API 1.0 (a hand-built profile, the errors imported from
     ``cms_social_login.http``), installed by pip: it plugs in and passes as it is."""
 
@@ -32,14 +34,14 @@ class TestAcmeIDWrittenFor0x(example.TestAcmeIDPackage):
     def make_emulator(self):
         """The example's own emulator (the 0.x copy is only the provider)."""
         spec = importlib.util.spec_from_file_location(
-            "acme_id_emulator", example.EXAMPLE / "acme_id_login" / "testing.py")
+            "acme_id_emulator", EXAMPLE / "acme_id_login" / "testing.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module.AcmeIDEmulator()
 
 
-def start_with(provider: type) -> None:
-    """Start a site offering ``provider`` (the configuration is committed)."""
+def start_with(provider: type) -> Registry:
+    """Start a site offering ``provider`` (the configuration is committed); its registry."""
     config = Configurator(settings={
         "cms_social_login.secret_key": KIT_SECRET_KEY,
         "cms_social_login.providers": f"{provider.name} bitbucket",
@@ -48,6 +50,14 @@ def start_with(provider: type) -> None:
     config.set_security_policy(object())
     config.add_social_login_provider(provider)
     config.commit()
+    return config.registry
+
+
+def refusal_at_start(provider: type) -> str:
+    """The message of the ConfigurationError a site offering ``provider`` fails to start with."""
+    with pytest.raises(ConfigurationError) as failed:
+        start_with(provider)
+    return str(failed.value)
 
 
 class RequestFlow0x(Provider):
@@ -64,9 +74,7 @@ class RequestFlow0x(Provider):
 
 
 def test_a_0x_signature_fails_at_start_saying_what_to_write():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(RequestFlow0x)
-    message = str(failed.value)
+    message = refusal_at_start(RequestFlow0x)
     assert "provider 'legacy'" in message and "RequestFlow0x" in message
     assert "authorize_redirect(self, login) with a LoginContext" in message
     assert "complete(self, login, params)" in message
@@ -89,18 +97,14 @@ class BlogPostGitea0x(OAuth2Provider):
 
 
 def test_a_0x_authorize_redirect_of_an_oauth2_provider_may_simply_go():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(BlogPostGitea0x)
-    message = str(failed.value)
+    message = refusal_at_start(BlogPostGitea0x)
     assert "authorize_redirect(self, login) with a LoginContext" in message
     assert ("or delete it (OAuth2Provider builds the authorize URL from scopes, uses_pkce "
             "and authorize_scopes(values))") in message
 
 
 def test_a_0x_flow_of_a_bare_provider_is_not_told_to_delete_it():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(RequestFlow0x)
-    assert "delete it" not in str(failed.value)
+    assert "delete it" not in refusal_at_start(RequestFlow0x)
 
 
 class TokenErrors0x(OAuth2Provider):
@@ -120,9 +124,7 @@ class TokenErrors0x(OAuth2Provider):
 
 
 def test_a_hook_1_0_no_longer_calls_fails_at_start_naming_its_replacement():
-    with pytest.raises(ConfigurationError) as failed:
-        start_with(TokenErrors0x)
-    message = str(failed.value)
+    message = refusal_at_start(TokenErrors0x)
     assert "read_token_response() is no longer called" in message
     assert "token_error_codes = {its code: the RFC 6749 code}" in message
     assert "authorize_params() is no longer called" in message
@@ -169,4 +171,4 @@ def test_a_provider_written_for_1_0_starts():
         name = "fine"
         can_refresh = False
 
-    start_with(Fine)
+    assert isinstance(get_provider_registry(start_with(Fine)).get("fine"), Fine)

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
 from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
-from cms_social_login.testing.github_emulator import GitHubEmulator
 from cms_social_login.testing.gitlab_emulator import GitLabEmulator
 from cms_social_login.testing.oidc_emulator import OIDCEmulator
 
-
-class TestBitbucket(ProviderConformance):
-    provider_name = "bitbucket"
-
-    def make_emulator(self) -> BitbucketEmulator:
-        return BitbucketEmulator()
-
-    def add_user(self, emulator: BitbucketEmulator) -> ExpectedUser:
-        user = emulator.add_user("Grace Hopper", nickname="grace")
-        emulator.current_user = user
-        return ExpectedUser(stable_id=user.uuid, display_name="Grace Hopper")
+from .helpers import BitbucketConformance, GitHubConformance
 
 
-class TestGitHub(ProviderConformance):
-    provider_name = "github"
+class TestBitbucket(BitbucketConformance):
+    """Bitbucket passes the conformance suite."""
 
-    def make_emulator(self) -> GitHubEmulator:
-        return GitHubEmulator()
 
-    def add_user(self, emulator: GitHubEmulator) -> ExpectedUser:
-        user = emulator.add_user("octocat", name="Mona Lisa Octocat")
-        emulator.current_user = user
-        return ExpectedUser(stable_id=str(user.id), display_name="Mona Lisa Octocat")
+class TestGitHub(GitHubConformance):
+    """GitHub passes the conformance suite."""
 
 
 class TestGitLab(ProviderConformance):

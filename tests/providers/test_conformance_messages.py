@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from cms_social_login.providers import OAuth2Provider
-from cms_social_login.settings import SocialLoginSettings
 from cms_social_login.testing.conformance import ExpectedUser, ProviderConformance
-from cms_social_login.testing.plugin import KIT_SECRET_KEY
 
-from . import test_conformance as shipped
+from ..helpers import answers_nothing
+from .helpers import BitbucketConformance, GitHubConformance
 
 
-class TestTheKitSaysWhy(shipped.TestBitbucket):
+class TestTheKitSaysWhy(BitbucketConformance):
     """Bitbucket's suite, its own checks switched off, run into failures on purpose."""
 
     def test_a_login_that_did_not_sign_in_shows_the_pages_message(
@@ -39,12 +37,12 @@ class TestTheKitSaysWhy(shipped.TestBitbucket):
                 conformance_emulator, expected, conformance_provider)
 
 
-for _name in dir(shipped.TestBitbucket):
+for _name in dir(BitbucketConformance):
     if _name.startswith("test_"):
         setattr(TestTheKitSaysWhy, _name, None)
 
 
-class TestGitHubBesideALookalikeTab(shipped.TestGitHub):
+class TestGitHubBesideALookalikeTab(GitHubConformance):
     """Another installed provider, listed first, has a field labelled like GitHub's: the
     kit reads the labels of GitHub's own tab panel."""
 
@@ -54,28 +52,13 @@ class TestGitHubBesideALookalikeTab(shipped.TestGitHub):
         return (str(social_login_package_installer(Path(__file__).parent / "lookalike")),)
 
 
-for _name in dir(shipped.TestGitHub):
+for _name in dir(GitHubConformance):
     if _name.startswith("test_") and _name != "test_tab_renders_from_its_fields":
         setattr(TestGitHubBesideALookalikeTab, _name, None)
 
 
-class AnswersNothing(OAuth2Provider):
-    """A credentials check written the 0.x way: it returns nothing."""
-
-    name = "nothing"
-    title = "Nothing"
-    can_verify_credentials = True
-
-    def verify_credentials(self, values):
-        return None
-
-    def fetch_profile(self, token, values):
-        raise NotImplementedError
-
-
 def test_a_credentials_check_returning_no_verification_is_named():
-    provider = AnswersNothing(SocialLoginSettings.from_settings(
-        {"cms_social_login.secret_key": KIT_SECRET_KEY}), name="nothing")
+    provider = answers_nothing()
     suite = ProviderConformance()
     with pytest.raises(AssertionError, match=r"returned None; return "
                                              r"cms_social_login\.providers\.Verification"):

@@ -17,16 +17,14 @@ from cms_social_login.testing.steps import (
     start_login,
 )
 
+from ..helpers import endpoints_of
+
 TAB = {"client_id": KIT_CLIENT_ID, "client_secret": KIT_CLIENT_SECRET}
 
 
 @pytest.fixture
 def social_login_settings(social_login_settings, github_emulator_server):
-    emulator = github_emulator_server
-    return {**social_login_settings,
-            "cms_social_login.github.authorize_url": emulator.authorize_url,
-            "cms_social_login.github.token_url": emulator.token_url,
-            "cms_social_login.github.api_url": emulator.api_url}
+    return {**social_login_settings, **endpoints_of("github", github_emulator_server)}
 
 
 def login(editor, visitor, github, **tab):

@@ -18,16 +18,14 @@ from cms_social_login.testing.steps import (
     start_login,
 )
 
+from ..helpers import endpoints_of
+
 TAB = {"client_id": KIT_CLIENT_ID, "client_secret": KIT_CLIENT_SECRET}
 
 
 @pytest.fixture
 def social_login_settings(social_login_settings, gitlab_emulator_server):
-    emulator = gitlab_emulator_server
-    return {**social_login_settings,
-            "cms_social_login.gitlab.authorize_url": emulator.authorize_url,
-            "cms_social_login.gitlab.token_url": emulator.token_url,
-            "cms_social_login.gitlab.api_url": emulator.api_url}
+    return {**social_login_settings, **endpoints_of("gitlab", gitlab_emulator_server)}
 
 
 def test_gitlab_com_endpoints_from_the_settings_with_pkce(

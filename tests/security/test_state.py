@@ -18,7 +18,7 @@ from cms_social_login.testing import steps
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab
 
-from ..helpers import callback_path, query_of, start_login, submit_bitbucket
+from ..helpers import callback_path, endpoints_of, query_of, start_login, submit_bitbucket
 from .helpers import count, dbsession_of
 
 
@@ -69,11 +69,7 @@ class TestAStateIsForItsOwnProvider:
 
     @pytest.fixture
     def app_settings(self, app_settings, github_emulator_server):
-        emulator = github_emulator_server
-        return {**app_settings,
-                "cms_social_login.github.authorize_url": emulator.authorize_url,
-                "cms_social_login.github.token_url": emulator.token_url,
-                "cms_social_login.github.api_url": emulator.api_url}
+        return {**app_settings, **endpoints_of("github", github_emulator_server)}
 
     def test_a_bitbucket_state_is_refused_at_the_github_callback(
             self, app, published_bitbucket, visitor, bitbucket, bitbucket_user,

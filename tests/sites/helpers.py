@@ -18,6 +18,7 @@ __all__ = [
     "HOST_B",
     "HOST_DEFAULT",
     "callback_url",
+    "connect_bitbucket_as_editor_a",
     "path_on",
     "publish_bitbucket",
 ]
@@ -47,3 +48,12 @@ def path_on(location: str, host: str) -> str:
     parts = urlsplit(location)
     assert parts.netloc == host, location
     return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def connect_bitbucket_as_editor_a(browser: Any, bitbucket: Any) -> Any:
+    """editor-a (a platform account) signs in on site-a with ``browser`` and connects
+    Bitbucket there (the ``bitbucket`` emulator approves); returns ``browser``."""
+    steps.sign_in(browser, "editor-a", "editor-a")
+    location = bitbucket.approve(steps.start_login(browser, "bitbucket"))
+    browser.get(path_on(location, HOST_A)).follow()
+    return browser

@@ -26,6 +26,7 @@ from .helpers import (
     HOST_B,
     HOST_DEFAULT,
     callback_url,
+    connect_bitbucket_as_editor_a,
     path_on,
     publish_bitbucket,
 )
@@ -185,10 +186,7 @@ def test_the_same_bitbucket_person_on_two_sites_is_two_local_accounts(
 def test_a_connection_of_site_a_cannot_be_disconnected_on_site_b(
         app, published_sites, browser_at, bitbucket, bitbucket_user):
     # editor-a (a platform account) connects Bitbucket on site-a ...
-    on_a = browser_at(HOST_A)
-    steps.sign_in(on_a, "editor-a", "editor-a")
-    location = bitbucket.approve(steps.start_login(on_a, "bitbucket"))
-    on_a.get(path_on(location, HOST_A)).follow()
+    connect_bitbucket_as_editor_a(browser_at(HOST_A), bitbucket)
     with dbsession_of(app) as db:
         identity = db.scalar(select(LinkedIdentity))
     # ... and on site-b sees no connection, and cannot remove site-a's.
@@ -206,10 +204,7 @@ def test_a_connection_of_site_a_cannot_be_disconnected_on_site_b(
 def test_a_connection_of_site_a_does_not_hide_connect_on_site_b(
         app, published_sites, browser_at, bitbucket, bitbucket_user):
     # editor-a (one platform account, signed in on both sites) connects Bitbucket on site-a.
-    on_a = browser_at(HOST_A)
-    steps.sign_in(on_a, "editor-a", "editor-a")
-    location = bitbucket.approve(steps.start_login(on_a, "bitbucket"))
-    on_a.get(path_on(location, HOST_A)).follow()
+    on_a = connect_bitbucket_as_editor_a(browser_at(HOST_A), bitbucket)
     assert steps.login_buttons(on_a.get("/login"), "bitbucket") == []  # linked on site-a
     # On site-b nothing is linked: its login page still offers "Connect Bitbucket".
     on_b = browser_at(HOST_B)
