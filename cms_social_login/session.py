@@ -47,6 +47,7 @@ from zope.interface import implementer
 
 from .crypto import derive_key
 from .models import SignedInSession
+from .models.records import as_utc
 from .origins import url_origin
 from .sites import site_base_url, site_key
 
@@ -83,10 +84,6 @@ _LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
 def now() -> datetime:
     """The current time from ``time.time()`` (the clock the cookie's timeout uses too)."""
     return datetime.fromtimestamp(time.time(), timezone.utc)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _digest(token: str) -> str:
@@ -148,7 +145,7 @@ def _is_live(request: Any, token: object) -> bool:
         return False
     record = request.social_login_dbsession.get(SignedInSession, _digest(token))
     return (record is not None and record.site == site_key(request)
-            and _aware(record.expires_at) > now())
+            and as_utc(record.expires_at) > now())
 
 
 def _sweep_if_due(request: Any, moment: datetime) -> None:

@@ -20,7 +20,7 @@ from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..logs import loggable
 from ..models import LinkedIdentity, LoginState
-from ..models.records import utcnow
+from ..models.records import as_utc, utcnow
 from ..providers.base import LoginContext, Provider
 from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
@@ -253,9 +253,7 @@ class SocialLoginService:
             raise self._invalid_state(provider)
         pending = PendingState(*row)
         binding = self.request.session.get(BINDING_KEY)
-        created_at = pending.created_at
-        if created_at.tzinfo is None:  # SQLite returns naive UTC
-            created_at = created_at.replace(tzinfo=utcnow().tzinfo)
+        created_at = as_utc(pending.created_at)
         if (pending.provider != provider.name
                 or pending.site != self.site  # started on another site
                 or not isinstance(binding, str)
