@@ -72,6 +72,13 @@ class SiteEditor(Base):
                                          primary_key=True)
 
 
+def user_of(dbsession: Session, userid: object) -> User | None:
+    """The account a userid (its id as digits) names, or None for any other value."""
+    if not isinstance(userid, str) or not (userid.isascii() and userid.isdigit()):
+        return None
+    return dbsession.get(User, int(userid))
+
+
 def is_editor_of(dbsession: Session, user: User, site: str) -> bool:
     """Whether ``user`` edits ``site`` (the default site: the ``is_editor`` flag)."""
     if site == DEFAULT_SITE:

@@ -8,7 +8,7 @@ from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.config import Configurator
 from pyramid.security import Allowed, Denied
 
-from .models import User, is_editor_of
+from .models import User, is_editor_of, user_of
 
 
 class DemoSecurityPolicy:
@@ -20,10 +20,7 @@ class DemoSecurityPolicy:
         self.editor_permission = editor_permission
 
     def identity(self, request: Any) -> User | None:
-        userid = self.helper.authenticated_userid(request)
-        if not isinstance(userid, str) or not (userid.isascii() and userid.isdigit()):
-            return None
-        return request.dbsession.get(User, int(userid))
+        return user_of(request.dbsession, self.helper.authenticated_userid(request))
 
     def authenticated_userid(self, request: Any) -> str | None:
         user = request.identity

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, select
 
 from cms_social_login.users import SiteUser, UserAdapterBase
 
-from .models import User
+from .models import User, user_of
 
 
 class DemoUserAdapter(UserAdapterBase):
@@ -18,9 +18,7 @@ class DemoUserAdapter(UserAdapterBase):
     password_login = True
 
     def get_user(self, request: Any, userid: str) -> SiteUser | None:
-        if not (userid.isascii() and userid.isdigit()):
-            return None
-        user = request.dbsession.get(User, int(userid))
+        user = user_of(request.dbsession, userid)
         if user is None:
             return None
         return SiteUser(userid=str(user.id), display_name=user.display_name,
@@ -48,9 +46,7 @@ class DemoUserAdapter(UserAdapterBase):
         return str(user.id)
 
     def has_password(self, request: Any, userid: str) -> bool:
-        if not (userid.isascii() and userid.isdigit()):
-            return False
-        user = request.dbsession.get(User, int(userid))
+        user = user_of(request.dbsession, userid)
         return bool(user and user.password_hash)
 
     def find_user_by_email(self, request: Any, email: str) -> str | None:

@@ -23,6 +23,11 @@ from .interfaces import ISecretBox
 KDF_SALT = b"cms_social_login"
 
 
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest a random token is stored as (login states, sessions)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def derive_key(secret_key: str, purpose: str, length: int = 32) -> bytes:
     """A key for one ``purpose``, derived from the site's secret key with HKDF-SHA256
     (RFC 5869: extract with :data:`KDF_SALT`, expand with ``purpose`` as the info)."""

@@ -45,8 +45,9 @@ from sqlalchemy import delete, func, select
 from webob.cookies import SignedSerializer
 from zope.interface import implementer
 
-from .crypto import derive_key
+from .crypto import derive_key, token_digest
 from .models import SignedInSession
+from .models.records import as_utc
 from .origins import url_origin
 from .sites import site_base_url, site_key
 
@@ -84,13 +85,6 @@ def now() -> datetime:
     """The current time from ``time.time()`` (the clock the cookie's timeout uses too)."""
     return datetime.fromtimestamp(time.time(), timezone.utc)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class RotatingSignedSerializer:
@@ -146,9 +140,9 @@ class CookieSessionFactory:
 def _is_live(request: Any, token: object) -> bool:
     if not isinstance(token, str):
         return False
-    record = request.social_login_dbsession.get(SignedInSession, _digest(token))
+    record = request.social_login_dbsession.get(SignedInSession, token_digest(token))
     return (record is not None and record.site == site_key(request)
-            and _aware(record.expires_at) > now())
+            and as_utc(record.expires_at) > now())
 
 
 def _sweep_if_due(request: Any, moment: datetime) -> None:
@@ -174,7 +168,7 @@ def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
     moment = now()
     _sweep_if_due(request, moment)
     token = secrets.token_urlsafe(32)
-    dbsession.add(SignedInSession(token_hash=_digest(token), site=site_key(request),
+    dbsession.add(SignedInSession(token_hash=token_digest(token), site=site_key(request),
                                   userid=userid, created_at=moment,
                                   expires_at=moment + timedelta(seconds=lifetime)))
     request.session.invalidate()
@@ -193,7 +187,7 @@ def sign_out(request: Any, everywhere: bool = False) -> list[tuple[str, str]]:
             SignedInSession.site == site_key(request), SignedInSession.userid == userid))
     elif isinstance(token, str):
         dbsession.execute(delete(SignedInSession).where(
-            SignedInSession.token_hash == _digest(token)))
+            SignedInSession.token_hash == token_digest(token)))
     headers = list(forget(request))
     request.session.invalidate()
     return headers

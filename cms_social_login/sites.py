@@ -44,8 +44,6 @@ __all__ = ["DEFAULT_SITE", "Site", "SiteCache", "default_site_resolver",
 
 #: Names the resolver in the ini (a dotted name), as the directive would.
 RESOLVER_SETTING = "cms_social_login.site_resolver"
-#: How many sites' published settings a process keeps (parsed in settings.py).
-CACHE_SIZE_SETTING = "cms_social_login.site_cache_size"
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 _BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 

@@ -20,6 +20,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (SQLite returns naive UTC datetimes; PostgreSQL aware ones in the
+    connection's time zone)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
 class LoginSettings(Base):
     """One stage (draft or published) of the whole *Login setting* document.
 

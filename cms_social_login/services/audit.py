@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.i18n import TranslationString
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..i18n import DOMAIN, _
 from ..models import AuditEvent
-from ..models.records import utcnow
+from ..models.records import as_utc, utcnow
 from ..sites import site_key
 
 #: One JSON object per line: ``{"event": "cms_social_login.audit", ...}``.
@@ -71,14 +71,6 @@ SWEEP_INTERVAL = 600
 SWEEP_BATCH = 1000
 #: Registry key of the process's last sweep (``time.monotonic()``).
 SWEPT_AT_KEY = "cms_social_login.audit_swept_at"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC (SQLite returns naive UTC datetimes; PostgreSQL aware ones in the
-    connection's time zone)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def _log_line(event: AuditEvent) -> None:

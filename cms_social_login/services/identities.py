@@ -20,14 +20,20 @@ def live_issuer(request: Any, provider: Provider) -> str:
     return provider.identity_issuer(config.values)
 
 
+def _unique_key(site: str, provider_name: str, issuer: str, provider_user_id: str
+                ) -> list[ColumnElement[bool]]:
+    """The conditions of an identity's unique key (site, provider, issuer, user id)."""
+    return [LinkedIdentity.site == site, LinkedIdentity.provider == provider_name,
+            LinkedIdentity.issuer == issuer,
+            LinkedIdentity.provider_user_id == provider_user_id]
+
+
 def find_identity(dbsession: Session, site: str, provider_name: str, issuer: str,
                   provider_user_id: str) -> LinkedIdentity | None:
     """The identity of that person on ``site``, through the unique key (site, provider,
     issuer, user id)."""
     return dbsession.scalar(select(LinkedIdentity).where(
-        LinkedIdentity.site == site, LinkedIdentity.provider == provider_name,
-        LinkedIdentity.issuer == issuer,
-        LinkedIdentity.provider_user_id == provider_user_id))
+        *_unique_key(site, provider_name, issuer, provider_user_id)))
 
 
 def touch_identity(dbsession: Session, site: str, provider_name: str, issuer: str,
@@ -37,9 +43,7 @@ def touch_identity(dbsession: Session, site: str, provider_name: str, issuer: st
     last login time, found by its unique key, when its account exists (``user_exists``,
     SQL about ``LinkedIdentity.userid``) and, if ``owner`` is given (someone is signed
     in), belongs to ``owner``. Its userid, or None when no such identity was updated."""
-    conditions = [LinkedIdentity.site == site, LinkedIdentity.provider == provider_name,
-                  LinkedIdentity.issuer == issuer,
-                  LinkedIdentity.provider_user_id == provider_user_id, user_exists]
+    conditions = [*_unique_key(site, provider_name, issuer, provider_user_id), user_exists]
     if owner is not None:
         conditions.append(LinkedIdentity.userid == owner)
     return dbsession.scalar(

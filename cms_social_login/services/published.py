@@ -49,7 +49,7 @@ from ..lru import LRUCache
 from ..models import PUBLISHED, LoginSettings, PublishRecord, get_social_login_engine
 from ..models.records import utcnow
 from ..providers.registry import get_provider_registry
-from ..sites import CACHE_SIZE_SETTING, SiteCache, site_key
+from ..sites import SiteCache, site_key
 from .login_settings import LoginButton, login_buttons
 
 T = TypeVar("T")
@@ -67,7 +67,6 @@ __all__ = [
     "published_document",
     "published_snapshot",
     "save_watch",
-    "SITE_CACHE_SIZE_SETTING",
     "forget_published_on_commit",
     "shared",
     "site_cache",
@@ -77,8 +76,6 @@ __all__ = [
 #: Registry key of the process's :class:`~cms_social_login.sites.SiteCache` of the
 #: latest :class:`PublishedSnapshot` of each site.
 CACHE_KEY = "cms_social_login.published_snapshots"
-#: How many sites' snapshots a process keeps (default 1000).
-SITE_CACHE_SIZE_SETTING = CACHE_SIZE_SETTING
 #: Seconds a checked snapshot is used without checking again (parsed in settings.py;
 #: default 0.5: a Save is live on every process within half a second).
 MAX_AGE_SETTING = "cms_social_login.published_max_age"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -14,13 +13,13 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from velruse import AuthenticationComplete
 
-from ..crypto import SecretDecryptionError
+from ..crypto import SecretDecryptionError, token_digest
 from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..logs import loggable
 from ..models import LinkedIdentity, LoginState
-from ..models.records import utcnow
+from ..models.records import as_utc, utcnow
 from ..providers.base import LoginContext, Provider
 from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
@@ -92,9 +91,6 @@ def callback_url(request: Any, provider_name: str) -> str:
     return site_route_url(request, "cms_social_login.callback", provider=provider_name)
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
 
 class SocialLoginService:
     """The SSO flow of one request."""
@@ -148,10 +144,10 @@ class SocialLoginService:
                 values, self.redirect_uri(provider), state, code_verifier, nonce, self.site))
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
-        self._drop_old_states(_digest(binding))
+        self._drop_old_states(token_digest(binding))
         self.dbsession.add(LoginState(
-            state_hash=_digest(state), site=self.site, provider=provider.name,
-            binding=_digest(binding),
+            state_hash=token_digest(state), site=self.site, provider=provider.name,
+            binding=token_digest(binding),
             came_from=safe_came_from(came_from), code_verifier=code_verifier, nonce=nonce))
         return url
 
@@ -242,7 +238,7 @@ class SocialLoginService:
         columns = (LoginState.provider, LoginState.site, LoginState.binding,
                    LoginState.created_at, LoginState.came_from, LoginState.code_verifier,
                    LoginState.nonce)
-        mine = LoginState.state_hash == _digest(state)
+        mine = LoginState.state_hash == token_digest(state)
         if read_only:
             row = self.dbsession.execute(select(*columns).where(mine)).one_or_none()
         else:
@@ -253,13 +249,11 @@ class SocialLoginService:
             raise self._invalid_state(provider)
         pending = PendingState(*row)
         binding = self.request.session.get(BINDING_KEY)
-        created_at = pending.created_at
-        if created_at.tzinfo is None:  # SQLite returns naive UTC
-            created_at = created_at.replace(tzinfo=utcnow().tzinfo)
+        created_at = as_utc(pending.created_at)
         if (pending.provider != provider.name
                 or pending.site != self.site  # started on another site
                 or not isinstance(binding, str)
-                or not hmac.compare_digest(pending.binding, _digest(binding))
+                or not hmac.compare_digest(pending.binding, token_digest(binding))
                 or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
             if read_only:
                 self.dbsession.execute(delete(LoginState).where(mine),

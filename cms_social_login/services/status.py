@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..i18n import _
 from ..models import AuditEvent
-from ..models.records import utcnow
+from ..models.records import as_utc, utcnow
 from ..providers.base import Provider
 from .audit import SIGNIN
 from .login_settings import ProviderConfig
@@ -60,12 +60,6 @@ class ProviderStatus:
     activity: Any
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
-
-
 def sign_in_activity(dbsession: Session, site: str, names: Iterable[str]
                      ) -> dict[str, SignInActivity]:
     """Every named provider's sign-ins on ``site``, read in ONE statement: per provider
@@ -96,7 +90,8 @@ def sign_in_activity(dbsession: Session, site: str, names: Iterable[str]
             last_success = datetime.fromisoformat(last_success)
         cause = detail.get("reason") if isinstance(detail, dict) else None
         activity[provider] = SignInActivity(
-            recent_successes=int(recent or 0), last_success_at=_aware(last_success),
+            recent_successes=int(recent or 0),
+            last_success_at=as_utc(last_success) if last_success else None,
             last_action=action, last_cause=cause if isinstance(cause, str) else "")
     return activity
 

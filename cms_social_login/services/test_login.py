@@ -11,7 +11,6 @@ found there to :func:`finish` instead of the visitor's sign-in.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,14 @@ from typing import Any
 
 from velruse import AuthenticationComplete
 
-from ..crypto import TEST_LOGIN_STATE, SecretDecryptionError, purpose_box, seal, unseal
+from ..crypto import (
+    TEST_LOGIN_STATE,
+    SecretDecryptionError,
+    purpose_box,
+    seal,
+    token_digest,
+    unseal,
+)
 from ..i18n import _, translate
 from ..interfaces import ISecretBox
 from ..models.records import utcnow
@@ -83,9 +89,6 @@ class TestLoginResult:
             return None
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
 
 def _box(request: Any) -> ISecretBox:
     return request.registry.getUtility(ISecretBox)
@@ -113,7 +116,7 @@ def begin(request: Any, provider: Provider, config: ProviderConfig, source: str)
             site_key(request)))
     except ProviderError as exc:
         raise TestLoginRefused(exc.message) from None
-    pending = {"state": _digest(state), "provider": provider.name,
+    pending = {"state": token_digest(state), "provider": provider.name,
                "config": config.to_document(), "code_verifier": code_verifier,
                "nonce": nonce, "source": source}
     request.session[PENDING_KEY] = seal(purpose_box(request.registry, TEST_LOGIN_STATE),
@@ -139,7 +142,7 @@ def is_test_login(request: Any, params: dict[str, str]) -> bool:
     state = params.get("state")
     pending = _pending(request)
     return (pending is not None and isinstance(state, str) and 16 <= len(state) <= 256
-            and hmac.compare_digest(str(pending.get("state")), _digest(state)))
+            and hmac.compare_digest(str(pending.get("state")), token_digest(state)))
 
 
 def finish(request: Any, provider_name: str, params: dict[str, str]) -> TestLoginResult:

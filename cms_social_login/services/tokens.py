@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -45,7 +45,7 @@ from ..events import SocialLoginSucceeded
 from ..interfaces import ISecretBox
 from ..logs import loggable
 from ..models import LinkedIdentity, StoredToken, session_factory_for
-from ..models.records import utcnow
+from ..models.records import as_utc, utcnow
 from ..providers.errors import ProviderError, RefreshTokenRejected
 from ..providers.registry import get_provider_registry
 from ..sites import site_key
@@ -62,13 +62,6 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN = 60
 #: Longest ``scopes`` kept (the column's size).
 MAX_SCOPES_LENGTH = 255
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """``moment`` as aware UTC (SQLite gives naive UTC back)."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 def _expires_at(expires_in: object) -> datetime | None:
@@ -102,8 +95,7 @@ def _fill(row: StoredToken, box: ISecretBox, access_token: str, refresh_token: o
 
 def is_fresh(expires_at: datetime | None, margin: int = EXPIRY_MARGIN) -> bool:
     """Whether a token expiring at ``expires_at`` (None: never said) is still usable."""
-    expires_at = _aware(expires_at)
-    return expires_at is None or expires_at - timedelta(seconds=margin) > utcnow()
+    return expires_at is None or as_utc(expires_at) - timedelta(seconds=margin) > utcnow()
 
 
 def store_login_tokens(event: SocialLoginSucceeded) -> None:
