@@ -150,6 +150,41 @@ def test_after_apply_only_visitors_see_no_bitbucket_button(site, editor_page, vi
     expect(bitbucket_buttons(visitor_page)).to_be_visible()
 
 
+def test_preview_pressed_while_apply_is_stored_waits_and_shows_the_applied_draft(
+        site, editor_page):
+    """While Apply's answer is on its way the form still holds the draft version from
+    before: a Preview posted then would be refused as someone else's change. The press does
+    nothing until Apply is in; pressed again it shows the applied draft."""
+    open_login_setting(editor_page, site)
+    fill_bitbucket_tab(editor_page)
+    posts, held = [], []
+
+    def hold_the_first_post(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(route.request.post_data or "")
+        if len(posts) == 1:
+            held.append(route)  # Apply's answer waits until the test lets it go
+        else:
+            route.continue_()
+
+    editor_page.route(lambda url: "/editor/system-pages/login/" in url, hold_the_first_post)
+    press(editor_page, "Apply")
+    expect(editor_page.locator("#login-settings-form")).to_have_attribute("aria-busy", "true")
+    press(editor_page, "Preview")
+    editor_page.wait_for_timeout(300)  # a second post would be on its way by now
+    assert len(posts) == 1 and "action=apply" in posts[0], posts
+    held[0].continue_()
+    expect(shown(editor_page, "Draft stored.")).to_be_visible()
+
+    press(editor_page, "Preview")
+    editor_page.wait_for_url(site("/editor/system-pages/login/preview"))
+    expect(editor_page.get_by_text("Preview of the draft.")).to_be_visible()
+    expect(editor_page.get_by_text(BITBUCKET_BUTTON)).to_be_visible()
+    assert len(posts) == 2 and "action=preview" in posts[1], posts
+
+
 def test_an_empty_client_id_is_shown_by_the_field(site, editor_page, shoot):
     open_login_setting(editor_page, site)
     fill_bitbucket_tab(editor_page, client_id="")
