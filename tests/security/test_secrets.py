@@ -11,9 +11,17 @@ from sqlalchemy import select, text
 
 from cms_social_login.models import LoginSettings, PublishRecord
 from cms_social_login.settings import DEMO_SECRET_KEY
+from cms_social_login.testing import steps
+from cms_social_login.testing.plugin import site_app
 from cms_social_login.testing.steps import log_out
 
-from ..helpers import CLIENT_SECRET, callback_path, settings_form, start_login
+from ..helpers import (
+    CLIENT_SECRET,
+    callback_path,
+    settings_form,
+    start_login,
+    submit_bitbucket,
+)
 from .helpers import dbsession_of
 
 PAGES = [
@@ -95,11 +103,20 @@ def test_start_refuses_a_weak_secret_key(app_settings, monkeypatch, key, demo, c
         main({}, **settings)
 
 
-def test_demo_mode_accepts_the_demo_key(app_settings):
-    from cms_demo import main
-
-    main({}, **{**app_settings, "cms_social_login.secret_key": DEMO_SECRET_KEY,
-                "cms_social_login.demo": "true"})
+def test_demo_mode_runs_the_whole_story_on_the_demo_key(app_settings, bitbucket,
+                                                         bitbucket_user):
+    """In demo mode the demo key is accepted and does its work: the editor's session, the
+    secret stored encrypted with it, and a visitor's login all run on it."""
+    settings = {**app_settings, "cms_social_login.secret_key": DEMO_SECRET_KEY,
+                "cms_social_login.demo": "true"}
+    with site_app(settings) as app:
+        editor = steps.make_browser(app)
+        steps.sign_in(editor)
+        submit_bitbucket(editor, "save").follow()
+        visitor = steps.make_browser(app)
+        location = bitbucket.approve(start_login(visitor))
+        home = visitor.get(callback_path(location)).follow()
+    assert "Signed in as" in home.text and "Ada Lovelace" in home.text
 
 
 def test_the_environment_variable_wins(app_settings, monkeypatch):
