@@ -12,6 +12,8 @@ rebinding) is refused too.
 
 from __future__ import annotations
 
+import http.client
+import io
 import ipaddress
 import json
 import logging
@@ -26,7 +28,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util import Timeout
 from urllib3.util.connection import create_connection
 
@@ -155,36 +162,152 @@ def _logged_origin(url: str) -> str:
     return url_origin(url) or "(unparsable URL)"
 
 
-class _PublicOnlyConnection(HTTPConnection):
-    """Resolves the host itself and connects only to a public address (the one checked)."""
+def _lookup(host: str, port: int, timeout: float | None) -> list[Any]:
+    """``getaddrinfo`` for a TCP connection to ``host``, given up after ``timeout``
+    seconds (``TimeoutError``). The resolver keeps no deadline of its own, so a name is
+    looked up in a helper thread that the caller stops waiting for; an address literal
+    needs no lookup and no thread."""
+    if numeric_host(host) is not None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting caller
+            answer.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="cms_social_login DNS lookup", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"looking up {host} took longer than {timeout}s")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
+
+
+class _DeadlineReads(io.RawIOBase):
+    """A socket's reads, each one given only what is left until ``deadline``: a server
+    that trickles a byte now and then is cut at the deadline (a fixed per-read timeout
+    would wait for it as long as it keeps going). On TLS one read is one ``SSLSocket``
+    read, which keeps its timeout across the records it waits for."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # counted by the socket, as usual
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the call's deadline passed")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _ReadsByDeadline:
+    """What http.client's answer reads through: the socket's ``makefile``, bounded by
+    the deadline the socket's timeout sets when the answer begins (urllib3 sets it to
+    what is left of the call's total budget just before)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        timeout = self.sock.gettimeout()
+        if timeout is None:  # no budget was given: no deadline to keep
+            return self.sock.makefile(mode)
+        return io.BufferedReader(_DeadlineReads(self.sock, time.monotonic() + timeout))
+
+
+class _AnswerByDeadline(http.client.HTTPResponse):
+    """An answer whose status line, headers and body all arrive by the call's deadline."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_ReadsByDeadline(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+
+class _DeadlineConnection(HTTPConnection):
+    """A connection that keeps the call's deadline in the caller's thread: the name is
+    looked up, connected to and every read of the answer is made within what is left of
+    the budget (``timeout``, which urllib3 sets from the call's total). With
+    ``public_only`` it connects only to a public address, the one it checked."""
+
+    response_class = _AnswerByDeadline
+    public_only = False
 
     def _new_conn(self) -> socket.socket:
+        budget = self.timeout if isinstance(self.timeout, (int, float)) else None
+        deadline = None if budget is None else time.monotonic() + budget
         try:
-            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+            infos = _lookup(self._dns_host, self.port, budget)
         except socket.gaierror as exc:
             # Never urllib3's own (unchecked) lookup: a second answer may be another address.
             raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Looking up {self.host} timed out") from exc
         addresses = [info[4][0] for info in infos]
-        public = [address for address in addresses if address_allowed(str(address))]
-        if not public:
+        allowed = [address for address in addresses
+                   if not self.public_only or address_allowed(str(address))]
+        if not allowed:
             raise AddressNotAllowed(
                 f"{self.host}:{self.port} resolves to {', '.join(map(str, addresses))}, "
                 "which the address policy refuses")
         error: OSError | None = None
-        for address in public:
+        for address in allowed:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
             try:
-                return create_connection((str(address), self.port), self.timeout,
+                sock = create_connection((str(address), self.port), left,
                                          source_address=self.source_address,
                                          socket_options=self.socket_options)
             except TimeoutError as exc:
                 raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
             except OSError as exc:
                 error = exc
+                continue
+            if deadline is not None:  # the TLS handshake gets what is left, no more
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            return sock
+        if error is None:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, HTTPSConnection):
+    """HTTPS with the same deadline; the certificate is verified for the host name."""
+
+
+class _PublicOnlyConnection(_DeadlineConnection):
+    """Resolves the host itself and connects only to a public address (the one checked)."""
+
+    public_only = True
 
 
 class _PublicOnlyHTTPSConnection(_PublicOnlyConnection, HTTPSConnection):
     """HTTPS with the same check; the certificate is still verified for the host name."""
+
+
+class _DeadlinePool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
 
 
 class _PublicOnlyPool(HTTPConnectionPool):
@@ -197,7 +320,8 @@ class _PublicOnlyHTTPSPool(HTTPSConnectionPool):
 
 class PolicyAdapter(HTTPAdapter):
     """A ``requests`` adapter that checks each URL, and (unless private addresses are
-    allowed) each connection's resolved address, against a :class:`UrlPolicy`."""
+    allowed) each connection's resolved address, against a :class:`UrlPolicy`; its
+    connections keep each call's deadline (:class:`_DeadlineConnection`)."""
 
     def __init__(self, policy: UrlPolicy) -> None:
         self.policy = policy
@@ -205,9 +329,11 @@ class PolicyAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        if not self.policy.allow_private:
-            self.poolmanager.pool_classes_by_scheme = {"http": _PublicOnlyPool,
-                                                       "https": _PublicOnlyHTTPSPool}
+        if self.policy.allow_private:
+            pools = {"http": _DeadlinePool, "https": _DeadlineHTTPSPool}
+        else:
+            pools = {"http": _PublicOnlyPool, "https": _PublicOnlyHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = pools
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
@@ -264,58 +390,27 @@ class CallSlots:
             self._changed.notify()
 
 
-class _Call:
-    """One outbound call, run in a helper thread: the caller waits for it until the
-    deadline and no longer, whatever the server does (a server that trickles a byte now
-    and then defeats per-read socket timeouts)."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.status = 0
-        self.body = b""
-        self.error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._response: requests.Response | None = None
-        self._abandoned = False
-
-    def attach(self, response: requests.Response) -> None:
-        """The helper got the answer's headers; the body is read next."""
-        with self._lock:
-            self._response = response
-            abandoned = self._abandoned
-        if abandoned:
-            _shutdown(response)
-
-    def abandon(self) -> None:
-        """The caller stopped waiting: wake a body read blocked on the socket, so the
-        helper thread (and its slot) end now too."""
-        with self._lock:
-            self._abandoned = True
-            response = self._response
-        if response is not None:
-            _shutdown(response)
-
-
-def _shutdown(response: requests.Response) -> None:
-    """Shut down the socket ``response`` reads from (safe from another thread)."""
-    try:
-        response.raw.shutdown()
-    except (ValueError, OSError):  # already back in the pool, or closed: nothing blocks
-        pass
+def _timed_out(error: requests.RequestException) -> bool:
+    """Whether ``error`` is the deadline (``requests`` reports a body read that timed
+    out as a ``ConnectionError`` around urllib3's ``ReadTimeoutError``)."""
+    return isinstance(error, requests.Timeout) or any(
+        isinstance(arg, ReadTimeoutError) for arg in error.args)
 
 
 class HttpClient:
     """Calls a provider's endpoints over one ``requests.Session`` (connection reuse).
 
-    ``timeout`` seconds is the whole call's budget (connect, send, every read, the body
-    included): the call runs in a helper thread, and the caller gets a
-    :class:`ProviderError` at the deadline even from a server that trickles its answer.
-    At most ``max_concurrent`` calls are in flight at once (a call still counts until its
-    helper thread ends); one more waits for a slot while the calls in flight are younger
-    than :data:`SLOT_PATIENCE`, and is refused with :class:`ProviderBusy` once they are
-    older (at once, while the provider stays slow), so a hung provider holds a bounded
-    number of the server's threads. The body is read up to ``max_bytes``; network
-    failures and non-JSON bodies become :class:`ProviderError` naming ``provider_title``.
+    ``timeout`` seconds is the whole call's budget (the name's lookup, connect, send,
+    every read, the body included): each step gets only what is left of it, so the
+    caller gets a :class:`ProviderError` at the deadline even from a server that trickles
+    its answer. The call runs in the caller's thread (a name to look up is the one step
+    that waits in a helper thread, as the resolver keeps no deadline). At most
+    ``max_concurrent`` calls are in flight at once; one more waits for a slot while the
+    calls in flight are younger than :data:`SLOT_PATIENCE`, and is refused with
+    :class:`ProviderBusy` once they are older (at once, while the provider stays slow),
+    so a hung provider holds a bounded number of the server's threads. The body is read
+    up to ``max_bytes``; network failures and non-JSON bodies become
+    :class:`ProviderError` naming ``provider_title``.
     """
 
     def __init__(self, provider_title: str, timeout: float,
@@ -346,33 +441,21 @@ class HttpClient:
                 _("${title} is slow to answer right now; please try again in a moment.",
                   mapping=title),
                 f"{method} {url}: {self.slots.limit} slow calls already in flight")
-        call = _Call()
         try:
-            threading.Thread(target=self._run, args=(call, slot, method, url, kwargs),
-                             name=f"cms_social_login {self.provider_title}",
-                             daemon=True).start()
-        except BaseException:
+            status, body = self._exchange(method, url, kwargs)
+        except AddressNotAllowed as exc:
+            log.warning("outbound %s %s refused: %s", method, _logged_origin(url), exc)
+            raise ProviderError(unreachable, NOT_ALLOWED_REASON) from exc
+        except requests.RequestException as exc:
+            if _timed_out(exc):
+                log.warning("outbound %s %s: no complete answer within %ss", method,
+                            _logged_origin(url), self.timeout)
+            else:
+                log.warning("outbound %s %s: %s", method, _logged_origin(url),
+                            type(exc).__name__)
+            raise ProviderError(unreachable, UNREACHABLE_REASON) from exc
+        finally:
             self.slots.release(slot)
-            raise
-        if not call.done.wait(self.timeout):
-            call.abandon()
-            log.warning("outbound %s %s: no complete answer within %ss", method,
-                        _logged_origin(url), self.timeout)
-            raise ProviderError(unreachable, UNREACHABLE_REASON)
-        error = call.error
-        if isinstance(error, AddressNotAllowed):
-            log.warning("outbound %s %s refused: %s", method, _logged_origin(url), error)
-            raise ProviderError(unreachable, NOT_ALLOWED_REASON) from error
-        if isinstance(error, requests.Timeout):
-            log.warning("outbound %s %s: timed out after %ss", method, _logged_origin(url),
-                        self.timeout)
-            raise ProviderError(unreachable, UNREACHABLE_REASON) from error
-        if isinstance(error, requests.RequestException):
-            log.warning("outbound %s %s: %s", method, _logged_origin(url), type(error).__name__)
-            raise ProviderError(unreachable, UNREACHABLE_REASON) from error
-        if error is not None:  # a ProviderError of _read, or a bug: raised here
-            raise error
-        body, status = call.body, call.status
         try:
             data = json.loads(body) if body else None
         except ValueError as exc:
@@ -390,27 +473,12 @@ class HttpClient:
                      urlsplit(url).path[:200], status)
         return HttpResponse(status=status, data=data, url=url)
 
-    def _run(self, call: _Call, slot: float, method: str, url: str,
-             kwargs: dict[str, Any]) -> None:
-        """The helper thread: send, read the body, hand both (or the error) to ``call``.
-
-        urllib3's ``total`` bounds the connect and each read by what is left of the
-        budget; the caller's :meth:`_Call.abandon` cuts a body that still trickles. A
-        server that trickles its *headers* keeps this thread (not the caller's) until it
-        stops, as urllib3 gives no handle on the socket before the headers are in; its
-        slot stays taken meanwhile, so the provider counts as slow."""
-        try:
-            with self.session.request(method, url, timeout=Timeout(total=self.timeout),
-                                      stream=True, allow_redirects=False,
-                                      **kwargs) as response:
-                call.attach(response)
-                call.body = self._read(response)
-                call.status = response.status_code
-        except Exception as exc:  # handed to the waiting caller
-            call.error = exc
-        finally:
-            self.slots.release(slot)  # before done: the caller's next call may need it
-            call.done.set()
+    def _exchange(self, method: str, url: str, kwargs: dict[str, Any]) -> tuple[int, bytes]:
+        """Send, read the body; (status, body). urllib3's ``total`` bounds the connect
+        and the send by the budget, and the connection's reads by what is left of it."""
+        with self.session.request(method, url, timeout=Timeout(total=self.timeout),
+                                  stream=True, allow_redirects=False, **kwargs) as response:
+            return response.status_code, self._read(response)
 
     def _read(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
