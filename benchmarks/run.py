@@ -804,9 +804,10 @@ def migrate_database(url: str) -> None:
 
 @contextmanager
 def pserve_worker(url: str, emulator: BitbucketEmulator,
-                  extra_env: dict[str, str] | None = None) -> Iterator[tuple[Any, str]]:
-    """A ``pserve production.ini`` process on a free 127.0.0.1 port, once ``/login``
-    answers: (its ``Popen``, its base URL)."""
+                  extra_env: dict[str, str] | None = None, ini: Path = ROOT / "production.ini"
+                  ) -> Iterator[tuple[Any, str]]:
+    """A ``pserve production.ini`` process (or of another ``ini``) on a free 127.0.0.1
+    port, once ``/login`` answers: (its ``Popen``, its base URL)."""
     env = {**os.environ, **(extra_env or {}), "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
            "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
            "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
@@ -815,7 +816,7 @@ def pserve_worker(url: str, emulator: BitbucketEmulator,
            "CMS_SOCIAL_LOGIN_BITBUCKET_API_URL": emulator.api_url}
     port = free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "pyramid.scripts.pserve", str(ROOT / "production.ini"),
+        [sys.executable, "-m", "pyramid.scripts.pserve", str(ini),
          f"http_port={port}"], env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -841,11 +842,63 @@ def pserve_worker(url: str, emulator: BitbucketEmulator,
             worker.kill()
 
 
+def load_worker(worker: Any, base: str, requests_count: int, clients: int) -> dict[str, Any]:
+    """Send ``requests_count`` ``GET /login`` from ``clients`` threads to a started worker;
+    its memory figures (MiB) after start and after the load."""
+    started_kib = vm_kib(worker.pid, "VmHWM")
+    started_rss_kib = vm_kib(worker.pid, "VmRSS")
+    errors: list[str] = []
+
+    def client(count: int) -> None:
+        with requests.Session() as http:
+            for _ in range(count):
+                answer = http.get(base + "/login", timeout=10)
+                if answer.status_code != 200 or b"Log in with Bitbucket" not in \
+                        answer.content:
+                    errors.append(str(answer.status_code))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(requests_count // clients,))
+               for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
+    return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
+            "rss_after_start_mib": started_kib / 1024,
+            "rss_now_after_start_mib": started_rss_kib / 1024,
+            "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
+            "requests": requests_count, "clients": clients,
+            "http_rps": requests_count / elapsed}
+
+
+def floor_ini(folder: Path, url: str, page: str) -> Path:
+    """production.ini with its app replaced by ``benchmarks/floor_app.py`` (serving
+    ``page``, the site's login page): the same server, threads and pool."""
+    (folder / "floor.page").write_text(page)
+    source = (ROOT / "production.ini").read_text()
+    app = (f"[app:main]\nuse = call:benchmarks.floor_app:main\n"
+           f"pyramid.reload_templates = false\nsqlalchemy.url = {url}\n"
+           f"sqlalchemy.pool_size = 8\nsqlalchemy.max_overflow = 4\n"
+           f"floor.page = {folder / 'floor.page'}\nretry.attempts = 3\n"
+           f"tm.annotate_user = false\n\n")
+    ini = folder / "floor.ini"
+    ini.write_text(source[:source.index("[app:main]")] + app
+                   + source[source.index("[server:main]"):])
+    return ini
+
+
 def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
                         requests_count: int = 3000, clients: int = 8,
-                        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+                        extra_env: dict[str, str] | None = None, floor: bool = False
+                        ) -> dict[str, Any]:
     """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``
-    (the database migrated first, Bitbucket published through another worker)."""
+    (the database migrated first, Bitbucket published through another worker); with
+    ``floor``, also of the stack's floor (``benchmarks/floor_app.py``: the same page from a
+    bare Pyramid app on the same stack and server) under the same load."""
     from cms_demo.bootstrap import create_editor
 
     url = server.create_database("bench_worker")
@@ -859,34 +912,13 @@ def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
         with pserve_worker(url, emulator, extra_env) as (_, editors_worker):
             publish_over_http(editors_worker)
         with pserve_worker(url, emulator, extra_env) as (worker, base):
-            started_kib = vm_kib(worker.pid, "VmHWM")
-            started_rss_kib = vm_kib(worker.pid, "VmRSS")
-            errors: list[str] = []
-
-            def client(count: int) -> None:
-                with requests.Session() as http:
-                    for _ in range(count):
-                        answer = http.get(base + "/login", timeout=10)
-                        if answer.status_code != 200 or b"Log in with Bitbucket" not in \
-                                answer.content:
-                            errors.append(str(answer.status_code))
-
-            start = time.perf_counter()
-            threads = [threading.Thread(target=client, args=(requests_count // clients,))
-                       for _ in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - start
-            if errors:
-                raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
-            return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
-                    "rss_after_start_mib": started_kib / 1024,
-                    "rss_now_after_start_mib": started_rss_kib / 1024,
-                    "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
-                    "requests": requests_count, "clients": clients,
-                    "http_rps": requests_count / elapsed}
+            figures = load_worker(worker, base, requests_count, clients)
+            page = requests.get(base + "/login", timeout=10).text
+        if floor:
+            with tempfile.TemporaryDirectory() as folder, pserve_worker(
+                    url, emulator, ini=floor_ini(Path(folder), url, page)) as (worker, base):
+                figures["floor"] = load_worker(worker, base, requests_count, clients)
+        return figures
     finally:
         server.drop_database("bench_worker")
 
@@ -1119,7 +1151,7 @@ def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = N
         if "4" in wanted:
             results["worker_memory"] = bench_worker_memory(
                 server, emulator, requests_count=sizes["memory_requests"],
-                clients=2 if quick else 8)
+                clients=2 if quick else 8, floor=True)
             report_one("worker_memory", results["worker_memory"])
             results["memory_per_provider"] = bench_memory_per_provider(
                 server, emulator, requests_count=20 if quick else 600)
@@ -1200,6 +1232,15 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f"{figures['rss_after_start_mib']:.1f} / VmRSS "
               f"{figures['rss_now_after_start_mib']:.1f} MiB; "
               f"{figures['http_rps']:.0f} req/s over HTTP)", flush=True)
+        if "floor" in figures:
+            floor = figures["floor"]
+            print(f"    the stack's floor (benchmarks/floor_app.py: the same page from a bare "
+                  f"Pyramid + Jinja2 + pyramid_tm/retry + SQLAlchemy ORM + psycopg app, same "
+                  f"server and load): {floor['peak_rss_mib']:.1f} MiB (after start "
+                  f"{floor['rss_after_start_mib']:.1f}) -> the add-on's excess "
+                  f"{figures['peak_rss_mib'] - floor['peak_rss_mib']:.1f} MiB "
+                  f"(target <= 60 MiB in all: "
+                  f"{'holds' if figures['peak_rss_mib'] <= 60 else 'MISSED'})", flush=True)
     elif name == "memory_per_provider":
         one, many = figures["peak_rss_mib"]
         print(f"4b. worker peak RSS with {figures['providers'][0]} / "

@@ -19,16 +19,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util import Timeout
-from urllib3.util.connection import create_connection
 
 from .i18n import _
 from .origins import url_origin
@@ -39,6 +31,11 @@ from .providers.errors import (
     ProviderBusy,
     ProviderError,
 )
+
+if TYPE_CHECKING:  # requests and urllib3 are imported at a provider's first call
+    import requests
+
+    from .http_transport import PolicyAdapter
 
 log = logging.getLogger(__name__)
 
@@ -145,74 +142,16 @@ class UrlPolicy:
         if self.url_problem(url):
             raise AddressNotAllowed(f"URL refused by the address policy: {_logged_origin(url)}")
 
-    def adapter(self) -> HTTPAdapter:
+    def adapter(self) -> PolicyAdapter:
         """The ``requests`` transport that applies this policy to every connection."""
+        from .http_transport import PolicyAdapter
+
         return PolicyAdapter(self)
 
 
 def _logged_origin(url: str) -> str:
     """The origin of ``url`` for a log line."""
     return url_origin(url) or "(unparsable URL)"
-
-
-class _PublicOnlyConnection(HTTPConnection):
-    """Resolves the host itself and connects only to a public address (the one checked)."""
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            # Never urllib3's own (unchecked) lookup: a second answer may be another address.
-            raise NameResolutionError(self.host, self, exc) from exc
-        addresses = [info[4][0] for info in infos]
-        public = [address for address in addresses if address_allowed(str(address))]
-        if not public:
-            raise AddressNotAllowed(
-                f"{self.host}:{self.port} resolves to {', '.join(map(str, addresses))}, "
-                "which the address policy refuses")
-        error: OSError | None = None
-        for address in public:
-            try:
-                return create_connection((str(address), self.port), self.timeout,
-                                         source_address=self.source_address,
-                                         socket_options=self.socket_options)
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
-            except OSError as exc:
-                error = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
-
-
-class _PublicOnlyHTTPSConnection(_PublicOnlyConnection, HTTPSConnection):
-    """HTTPS with the same check; the certificate is still verified for the host name."""
-
-
-class _PublicOnlyPool(HTTPConnectionPool):
-    ConnectionCls = _PublicOnlyConnection
-
-
-class _PublicOnlyHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PublicOnlyHTTPSConnection
-
-
-class PolicyAdapter(HTTPAdapter):
-    """A ``requests`` adapter that checks each URL, and (unless private addresses are
-    allowed) each connection's resolved address, against a :class:`UrlPolicy`."""
-
-    def __init__(self, policy: UrlPolicy) -> None:
-        self.policy = policy
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        if not self.policy.allow_private:
-            self.poolmanager.pool_classes_by_scheme = {"http": _PublicOnlyPool,
-                                                       "https": _PublicOnlyHTTPSPool}
-
-    def send(self, request: requests.PreparedRequest, *args: Any,
-             **kwargs: Any) -> requests.Response:
-        self.policy.check_url(request.url or "")
-        return super().send(request, *args, **kwargs)
 
 
 @dataclass
@@ -326,14 +265,29 @@ class HttpClient:
         self.max_bytes = max_bytes
         self.slots = CallSlots(max_concurrent)
         self.policy = policy or UrlPolicy()
-        self.session = requests.Session()
-        # Proxies from the environment would hide the real destination from the policy.
-        self.session.trust_env = False
-        adapter = self.policy.adapter()
-        for prefix in ("https://", "http://"):
-            self.session.mount(prefix, adapter)
-        self.session.headers["User-Agent"] = "cms_social_login"
-        self.session.headers["Accept"] = "application/json"
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        """The pooled ``requests.Session``, made at the first call: a worker that only
+        serves pages never loads ``requests`` and urllib3 (benchmark 4's memory)."""
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    import requests
+
+                    session = requests.Session()
+                    # Proxies from the environment would hide the real destination from
+                    # the policy.
+                    session.trust_env = False
+                    adapter = self.policy.adapter()
+                    for prefix in ("https://", "http://"):
+                        session.mount(prefix, adapter)
+                    session.headers["User-Agent"] = "cms_social_login"
+                    session.headers["Accept"] = "application/json"
+                    self._session = session
+        return self._session
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         """Send the request and decode a JSON answer of any status."""
@@ -360,6 +314,8 @@ class HttpClient:
                         _logged_origin(url), self.timeout)
             raise ProviderError(unreachable, UNREACHABLE_REASON)
         error = call.error
+        import requests  # loaded by the call's session
+
         if isinstance(error, AddressNotAllowed):
             log.warning("outbound %s %s refused: %s", method, _logged_origin(url), error)
             raise ProviderError(unreachable, NOT_ALLOWED_REASON) from error
@@ -399,6 +355,8 @@ class HttpClient:
         server that trickles its *headers* keeps this thread (not the caller's) until it
         stops, as urllib3 gives no handle on the socket before the headers are in; its
         slot stays taken meanwhile, so the provider counts as slow."""
+        from urllib3.util import Timeout
+
         try:
             with self.session.request(method, url, timeout=Timeout(total=self.timeout),
                                       stream=True, allow_redirects=False,
