@@ -640,26 +640,41 @@ def fill_identities(url: str, count: int) -> float:
         "FROM generate_series(1, :count) AS i"), count, migrate=True)
 
 
-def lookup_timings(url: str, count: int, samples: int) -> list[float]:
-    """Seconds per identity lookup (the callback's query, through the ORM session)."""
-    engine = create_engine(url)
-    factory = get_session_factory(engine)
+def wanted_identities(count: int, samples: int) -> list[str]:
+    """``samples`` provider user ids of :func:`fill_identities`'s ``count``, at random."""
     rng = random.Random(count)
-    wanted = ["{" + hashlib.md5(str(rng.randint(1, count)).encode(),
-                                     usedforsecurity=False).hexdigest() + "}"
-              for _ in range(samples)]
-    timings = []
+    return ["{" + hashlib.md5(str(rng.randint(1, count)).encode(),
+                              usedforsecurity=False).hexdigest() + "}"
+            for _ in range(samples)]
+
+
+def lookup_timings(urls: dict[str, str], counts: dict[str, int], samples: int,
+                   warm_up: int = 200) -> dict[str, list[float]]:
+    """Seconds per identity lookup (the callback's query, through the ORM session) on each
+    database of ``urls``, one lookup on each in turn (the order of each pair alternates),
+    so whatever else the machine does hits both alike; the first ``warm_up`` lookups of
+    each (connection, statement cache) are not counted."""
+    engines = {name: create_engine(url) for name, url in urls.items()}
+    sessions = {name: get_session_factory(engine)() for name, engine in engines.items()}
+    wanted = {name: wanted_identities(counts[name], warm_up + samples) for name in urls}
+    timings: dict[str, list[float]] = {name: [] for name in urls}
+    names = list(urls)
     try:
-        with factory() as dbsession:
-            for provider_user_id in wanted:
+        for index in range(warm_up + samples):
+            for name in (names if index % 2 else names[::-1]):
+                dbsession = sessions[name]
                 start = time.perf_counter()
                 identity = find_identity(dbsession, "default", "bitbucket",
-                                         "https://api.bitbucket.org", provider_user_id)
-                timings.append(time.perf_counter() - start)
+                                         "https://api.bitbucket.org", wanted[name][index])
+                elapsed = time.perf_counter() - start
                 assert identity is not None
                 dbsession.expunge_all()
+                if index >= warm_up:
+                    timings[name].append(elapsed)
     finally:
-        engine.dispose()
+        for name in urls:
+            sessions[name].close()
+            engines[name].dispose()
     return timings
 
 
@@ -679,30 +694,33 @@ def explain(url: str) -> str:
 
 
 def bench_identity_lookup(server: PostgreSQLServer, small: int = 1_000,
-                          large: int = 1_000_000, samples: int = 2000,
-                          rounds: int = 5) -> dict[str, Any]:
-    """Benchmark 3: p50 of the lookup with ``small`` and with ``large`` identities."""
+                          large: int = 1_000_000, samples: int = 10_000,
+                          parts: int = 5) -> dict[str, Any]:
+    """Benchmark 3: p50 of the lookup with ``small`` and with ``large`` identities
+    (``samples`` lookups each, interleaved one by one); the ratio also per ``parts``
+    consecutive shares of the samples, to show how much it moves within one run."""
     urls = {}
     setup = {}
-    for name, count in (("small", small), ("large", large)):
+    counts = {"small": small, "large": large}
+    for name, count in counts.items():
         urls[name] = server.create_database(f"bench_identities_{name}")
         setup[name] = fill_identities(urls[name], count)
-    per_round = max(samples // rounds, 1)
-    timings: dict[str, list[float]] = {"small": [], "large": []}
-    for _ in range(rounds):  # interleaved, so drift hits both alike
-        timings["small"] += lookup_timings(urls["small"], small, per_round)
-        timings["large"] += lookup_timings(urls["large"], large, per_round)
+    timings = lookup_timings(urls, counts, samples)
     p50 = {name: statistics.median(values) for name, values in timings.items()}
     p99 = {name: sorted(values)[int(len(values) * 0.99) - 1] for name, values in
            timings.items()}
+    size = max(samples // parts, 1)
+    part_ratios = [statistics.median(timings["large"][start:start + size])
+                   / statistics.median(timings["small"][start:start + size])
+                   for start in range(0, size * parts, size)]
     plan = explain(urls["large"])
     for name in urls:
         server.drop_database(f"bench_identities_{name}")
-    return {"identities": {"small": small, "large": large},
+    return {"identities": counts, "samples": samples,
             "p50_ms": {k: v * 1000 for k, v in p50.items()},
             "p99_ms": {k: v * 1000 for k, v in p99.items()},
             "setup_s": setup, "ratio": p50["large"] / p50["small"], "plan": plan,
-            "target": TARGETS["identity_lookup"]}
+            "part_ratios": part_ratios, "target": TARGETS["identity_lookup"]}
 
 
 # --------------------------------------------------------------------------- 5. growth
@@ -1130,7 +1148,7 @@ def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = N
         login_rounds=1 if quick else 7, login_seconds=0.05 if quick else 1.5,
         sso_rounds=1 if quick else 5, sso_logins=2 if quick else 40,
         small=50 if quick else 1_000, large=500 if quick else 1_000_000,
-        samples=20 if quick else 4000, memory_requests=20 if quick else 3000)
+        samples=20 if quick else 10_000, memory_requests=20 if quick else 3000)
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     given = nullcontext(server) if server is not None else PostgreSQLServer()
     with given as server, BitbucketEmulator() as emulator:
@@ -1229,13 +1247,17 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               flush=True)
     elif name == "identity_lookup":
         n = figures["identities"]
-        print(f"3. identity lookup p50: {figures['p50_ms']['small']:.3f} ms with "
+        print(f"3. identity lookup p50 ({figures['samples']:,} lookups each, one on each "
+              f"database in turn): {figures['p50_ms']['small']:.3f} ms with "
               f"{n['small']:,} vs {figures['p50_ms']['large']:.3f} ms with {n['large']:,} "
               f"identities (p99 {figures['p99_ms']['small']:.3f} / "
               f"{figures['p99_ms']['large']:.3f} ms; setup {figures['setup_s']['large']:.1f}"
               f" s) -> ratio {figures['ratio']:.2f} "
               f"({verdict(figures['ratio'], figures['target'], higher_is_better=False)})",
               flush=True)
+        print(f"   the ratio in each of {len(figures['part_ratios'])} consecutive shares of "
+              f"the samples: "
+              f"{', '.join(f'{r:.2f}' for r in figures['part_ratios'])}", flush=True)
         print(f"   plan: {figures['plan']}", flush=True)
     elif name == "growth":
         small, large = figures["sizes"]["small"], figures["sizes"]["large"]
