@@ -846,10 +846,11 @@ def migrate_database(url: str) -> None:
 
 @contextmanager
 def pserve_worker(url: str, emulator: BitbucketEmulator,
-                  extra_env: dict[str, str] | None = None, ini: Path = ROOT / "production.ini"
-                  ) -> Iterator[tuple[Any, str]]:
-    """A ``pserve production.ini`` process (or of another ``ini``) on a free 127.0.0.1
-    port, once ``/login`` answers: (its ``Popen``, its base URL)."""
+                  extra_env: dict[str, str] | None = None, ini: Path = ROOT / "production.ini",
+                  python: str = sys.executable) -> Iterator[tuple[Any, str]]:
+    """A ``pserve production.ini`` process (or of another ``ini``, run by another
+    ``python``) on a free 127.0.0.1 port, once ``/login`` answers: (its ``Popen``, its
+    base URL). It runs in the project folder: this checkout's code is what it serves."""
     env = {**os.environ, **(extra_env or {}), "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
            "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
            "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
@@ -858,7 +859,7 @@ def pserve_worker(url: str, emulator: BitbucketEmulator,
            "CMS_SOCIAL_LOGIN_BITBUCKET_API_URL": emulator.api_url}
     port = free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "pyramid.scripts.pserve", str(ini),
+        [python, "-m", "pyramid.scripts.pserve", str(ini),
          f"http_port={port}"], env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -935,12 +936,13 @@ def floor_ini(folder: Path, url: str, page: str) -> Path:
 
 def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
                         requests_count: int = 3000, clients: int = 8,
-                        extra_env: dict[str, str] | None = None, floor: bool = False
-                        ) -> dict[str, Any]:
+                        extra_env: dict[str, str] | None = None, floor: bool = False,
+                        python: str = sys.executable) -> dict[str, Any]:
     """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``
     (the database migrated first, Bitbucket published through another worker); with
     ``floor``, also of the stack's floor (``benchmarks/floor_app.py``: the same page from a
-    bare Pyramid app on the same stack and server) under the same load."""
+    bare Pyramid app on the same stack and server) under the same load. ``python`` runs
+    the measured workers (e.g. of a virtualenv holding only the runtime dependencies)."""
     from cms_demo.bootstrap import create_editor
 
     url = server.create_database("bench_worker")
@@ -953,12 +955,14 @@ def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
         # the Save's encryption are not what the measured worker serves).
         with pserve_worker(url, emulator, extra_env) as (_, editors_worker):
             publish_over_http(editors_worker)
-        with pserve_worker(url, emulator, extra_env) as (worker, base):
+        with pserve_worker(url, emulator, extra_env, python=python) as (worker, base):
             figures = load_worker(worker, base, requests_count, clients)
+            figures["python"] = python
             page = requests.get(base + "/login", timeout=10).text
         if floor:
             with tempfile.TemporaryDirectory() as folder, pserve_worker(
-                    url, emulator, ini=floor_ini(Path(folder), url, page)) as (worker, base):
+                    url, emulator, ini=floor_ini(Path(folder), url, page),
+                    python=python) as (worker, base):
                 figures["floor"] = load_worker(worker, base, requests_count, clients)
         return figures
     finally:
@@ -1135,13 +1139,14 @@ def parse_only(value: str) -> frozenset[str]:
     return numbers
 
 
-def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = None
-        ) -> dict[str, Any]:
+def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = None,
+        worker_python: str | None = None) -> dict[str, Any]:
     """Run the benchmarks; the figures as a dict.
 
     ``quick`` uses tiny sizes (a smoke run); ``server`` is a PostgreSQL server to use
     (anything with ``create_database`` / ``drop_database``), else a private one starts;
-    ``only`` the numbers of the benchmarks to run (default: all).
+    ``only`` the numbers of the benchmarks to run (default: all); ``worker_python`` an
+    interpreter to run benchmark 4 again with (its workers and floor).
     """
     wanted = frozenset(BENCHMARKS) if only is None else only
     sizes = dict(
@@ -1195,6 +1200,11 @@ def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = N
                 server, emulator, requests_count=sizes["memory_requests"],
                 clients=2 if quick else 8, floor=True)
             report_one("worker_memory", results["worker_memory"])
+            if worker_python:
+                results["worker_memory_other_python"] = bench_worker_memory(
+                    server, emulator, requests_count=sizes["memory_requests"],
+                    clients=2 if quick else 8, floor=True, python=worker_python)
+                report_one("worker_memory", results["worker_memory_other_python"])
             results["memory_per_provider"] = bench_memory_per_provider(
                 server, emulator, requests_count=20 if quick else 600)
             report_one("memory_per_provider", results["memory_per_provider"])
@@ -1273,7 +1283,9 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f" -> ratio {history['ratio']:.2f} "
               f"({verdict(history['ratio'], history['target'], False)})", flush=True)
     elif name == "worker_memory":
-        print(f"4. worker peak RSS (VmHWM) serving /login: {figures['peak_rss_mib']:.1f} MiB "
+        other = "" if figures["python"] == sys.executable else f", run by {figures['python']}"
+        print(f"4. worker peak RSS (VmHWM) serving /login{other}: "
+              f"{figures['peak_rss_mib']:.1f} MiB "
               f"after {figures['requests']} requests from {figures['clients']} clients "
               f"(VmRSS now {figures['rss_now_mib']:.1f} MiB; after start VmHWM "
               f"{figures['rss_after_start_mib']:.1f} / VmRSS "
@@ -1341,6 +1353,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=parse_only, metavar="N[,N]",
                         help="run only these benchmarks (numbers 1-7; 1 is 1a and 1b, 4 is "
                              "4 and 4b)")
+    parser.add_argument("--worker-python", metavar="PYTHON",
+                        help="also run benchmark 4 with this interpreter, e.g. of a "
+                             "virtualenv holding only the runtime dependencies "
+                             "(python -m venv V && V/bin/pip install . 'psycopg[binary]')")
     args = parser.parse_args(argv)
     info = machine()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -1348,7 +1364,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load:.2f} at start", flush=True)
     quiet_logging()
     started = time.perf_counter()
-    results = run(quick=args.quick, only=args.only)
+    results = run(quick=args.quick, only=args.only, worker_python=args.worker_python)
     results["seconds"] = time.perf_counter() - started
     results["load_average"] = {"start": load, "end": os.getloadavg()[0]}
     print(f"PostgreSQL {results['machine']['postgresql']}; total {results['seconds']:.0f} s; "
