@@ -640,26 +640,41 @@ def fill_identities(url: str, count: int) -> float:
         "FROM generate_series(1, :count) AS i"), count, migrate=True)
 
 
-def lookup_timings(url: str, count: int, samples: int) -> list[float]:
-    """Seconds per identity lookup (the callback's query, through the ORM session)."""
-    engine = create_engine(url)
-    factory = get_session_factory(engine)
+def wanted_identities(count: int, samples: int) -> list[str]:
+    """``samples`` provider user ids of :func:`fill_identities`'s ``count``, at random."""
     rng = random.Random(count)
-    wanted = ["{" + hashlib.md5(str(rng.randint(1, count)).encode(),
-                                     usedforsecurity=False).hexdigest() + "}"
-              for _ in range(samples)]
-    timings = []
+    return ["{" + hashlib.md5(str(rng.randint(1, count)).encode(),
+                              usedforsecurity=False).hexdigest() + "}"
+            for _ in range(samples)]
+
+
+def lookup_timings(urls: dict[str, str], counts: dict[str, int], samples: int,
+                   warm_up: int = 200) -> dict[str, list[float]]:
+    """Seconds per identity lookup (the callback's query, through the ORM session) on each
+    database of ``urls``, one lookup on each in turn (the order of each pair alternates),
+    so whatever else the machine does hits both alike; the first ``warm_up`` lookups of
+    each (connection, statement cache) are not counted."""
+    engines = {name: create_engine(url) for name, url in urls.items()}
+    sessions = {name: get_session_factory(engine)() for name, engine in engines.items()}
+    wanted = {name: wanted_identities(counts[name], warm_up + samples) for name in urls}
+    timings: dict[str, list[float]] = {name: [] for name in urls}
+    names = list(urls)
     try:
-        with factory() as dbsession:
-            for provider_user_id in wanted:
+        for index in range(warm_up + samples):
+            for name in (names if index % 2 else names[::-1]):
+                dbsession = sessions[name]
                 start = time.perf_counter()
                 identity = find_identity(dbsession, "default", "bitbucket",
-                                         "https://api.bitbucket.org", provider_user_id)
-                timings.append(time.perf_counter() - start)
+                                         "https://api.bitbucket.org", wanted[name][index])
+                elapsed = time.perf_counter() - start
                 assert identity is not None
                 dbsession.expunge_all()
+                if index >= warm_up:
+                    timings[name].append(elapsed)
     finally:
-        engine.dispose()
+        for name in urls:
+            sessions[name].close()
+            engines[name].dispose()
     return timings
 
 
@@ -679,30 +694,33 @@ def explain(url: str) -> str:
 
 
 def bench_identity_lookup(server: PostgreSQLServer, small: int = 1_000,
-                          large: int = 1_000_000, samples: int = 2000,
-                          rounds: int = 5) -> dict[str, Any]:
-    """Benchmark 3: p50 of the lookup with ``small`` and with ``large`` identities."""
+                          large: int = 1_000_000, samples: int = 10_000,
+                          parts: int = 5) -> dict[str, Any]:
+    """Benchmark 3: p50 of the lookup with ``small`` and with ``large`` identities
+    (``samples`` lookups each, interleaved one by one); the ratio also per ``parts``
+    consecutive shares of the samples, to show how much it moves within one run."""
     urls = {}
     setup = {}
-    for name, count in (("small", small), ("large", large)):
+    counts = {"small": small, "large": large}
+    for name, count in counts.items():
         urls[name] = server.create_database(f"bench_identities_{name}")
         setup[name] = fill_identities(urls[name], count)
-    per_round = max(samples // rounds, 1)
-    timings: dict[str, list[float]] = {"small": [], "large": []}
-    for _ in range(rounds):  # interleaved, so drift hits both alike
-        timings["small"] += lookup_timings(urls["small"], small, per_round)
-        timings["large"] += lookup_timings(urls["large"], large, per_round)
+    timings = lookup_timings(urls, counts, samples)
     p50 = {name: statistics.median(values) for name, values in timings.items()}
     p99 = {name: sorted(values)[int(len(values) * 0.99) - 1] for name, values in
            timings.items()}
+    size = max(samples // parts, 1)
+    part_ratios = [statistics.median(timings["large"][start:start + size])
+                   / statistics.median(timings["small"][start:start + size])
+                   for start in range(0, size * parts, size)]
     plan = explain(urls["large"])
     for name in urls:
         server.drop_database(f"bench_identities_{name}")
-    return {"identities": {"small": small, "large": large},
+    return {"identities": counts, "samples": samples,
             "p50_ms": {k: v * 1000 for k, v in p50.items()},
             "p99_ms": {k: v * 1000 for k, v in p99.items()},
             "setup_s": setup, "ratio": p50["large"] / p50["small"], "plan": plan,
-            "target": TARGETS["identity_lookup"]}
+            "part_ratios": part_ratios, "target": TARGETS["identity_lookup"]}
 
 
 # --------------------------------------------------------------------------- 5. growth
@@ -714,20 +732,27 @@ AUDIT_PAGE = ("/editor/system-pages/login/audit?kind=signin&action=success"
 HISTORY_PAGE = "/editor/system-pages/login/history"
 
 
-def fill_activity(url: str, audit_rows: int, versions: int) -> None:
-    """``audit_rows`` audit events over the last 60 days (a quarter of them Bitbucket
-    sign-ins that worked) and ``versions`` - 1 more published versions."""
+def fill_activity(url: str, audit_rows: int, versions: int, matching: int = 0) -> None:
+    """``audit_rows`` audit events over the last 60 days and ``versions`` - 1 more published
+    versions. Of the events, ``matching`` are the newest, Bitbucket sign-ins that worked
+    in the last hour (what :data:`AUDIT_PAGE` shows); the others a mix (a quarter of them
+    Bitbucket sign-ins that worked)."""
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO social_login_audit (at, kind, action, actor, provider, detail) "
-                "SELECT now() - (i % 86400) * interval '1 minute', "
+                "SELECT now() - (i % 86400) * interval '1 minute' - interval '1 hour', "
                 "CASE WHEN i % 2 = 0 THEN 'signin' ELSE 'editor' END, "
                 "CASE WHEN i % 4 = 0 THEN 'success' WHEN i % 2 = 0 THEN 'denied' "
                 "ELSE 'apply' END, 'user-' || (i % 500), "
                 "CASE WHEN i % 3 = 0 THEN 'github' ELSE 'bitbucket' END, '{}' "
-                "FROM generate_series(1, :count) AS i"), {"count": audit_rows})
+                "FROM generate_series(1, :count) AS i"), {"count": audit_rows - matching})
+            connection.execute(text(
+                "INSERT INTO social_login_audit (at, kind, action, actor, provider, detail) "
+                "SELECT now() - i * interval '30 seconds', 'signin', 'success', "
+                "'user-' || (i % 500), 'bitbucket', '{}' "
+                "FROM generate_series(1, :count) AS i"), {"count": matching})
             connection.execute(text(
                 "INSERT INTO social_login_publish_history (version, document, published_at, "
                 "published_by) SELECT 1000 + i, document, now() - i * interval '1 hour', "
@@ -739,38 +764,56 @@ def fill_activity(url: str, audit_rows: int, versions: int) -> None:
         engine.dispose()
 
 
-def page_p50_ms(browser: WsgiBrowser, path: str, samples: int) -> float:
-    """The median time of ``GET path`` in milliseconds."""
-    timings = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        status, _, _ = browser.get(path)
-        timings.append(time.perf_counter() - start)
-        assert status == 200, (path, status)
-    return statistics.median(timings) * 1000
+def audit_rows_shown(browser: WsgiBrowser) -> int:
+    """How many events the first page of :data:`AUDIT_PAGE` lists."""
+    _, _, page = browser.get(AUDIT_PAGE)
+    return len(re.findall(rb'<tr class="audit-', page))
+
+
+def page_seconds(browser: WsgiBrowser, path: str) -> float:
+    """The time of one ``GET path`` (which must answer 200)."""
+    start = time.perf_counter()
+    status, _, _ = browser.get(path)
+    elapsed = time.perf_counter() - start
+    assert status == 200, (path, status)
+    return elapsed
 
 
 def bench_growth(server: PostgreSQLServer, emulator: BitbucketEmulator,
-                 sizes: dict[str, tuple[int, int]], samples: int = 60,
-                 rounds: int = 3) -> dict[str, Any]:
+                 sizes: dict[str, tuple[int, int]], samples: int = 150,
+                 warm_up: int = 5) -> dict[str, Any]:
     """Benchmark 5: the audit page (filtered) and the history page, on a small and on a
-    large site: ``sizes`` maps "small" / "large" to (audit rows, published versions)."""
+    large site: ``sizes`` maps "small" / "large" to (audit rows, published versions);
+    ``samples`` requests of each page on each site, one on each site in turn (the order
+    of each pair alternates), after ``warm_up`` of each that are not counted.
+
+    Like is compared with like: the small log's newest rows are sign-ins the filter
+    matches, so both first pages list a full page of events (the large log's mix alone
+    would leave the small one's page a third full)."""
+    from cms_social_login.services.audit import PAGE_SIZE
+
     timings: dict[str, dict[str, list[float]]] = {"audit": {}, "history": {}}
+    shown = {}
     with contextlib_exit_stack() as stack:
         editors = {}
         for name, (audit_rows, versions) in sizes.items():
             url = server.create_database(f"bench_growth_{name}")
             stack.callback(server.drop_database, f"bench_growth_{name}")
             site = stack.enter_context(running_site(url, emulator))
-            fill_activity(url, audit_rows, versions)
+            fill_activity(url, audit_rows, versions,
+                          matching=min(audit_rows, PAGE_SIZE + 10) if name == "small" else 0)
             editors[name] = signed_in_editor(site)
-        for _ in range(rounds):  # interleaved, so drift hits both alike
-            for name, editor in editors.items():
-                timings["audit"].setdefault(name, []).append(
-                    page_p50_ms(editor, AUDIT_PAGE, samples // rounds))
-                timings["history"].setdefault(name, []).append(
-                    page_p50_ms(editor, HISTORY_PAGE, samples // rounds))
-    result: dict[str, Any] = {"sizes": sizes}
+            shown[name] = audit_rows_shown(editors[name])
+        if len(set(shown.values())) != 1:
+            raise RuntimeError(f"the audit pages list different numbers of events: {shown}")
+        names = list(editors)
+        for index in range(warm_up + samples):  # interleaved: drift hits both alike
+            for page, path in (("audit", AUDIT_PAGE), ("history", HISTORY_PAGE)):
+                for name in (names if index % 2 else names[::-1]):
+                    elapsed = page_seconds(editors[name], path)
+                    if index >= warm_up:
+                        timings[page].setdefault(name, []).append(elapsed * 1000)
+    result: dict[str, Any] = {"sizes": sizes, "audit_rows_shown": shown}
     for page, target in (("audit", TARGETS["audit_page"]), ("history", TARGETS["history_page"])):
         p50 = {name: statistics.median(values) for name, values in timings[page].items()}
         result[page] = {"p50_ms": p50, "ratio": p50["large"] / p50["small"], "target": target}
@@ -804,9 +847,11 @@ def migrate_database(url: str) -> None:
 
 @contextmanager
 def pserve_worker(url: str, emulator: BitbucketEmulator,
-                  extra_env: dict[str, str] | None = None) -> Iterator[tuple[Any, str]]:
-    """A ``pserve production.ini`` process on a free 127.0.0.1 port, once ``/login``
-    answers: (its ``Popen``, its base URL)."""
+                  extra_env: dict[str, str] | None = None, ini: Path = ROOT / "production.ini",
+                  python: str = sys.executable) -> Iterator[tuple[Any, str]]:
+    """A ``pserve production.ini`` process (or of another ``ini``, run by another
+    ``python``) on a free 127.0.0.1 port, once ``/login`` answers: (its ``Popen``, its
+    base URL). It runs in the project folder: this checkout's code is what it serves."""
     env = {**os.environ, **(extra_env or {}), "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": url,
            "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
            "CMS_SOCIAL_LOGIN_SITE_URL": SITE,
@@ -815,7 +860,7 @@ def pserve_worker(url: str, emulator: BitbucketEmulator,
            "CMS_SOCIAL_LOGIN_BITBUCKET_API_URL": emulator.api_url}
     port = free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "pyramid.scripts.pserve", str(ROOT / "production.ini"),
+        [python, "-m", "pyramid.scripts.pserve", str(ini),
          f"http_port={port}"], env=env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -841,11 +886,64 @@ def pserve_worker(url: str, emulator: BitbucketEmulator,
             worker.kill()
 
 
+def load_worker(worker: Any, base: str, requests_count: int, clients: int) -> dict[str, Any]:
+    """Send ``requests_count`` ``GET /login`` from ``clients`` threads to a started worker;
+    its memory figures (MiB) after start and after the load."""
+    started_kib = vm_kib(worker.pid, "VmHWM")
+    started_rss_kib = vm_kib(worker.pid, "VmRSS")
+    errors: list[str] = []
+
+    def client(count: int) -> None:
+        with requests.Session() as http:
+            for _ in range(count):
+                answer = http.get(base + "/login", timeout=10)
+                if answer.status_code != 200 or b"Log in with Bitbucket" not in \
+                        answer.content:
+                    errors.append(str(answer.status_code))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(requests_count // clients,))
+               for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
+    return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
+            "rss_after_start_mib": started_kib / 1024,
+            "rss_now_after_start_mib": started_rss_kib / 1024,
+            "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
+            "requests": requests_count, "clients": clients,
+            "http_rps": requests_count / elapsed}
+
+
+def floor_ini(folder: Path, url: str, page: str) -> Path:
+    """production.ini with its app replaced by ``benchmarks/floor_app.py`` (serving
+    ``page``, the site's login page): the same server, threads and pool."""
+    (folder / "floor.page").write_text(page)
+    source = (ROOT / "production.ini").read_text()
+    app = (f"[app:main]\nuse = call:benchmarks.floor_app:main\n"
+           f"pyramid.reload_templates = false\nsqlalchemy.url = {url}\n"
+           f"sqlalchemy.pool_size = 8\nsqlalchemy.max_overflow = 4\n"
+           f"floor.page = {folder / 'floor.page'}\nretry.attempts = 3\n"
+           f"tm.annotate_user = false\n\n")
+    ini = folder / "floor.ini"
+    ini.write_text(source[:source.index("[app:main]")] + app
+                   + source[source.index("[server:main]"):])
+    return ini
+
+
 def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
                         requests_count: int = 3000, clients: int = 8,
-                        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+                        extra_env: dict[str, str] | None = None, floor: bool = False,
+                        python: str = sys.executable) -> dict[str, Any]:
     """Benchmark 4: peak RSS of a ``pserve production.ini`` worker serving ``/login``
-    (the database migrated first, Bitbucket published through another worker)."""
+    (the database migrated first, Bitbucket published through another worker); with
+    ``floor``, also of the stack's floor (``benchmarks/floor_app.py``: the same page from a
+    bare Pyramid app on the same stack and server) under the same load. ``python`` runs
+    the measured workers (e.g. of a virtualenv holding only the runtime dependencies)."""
     from cms_demo.bootstrap import create_editor
 
     url = server.create_database("bench_worker")
@@ -858,35 +956,16 @@ def bench_worker_memory(server: PostgreSQLServer, emulator: BitbucketEmulator,
         # the Save's encryption are not what the measured worker serves).
         with pserve_worker(url, emulator, extra_env) as (_, editors_worker):
             publish_over_http(editors_worker)
-        with pserve_worker(url, emulator, extra_env) as (worker, base):
-            started_kib = vm_kib(worker.pid, "VmHWM")
-            started_rss_kib = vm_kib(worker.pid, "VmRSS")
-            errors: list[str] = []
-
-            def client(count: int) -> None:
-                with requests.Session() as http:
-                    for _ in range(count):
-                        answer = http.get(base + "/login", timeout=10)
-                        if answer.status_code != 200 or b"Log in with Bitbucket" not in \
-                                answer.content:
-                            errors.append(str(answer.status_code))
-
-            start = time.perf_counter()
-            threads = [threading.Thread(target=client, args=(requests_count // clients,))
-                       for _ in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - start
-            if errors:
-                raise RuntimeError(f"{len(errors)} bad answers, e.g. {errors[0]}")
-            return {"peak_rss_mib": vm_kib(worker.pid, "VmHWM") / 1024,
-                    "rss_after_start_mib": started_kib / 1024,
-                    "rss_now_after_start_mib": started_rss_kib / 1024,
-                    "rss_now_mib": vm_kib(worker.pid, "VmRSS") / 1024,
-                    "requests": requests_count, "clients": clients,
-                    "http_rps": requests_count / elapsed}
+        with pserve_worker(url, emulator, extra_env, python=python) as (worker, base):
+            figures = load_worker(worker, base, requests_count, clients)
+            figures["python"] = python
+            page = requests.get(base + "/login", timeout=10).text
+        if floor:
+            with tempfile.TemporaryDirectory() as folder, pserve_worker(
+                    url, emulator, ini=floor_ini(Path(folder), url, page),
+                    python=python) as (worker, base):
+                figures["floor"] = load_worker(worker, base, requests_count, clients)
+        return figures
     finally:
         server.drop_database("bench_worker")
 
@@ -1061,20 +1140,21 @@ def parse_only(value: str) -> frozenset[str]:
     return numbers
 
 
-def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = None
-        ) -> dict[str, Any]:
+def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = None,
+        worker_python: str | None = None) -> dict[str, Any]:
     """Run the benchmarks; the figures as a dict.
 
     ``quick`` uses tiny sizes (a smoke run); ``server`` is a PostgreSQL server to use
     (anything with ``create_database`` / ``drop_database``), else a private one starts;
-    ``only`` the numbers of the benchmarks to run (default: all).
+    ``only`` the numbers of the benchmarks to run (default: all); ``worker_python`` an
+    interpreter to run benchmark 4 again with (its workers and floor).
     """
     wanted = frozenset(BENCHMARKS) if only is None else only
     sizes = dict(
         login_rounds=1 if quick else 7, login_seconds=0.05 if quick else 1.5,
         sso_rounds=1 if quick else 5, sso_logins=2 if quick else 40,
         small=50 if quick else 1_000, large=500 if quick else 1_000_000,
-        samples=20 if quick else 4000, memory_requests=20 if quick else 3000)
+        samples=20 if quick else 10_000, memory_requests=20 if quick else 3000)
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     given = nullcontext(server) if server is not None else PostgreSQLServer()
     with given as server, BitbucketEmulator() as emulator:
@@ -1114,13 +1194,18 @@ def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = N
             results["growth"] = bench_growth(
                 server, emulator, sizes={"small": (100, 1), "large": (
                     (2_000, 10) if quick else (100_000, 100))},
-                samples=6 if quick else 60)
+                samples=6 if quick else 150)
             report_one("growth", results["growth"])
         if "4" in wanted:
             results["worker_memory"] = bench_worker_memory(
                 server, emulator, requests_count=sizes["memory_requests"],
-                clients=2 if quick else 8)
+                clients=2 if quick else 8, floor=True)
             report_one("worker_memory", results["worker_memory"])
+            if worker_python:
+                results["worker_memory_other_python"] = bench_worker_memory(
+                    server, emulator, requests_count=sizes["memory_requests"],
+                    clients=2 if quick else 8, floor=True, python=worker_python)
+                report_one("worker_memory", results["worker_memory_other_python"])
             results["memory_per_provider"] = bench_memory_per_provider(
                 server, emulator, requests_count=20 if quick else 600)
             report_one("memory_per_provider", results["memory_per_provider"])
@@ -1173,18 +1258,23 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               flush=True)
     elif name == "identity_lookup":
         n = figures["identities"]
-        print(f"3. identity lookup p50: {figures['p50_ms']['small']:.3f} ms with "
+        print(f"3. identity lookup p50 ({figures['samples']:,} lookups each, one on each "
+              f"database in turn): {figures['p50_ms']['small']:.3f} ms with "
               f"{n['small']:,} vs {figures['p50_ms']['large']:.3f} ms with {n['large']:,} "
               f"identities (p99 {figures['p99_ms']['small']:.3f} / "
               f"{figures['p99_ms']['large']:.3f} ms; setup {figures['setup_s']['large']:.1f}"
               f" s) -> ratio {figures['ratio']:.2f} "
               f"({verdict(figures['ratio'], figures['target'], higher_is_better=False)})",
               flush=True)
+        print(f"   the ratio in each of {len(figures['part_ratios'])} consecutive shares of "
+              f"the samples: "
+              f"{', '.join(f'{r:.2f}' for r in figures['part_ratios'])}", flush=True)
         print(f"   plan: {figures['plan']}", flush=True)
     elif name == "growth":
         small, large = figures["sizes"]["small"], figures["sizes"]["large"]
         audit, history = figures["audit"], figures["history"]
-        print(f"5. audit page p50 (filtered: Bitbucket sign-ins that worked, 30 days): "
+        print(f"5. audit page p50 (filtered: Bitbucket sign-ins that worked, 30 days; both "
+              f"first pages list {figures['audit_rows_shown']['large']} events): "
               f"{audit['p50_ms']['small']:.1f} ms with {small[0]:,} rows vs "
               f"{audit['p50_ms']['large']:.1f} ms with {large[0]:,} -> ratio "
               f"{audit['ratio']:.2f} ({verdict(audit['ratio'], audit['target'], False)})",
@@ -1194,12 +1284,23 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f" -> ratio {history['ratio']:.2f} "
               f"({verdict(history['ratio'], history['target'], False)})", flush=True)
     elif name == "worker_memory":
-        print(f"4. worker peak RSS (VmHWM) serving /login: {figures['peak_rss_mib']:.1f} MiB "
+        other = "" if figures["python"] == sys.executable else f", run by {figures['python']}"
+        print(f"4. worker peak RSS (VmHWM) serving /login{other}: "
+              f"{figures['peak_rss_mib']:.1f} MiB "
               f"after {figures['requests']} requests from {figures['clients']} clients "
               f"(VmRSS now {figures['rss_now_mib']:.1f} MiB; after start VmHWM "
               f"{figures['rss_after_start_mib']:.1f} / VmRSS "
               f"{figures['rss_now_after_start_mib']:.1f} MiB; "
               f"{figures['http_rps']:.0f} req/s over HTTP)", flush=True)
+        if "floor" in figures:
+            floor = figures["floor"]
+            print(f"    the stack's floor (benchmarks/floor_app.py: the same page from a bare "
+                  f"Pyramid + Jinja2 + pyramid_tm/retry + SQLAlchemy ORM + psycopg app, same "
+                  f"server and load): {floor['peak_rss_mib']:.1f} MiB (after start "
+                  f"{floor['rss_after_start_mib']:.1f}) -> the add-on's excess "
+                  f"{figures['peak_rss_mib'] - floor['peak_rss_mib']:.1f} MiB "
+                  f"(target <= 60 MiB in all: "
+                  f"{'holds' if figures['peak_rss_mib'] <= 60 else 'MISSED'})", flush=True)
     elif name == "memory_per_provider":
         one, many = figures["peak_rss_mib"]
         print(f"4b. worker peak RSS with {figures['providers'][0]} / "
@@ -1253,6 +1354,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=parse_only, metavar="N[,N]",
                         help="run only these benchmarks (numbers 1-7; 1 is 1a and 1b, 4 is "
                              "4 and 4b)")
+    parser.add_argument("--worker-python", metavar="PYTHON",
+                        help="also run benchmark 4 with this interpreter, e.g. of a "
+                             "virtualenv holding only the runtime dependencies "
+                             "(python -m venv V && V/bin/pip install . 'psycopg[binary]')")
     args = parser.parse_args(argv)
     info = machine()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -1260,7 +1365,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load:.2f} at start", flush=True)
     quiet_logging()
     started = time.perf_counter()
-    results = run(quick=args.quick, only=args.only)
+    results = run(quick=args.quick, only=args.only, worker_python=args.worker_python)
     results["seconds"] = time.perf_counter() - started
     results["load_average"] = {"start": load, "end": os.getloadavg()[0]}
     print(f"PostgreSQL {results['machine']['postgresql']}; total {results['seconds']:.0f} s; "

@@ -371,3 +371,20 @@ def test_the_counts_of_a_busy_log_say_at_least(app, editor, monkeypatch):
     cells = [td.get_text(strip=True)
              for td in editor.get(AUDIT).html.select("table.audit-counts tbody td")]
     assert cells == ["3", "1"]
+
+
+def test_a_provider_signed_in_only_beyond_the_cap_is_not_listed(app, editor, monkeypatch):
+    monkeypatch.setattr(audit, "COUNT_CAP", 2)
+    with dbsession_of(app) as db:
+        for minutes, provider, action, detail in (
+                (1, "bitbucket", "success", {}), (2, "github", "denied", {"count": 7}),
+                (3, "gitlab", "success", {})):
+            db.add(AuditEvent(site="default", kind=audit.SIGNIN, action=action,
+                              provider=provider, detail=detail,
+                              at=utcnow() - timedelta(minutes=minutes)))
+        db.commit()
+    # The database adds up the newest two: GitHub's one row counts its 7 failures; GitLab's
+    # sign-in is the third, beyond the cap: not a row of zeros, and the others say "at least".
+    rows = [[cell.get_text(strip=True) for cell in row.find_all(["th", "td"])]
+            for row in editor.get(AUDIT).html.select("table.audit-counts tbody tr")]
+    assert rows == [["Bitbucket", "1+", "0+"], ["GitHub", "0+", "7+"]]

@@ -16,7 +16,6 @@ Either way the add-on's code uses ``request.social_login_dbsession``.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,11 +64,15 @@ def _sqlite_lock_is_retryable(error: Exception) -> bool:
     return "database is locked" in str(error)
 
 
-# zope.sqlalchemy's documented list of errors after which a transaction may be retried
-# (it ships PostgreSQL's serialization failures); SQLite's lock timeout joins it so
-# pyramid_tm + pyramid_retry run the request again instead of showing an error.
-if (sqlite3.OperationalError, _sqlite_lock_is_retryable) not in _retryable_errors:
-    _retryable_errors.append((sqlite3.OperationalError, _sqlite_lock_is_retryable))
+def _retry_sqlite_locks() -> None:
+    """Add SQLite's lock timeout to zope.sqlalchemy's documented list of errors after
+    which a transaction may be retried (it ships PostgreSQL's serialization failures), so
+    pyramid_tm + pyramid_retry run the request again instead of showing an error. Done
+    when a SQLite engine is made: a worker on PostgreSQL never loads ``sqlite3``."""
+    import sqlite3
+
+    if (sqlite3.OperationalError, _sqlite_lock_is_retryable) not in _retryable_errors:
+        _retryable_errors.append((sqlite3.OperationalError, _sqlite_lock_is_retryable))
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
@@ -104,6 +107,7 @@ def get_engine(settings: Mapping[str, object]) -> Engine:
         raise ConfigurationError(f"{URL_SETTING} (or the site's sqlalchemy.url) must be a "
                                  f"database URL, got {shown!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
+        _retry_sqlite_locks()
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

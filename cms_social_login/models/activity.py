@@ -26,6 +26,8 @@ class AuditEvent(Base):
         # The audit page filtered by a provider (migration 0005).
         Index("ix_social_login_audit_site_provider_at", "site", func.lower(text("provider")),
               "at", "id"),
+        # The audit page's counts of sign-ins by outcome (migration 0006).
+        Index("ix_social_login_audit_site_kind_action_at", "site", "kind", "action", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

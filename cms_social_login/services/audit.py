@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.i18n import TranslationString
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..events import SocialLoginFailed, SocialLoginSucceeded
@@ -286,23 +286,30 @@ def provider_counts(dbsession: Session, wanted: AuditFilter) -> list[ProviderCou
     the newest :data:`COUNT_CAP` of them (the page's cost does not grow with the log;
     when there are more, every count is marked ``at_least``).
 
-    A row that counts repeated failures counts as often as it happened.
+    A row that counts repeated failures counts as often as it happened. The database
+    adds them up: one row per provider comes back, not the :data:`COUNT_CAP` rows.
     """
     times = func.coalesce(AuditEvent.detail["count"].as_integer(), 1)
-    newest = list(dbsession.execute(wanted.where(
-        select(AuditEvent.provider, AuditEvent.action, times)
+    newest = wanted.where(
+        select(AuditEvent.provider, AuditEvent.action, times.label("times"),
+               func.row_number().over(order_by=AuditEvent.at.desc()).label("number"))
         .where(AuditEvent.kind == SIGNIN, AuditEvent.provider.is_not(None))
         .order_by(AuditEvent.at.desc()).limit(COUNT_CAP + 1),
-        with_provider=False)))
-    at_least = len(newest) > COUNT_CAP
-    counts: dict[str, ProviderCount] = {}
-    for provider, action, number in newest[:COUNT_CAP]:
-        entry = counts.setdefault(provider, ProviderCount(provider, at_least=at_least))
-        if action == "success":
-            entry.signed_in += int(number)
-        else:
-            entry.failed += int(number)
-    return sorted(counts.values(), key=lambda entry: entry.provider)
+        with_provider=False).subquery()
+    counted = newest.c.number <= COUNT_CAP
+
+    def total(worked: Any) -> Any:
+        return func.sum(case((counted & worked, newest.c.times), else_=0))
+
+    rows = list(dbsession.execute(
+        select(newest.c.provider, total(newest.c.action == "success"),
+               total(newest.c.action != "success"), func.min(newest.c.number),
+               func.max(newest.c.number))
+        .group_by(newest.c.provider)))
+    at_least = any(last > COUNT_CAP for *_, last in rows)
+    return sorted((ProviderCount(provider, int(signed_in), int(failed), at_least)
+                   for provider, signed_in, failed, first, _ in rows if first <= COUNT_CAP),
+                  key=lambda entry: entry.provider)
 
 
 # --------------------------------------------------------------------------- in words

@@ -33,10 +33,15 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     lookup = results["identity_lookup"]
     assert lookup["identities"] == {"small": 50, "large": 500}
     assert "Index" in lookup["plan"]
+    assert len(lookup["part_ratios"]) == 5 and all(r > 0 for r in lookup["part_ratios"])
     memory = results["worker_memory"]
     assert 10 < memory["peak_rss_mib"] < 2000
+    assert 10 < memory["floor"]["peak_rss_mib"] < memory["peak_rss_mib"]
+    assert "the stack's floor" in printed
     assert results["memory_per_provider"]["providers"] == [1, 20]
     assert results["growth"]["audit"]["ratio"] > 0 and results["growth"]["history"]["ratio"] > 0
+    # Like with like: both audit pages list a full page of events.
+    assert results["growth"]["audit_rows_shown"] == {"small": 50, "large": 50}
     sites = results["many_sites"]
     assert sites["sites"] == 200 and sites["cached_sites"] == sites["cache_size"] == 200
     [misses] = sites["smaller_caches"]

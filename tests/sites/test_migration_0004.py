@@ -65,7 +65,7 @@ def _fill_0003(engine) -> None:
 def test_upgrade_from_0003_keeps_every_row_as_the_default_sites(engine):
     _fill_0003(engine)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0006"
     with engine.connect() as connection:
         assert schema_differences(connection) == []
         for table in PER_SITE:
