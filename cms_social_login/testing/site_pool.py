@@ -33,7 +33,7 @@ from typing import Any
 __all__ = ["SitePool"]
 
 #: Applications a pool keeps at most (the least recently used goes first).
-POOL_SIZE = 8
+POOL_SIZE = 12
 
 
 def _dispose(app: Any) -> None:
