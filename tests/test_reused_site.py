@@ -20,11 +20,13 @@ from cms_social_login.testing import steps
 from .helpers import bitbucket_buttons, callback_path, start_login, submit_bitbucket
 from .security.helpers import dbsession_of
 
+SEEN = pytest.StashKey[dict]()
 
-@pytest.fixture(scope="module")
-def seen() -> dict[str, dict]:
-    """What the first test left, by database kind, for the second to compare with."""
-    return {}
+
+@pytest.fixture
+def seen(request) -> dict[str, dict]:
+    """What the first test left on this worker, by database kind, for the second."""
+    return request.config.stash.setdefault(SEEN, {})
 
 
 def rows(app) -> dict[str, list]:
@@ -49,8 +51,8 @@ def test_a_test_publishes_and_the_site_remembers_it(app, published_bitbucket, vi
 
 
 def test_the_next_test_gets_the_same_site_as_new(app, visitor, seen, database_kind):
-    if database_kind not in seen:
-        pytest.skip("runs after the test above")
+    if database_kind not in seen:  # the test below shows the same in one test
+        pytest.skip("runs after the test above, on the same worker")
     assert app is seen[database_kind]["app"]  # reused, not built again
     # Nothing of the last test in memory: no published settings, pages, watch, sweeps...
     assert [key for key in PROCESS_STATE_KEYS if key in app.registry] == []
@@ -80,3 +82,30 @@ def test_every_key_the_site_keeps_is_one_forget_cached_state_forgets(
     forget_cached_state(app.registry)
     assert set(app.registry) == started
     assert bitbucket_buttons(make_browser().get("/login"))  # read from the database again
+
+
+def reset_site_database(request, database_kind: str) -> str:
+    """What ``site_database_url`` does before each test: the worker's database put back to
+    its template."""
+    pool = request.getfixturevalue("social_login_site_pool")
+    if database_kind == "sqlite":
+        return pool.sqlite_database(request.getfixturevalue("social_login_database_template"))
+    return request.getfixturevalue("postgresql_site_databases")(
+        request.getfixturevalue("postgresql_template"))
+
+
+def test_the_pool_hands_its_site_to_the_next_test_as_new(
+        request, app_settings, social_login_site_pool, database_kind, bitbucket):
+    """The two tests above in one: what the fixtures do between two tests, in order."""
+    with social_login_site_pool.site(app_settings) as app:
+        editor = steps.make_browser(app)
+        steps.sign_in(editor)
+        submit_bitbucket(editor, "save").follow()
+        assert bitbucket_buttons(steps.make_browser(app).get("/login"))
+        assert all(rows(app).values())
+    assert reset_site_database(request, database_kind) == app_settings["sqlalchemy.url"]
+    with social_login_site_pool.site(app_settings) as again:
+        assert again is app
+        assert [key for key in PROCESS_STATE_KEYS if key in again.registry] == []
+        assert not bitbucket_buttons(steps.make_browser(again).get("/login"))
+        assert rows(again) == {"LoginSettings": [], "PublishRecord": [], "SignedInSession": []}
