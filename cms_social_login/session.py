@@ -79,6 +79,9 @@ SWEEP_INTERVAL = 300
 _SWEPT_AT_KEY = "cms_social_login.sessions_swept_at"
 _LOGIN_FORM_KEYS = "cms_social_login.login_form_keys"
 _LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
+#: What this module remembers in a process between requests, on the registry (see
+#: :func:`cms_social_login.cached_state.forget_cached_state`).
+PROCESS_STATE_KEYS = (_SWEPT_AT_KEY, _LOGIN_FORM_KEYS, _LOGIN_FORM_TOKEN)
 
 
 def now() -> datetime:

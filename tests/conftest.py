@@ -1,10 +1,14 @@
 """Shared fixtures: a Bitbucket emulator on 127.0.0.1, the demo site on a fresh database
 (SQLite and PostgreSQL), and an editor's and a visitor's browsers, over HTTP with WebTest.
 
-The site is built by the test kit (:mod:`cms_social_login.testing.plugin`): each test's
-database is a copy of a template migrated once per session (a file copy on SQLite,
-``CREATE DATABASE ... TEMPLATE`` on PostgreSQL). Constants and steps the tests import live
-in :mod:`tests.helpers`.
+The site is built by the test kit (:mod:`cms_social_login.testing.plugin`) and reused
+(:class:`~cms_social_login.testing.site_pool.SitePool`): each worker keeps one database per
+template migrated once per session, put back to the template's content for each test (the
+template copied into the file with SQLite's backup API; on PostgreSQL the rows deleted and
+the template's inserted again), and one site per settings, which forgets what it remembered
+(:func:`cms_social_login.cached_state.forget_cached_state`) before the next test gets it. A
+test that changes the site beyond that is marked ``@pytest.mark.fresh_app`` and gets a site
+of its own. Constants and steps the tests import live in :mod:`tests.helpers`.
 
 Markers (registered in ``pyproject.toml``) are set here, by what a test uses:
 ``postgresql`` (the ``[postgresql]`` half, or the server itself), ``browser`` (Chromium,
@@ -27,11 +31,7 @@ import pytest
 
 from cms_social_login.testing import steps
 from cms_social_login.testing.bitbucket_emulator import BitbucketEmulator
-from cms_social_login.testing.plugin import (
-    build_site_database,
-    copy_sqlite_database,
-    site_app,
-)
+from cms_social_login.testing.plugin import build_site_database, wants_fresh_app
 
 from .helpers import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET, SECRET_KEY, submit_bitbucket
 
@@ -63,6 +63,7 @@ ONE_WORKER_MODULES = frozenset({
     "production/test_many_processes.py",
     "providers/test_example_package.py",
     "test_fresh_database.py",
+    "test_reused_site.py",
 })
 _TESTS = Path(__file__).parent
 
@@ -208,14 +209,13 @@ def first_start_postgresql_templates(postgresql_server):
         postgresql_server.drop_database(name)
 
 
-def _new_postgresql_database(request: pytest.FixtureRequest, template: str | None = None):
-    server = request.getfixturevalue("postgresql_server")
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    if template is None:
-        yield server.create_database(name)
-    else:
-        yield server.create_database(name, template=template)
-    server.drop_database(name)
+@pytest.fixture(scope="session")
+def postgresql_site_databases(postgresql_server, social_login_site_pool):
+    """``database(template)``: the URL of the worker's database made from the PostgreSQL
+    database ``template``, now with its rows (dropped before the server stops)."""
+    yield lambda template: social_login_site_pool.postgresql_database(postgresql_server,
+                                                                      template)
+    social_login_site_pool.drop_postgresql_databases(postgresql_server)
 
 
 @pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.postgresql])
@@ -234,14 +234,18 @@ def database_url(request, database_kind, tmp_path):
     if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path}/site.sqlite"
         return
-    yield from _new_postgresql_database(request)
+    server = request.getfixturevalue("postgresql_server")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield server.create_database(name)
+    server.drop_database(name)
 
 
 @pytest.fixture
-def site_database_url(request, database_kind, tmp_path, first_start):
-    """A fresh database as the site's first start leaves it (schema migrated, demo editor
-    made): a copy of the kit's SQLite template, or a PostgreSQL database made from
-    :func:`postgresql_template` (with :func:`first_start` settings: from their template)."""
+def site_database_url(request, database_kind, first_start, social_login_site_pool):
+    """A database as the site's first start leaves it (schema migrated, demo editor
+    made): the worker's database of the kit's SQLite template, or of
+    :func:`postgresql_template` (with :func:`first_start` settings: of their template),
+    put back to the template's content for this test."""
     if first_start:
         template = request.getfixturevalue(f"first_start_{database_kind}_templates")(first_start)
     elif database_kind == "sqlite":
@@ -249,9 +253,8 @@ def site_database_url(request, database_kind, tmp_path, first_start):
     else:
         template = request.getfixturevalue("postgresql_template")
     if database_kind == "sqlite":
-        yield copy_sqlite_database(template, tmp_path / "site.sqlite")
-        return
-    yield from _new_postgresql_database(request, template)
+        return social_login_site_pool.sqlite_database(template)
+    return request.getfixturevalue("postgresql_site_databases")(template)
 
 
 # --------------------------------------------------------------------------- the site
@@ -275,9 +278,11 @@ def app_settings(site_database_url, bitbucket_server, social_login_template_cach
 
 
 @pytest.fixture
-def app(app_settings, social_login_extra_sys_path):
-    """The demo site's WSGI app on a fresh database (built as the kit's ``social_login_app``)."""
-    with site_app(app_settings, social_login_extra_sys_path) as application:
+def app(request, app_settings, social_login_extra_sys_path, social_login_site_pool):
+    """The demo site's WSGI app on a fresh database, as the kit's ``social_login_app``: the
+    worker's site for these settings, made to forget its state (``fresh_app``: a new one)."""
+    with social_login_site_pool.site(app_settings, social_login_extra_sys_path,
+                                     fresh=wants_fresh_app(request)) as application:
         yield application
 
 

@@ -1,5 +1,6 @@
-"""Each test's site starts on its own copy of a database migrated once per session: what a
-test saves stays in its copy; the template and the next test's copy never see it."""
+"""Each test's site starts on a copy of a database migrated once per session (the worker's
+database, put back to the template before each test): what a test saves stays there until
+the next test starts; the template and the next test never see it."""
 
 from __future__ import annotations
 

@@ -241,6 +241,14 @@ class Provider:
         """
         return None
 
+    def forget_cached_state(self) -> None:
+        """Forget what this instance keeps in memory between requests (fetched documents,
+        connections, calls in flight), as if it were made anew with the same settings.
+
+        :func:`cms_social_login.cached_state.forget_cached_state` calls it; a provider
+        that keeps a cache of its own extends it (calling ``super()``). Default: nothing
+        kept."""
+
     # ------------------------------------------------------------------ optional abilities
 
     def verify_credentials(self, values: Mapping[str, str]) -> Verification:
@@ -345,9 +353,7 @@ class OAuth2Provider(Provider):
                                                  self.default_api_url).rstrip("/")
         #: Where this provider may send requests (the operator's address policy).
         self.url_policy = UrlPolicy(allow_private=settings.allow_private_provider_urls)
-        self.http = HttpClient(self.title, settings.http_timeout,
-                               max_concurrent=settings.max_concurrent_calls_per_provider,
-                               policy=self.url_policy)
+        self.http = self._new_http_client()
         self.fields = (
             Field("client_id", f"{self.title} Client ID", required=True,
                   help=_(self.client_id_help, mapping={"title": self.title}),
@@ -361,6 +367,18 @@ class OAuth2Provider(Provider):
             *self.extra_fields(),
             *self.membership_fields(),
         )
+
+    def _new_http_client(self) -> HttpClient:
+        return HttpClient(self.title, self.settings.http_timeout,
+                          max_concurrent=self.settings.max_concurrent_calls_per_provider,
+                          policy=self.url_policy)
+
+    def forget_cached_state(self) -> None:
+        """A new :attr:`http` client: no pooled connection, every call slot free (a call
+        still in flight ends on the old one)."""
+        super().forget_cached_state()
+        old, self.http = self.http, self._new_http_client()
+        old.session.close()
 
     def extra_fields(self) -> Sequence[Field]:
         """Fields beyond the client id and secret (and the membership rule's)."""

@@ -159,6 +159,13 @@ class OIDCProvider(OAuth2Provider):
         self.failure_cache = LRUCache(METADATA_CACHE_SIZE, FAILURE_TTL)
         self._fetch_lock = threading.RLock()
 
+    def forget_cached_state(self) -> None:
+        """Also forget the discovery documents, key sets and failures fetched."""
+        super().forget_cached_state()
+        with self._fetch_lock:
+            for cache in (self.discovery_cache, self.jwks_cache, self.failure_cache):
+                cache.clear()
+
     @classmethod
     def instance_names(cls, settings: SocialLoginSettings, name: str) -> Sequence[str]:
         """The names listed in ``cms_social_login.<name>.providers``, else just ``name``."""

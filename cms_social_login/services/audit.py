@@ -71,6 +71,9 @@ SWEEP_INTERVAL = 600
 SWEEP_BATCH = 1000
 #: Registry key of the process's last sweep (``time.monotonic()``).
 SWEPT_AT_KEY = "cms_social_login.audit_swept_at"
+#: What this module remembers in a process between requests (see
+#: :func:`cms_social_login.cached_state.forget_cached_state`).
+PROCESS_STATE_KEYS = (SWEPT_AT_KEY,)
 
 
 def _log_line(event: AuditEvent) -> None:

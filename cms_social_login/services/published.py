@@ -60,6 +60,7 @@ __all__ = [
     "MAX_AGE_SETTING",
     "PAGES_KEY",
     "PAGES_PER_SITE",
+    "PROCESS_STATE_KEYS",
     "PublishedSnapshot",
     "SaveWatch",
     "live_buttons",
@@ -99,6 +100,9 @@ WATCH_KEY = "cms_social_login.save_watch"
 WATCH_OVERLAP = 60.0
 #: Registry key of ``(engine, the same engine in autocommit)`` (made once, not per read).
 AUTOCOMMIT_KEY = "cms_social_login.autocommit_engine"
+#: Every registry key above: what this module remembers in a process between requests
+#: (:func:`cms_social_login.cached_state.forget_cached_state` forgets them).
+PROCESS_STATE_KEYS = (CACHE_KEY, MAX_AGE_KEY, PAGES_KEY, SHARED_KEY, WATCH_KEY, AUTOCOMMIT_KEY)
 #: Request attribute that keeps this request's snapshot.
 _REQUEST_KEY = "_cms_social_login_published_snapshot"
 

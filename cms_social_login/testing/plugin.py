@@ -10,16 +10,29 @@ Installed with ``cms_social_login``, it offers these fixtures to any test suite:
     account created (:func:`build_site_database`; the account's password hashed with
     :data:`TEMPLATE_PASSWORD_ROUNDS`).
 ``social_login_database_url``
-    A fresh SQLite database for the test: a copy of the template (override it to start
-    from an empty file, e.g. for a host site whose own start makes its schema).
+    The test's SQLite database, as the template is: one file per session
+    (:class:`~cms_social_login.testing.site_pool.SitePool`), into which the template is
+    copied again for each test (override it to start from an empty file, e.g. for a host
+    site whose own start makes its schema).
 ``social_login_template_cache``
     Settings that give every site of the session one Jinja2 bytecode cache (each template
     compiles once per run); part of ``social_login_settings``.
 ``social_login_app``
-    The demo host site (``cms_demo``) with the add-on, on that database
-    (:func:`site_app`; suites with settings of their own build their sites with it too).
+    The demo host site (``cms_demo``) with the add-on, on that database. It is built once
+    per session for the same settings and handed to each test after
+    :func:`cms_social_login.cached_state.forget_cached_state` (published settings, cached
+    pages, the providers' HTTP clients and discovery caches forgotten): with its database
+    reset, it is what a site freshly built on a fresh database is. A test that changes
+    the site beyond that (adds a view, changes its registry or a provider object by hand)
+    is marked ``@pytest.mark.fresh_app`` and gets a site of its own, disposed after it.
+    (:func:`site_app` builds one site; suites with settings of their own build their
+    sites with it or with the pool.)
+``social_login_site_pool``
+    The session's :class:`~cms_social_login.testing.site_pool.SitePool`: the reused
+    databases and sites behind the two fixtures above.
 ``social_login_browser``, ``social_login_editor``, ``social_login_visitor``
-    A factory of WebTest browsers, one signed in as the editor, one anonymous.
+    A factory of WebTest browsers, one signed in as the editor (through the password form,
+    in each test: no session is shared between tests), one anonymous.
 ``social_login_dbsession``
     A SQLAlchemy session on the site's database (for assertions).
 
@@ -72,6 +85,13 @@ def _let_pyramid_serve_static_files_under_pytest() -> None:
 
 
 _let_pyramid_serve_static_files_under_pytest()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the kit's marker."""
+    config.addinivalue_line(
+        "markers", "fresh_app: the test gets a site of its own, not the session's reused one "
+        "(it changes the site in a way a reset does not undo)")
 
 #: The secret key of the test site.
 KIT_SECRET_KEY = "kit-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -228,11 +248,28 @@ def social_login_database_template(tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
+@pytest.fixture(scope="session")
+def social_login_site_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's reused databases and sites (:mod:`.site_pool`)."""
+    from .site_pool import SitePool
+
+    pool = SitePool(tmp_path_factory.mktemp("social-login-sites"))
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def wants_fresh_app(request: pytest.FixtureRequest) -> bool:
+    """Whether the test is marked ``fresh_app`` (a site of its own, not the reused one)."""
+    return request.node.get_closest_marker("fresh_app") is not None
+
+
 @pytest.fixture
-def social_login_database_url(social_login_database_template: Path, tmp_path: Path) -> str:
-    """A fresh SQLite database in the test's temporary folder: a copy of the template."""
-    return copy_sqlite_database(social_login_database_template,
-                                tmp_path / "social_login.sqlite")
+def social_login_database_url(social_login_database_template: Path,
+                              social_login_site_pool: Any) -> str:
+    """The session's SQLite database, now a copy of the template."""
+    return social_login_site_pool.sqlite_database(social_login_database_template)
 
 
 @pytest.fixture
@@ -257,10 +294,14 @@ def social_login_extra_sys_path() -> tuple[str, ...]:
 
 
 @pytest.fixture
-def social_login_app(social_login_settings: dict[str, str],
-                     social_login_extra_sys_path: Iterable[str]) -> Iterator[Any]:
-    """The demo host site including ``cms_social_login``, on a fresh database."""
-    with site_app(social_login_settings, social_login_extra_sys_path) as app:
+def social_login_app(request: pytest.FixtureRequest, social_login_settings: dict[str, str],
+                     social_login_extra_sys_path: Iterable[str],
+                     social_login_site_pool: Any) -> Iterator[Any]:
+    """The demo host site including ``cms_social_login``, on a fresh database: the
+    session's site for these settings, made to forget its state (``fresh_app``: a new
+    one)."""
+    with social_login_site_pool.site(social_login_settings, social_login_extra_sys_path,
+                                     fresh=wants_fresh_app(request)) as app:
         yield app
 
 

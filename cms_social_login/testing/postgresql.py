@@ -15,6 +15,9 @@ user (PostgreSQL refuses to run as root). Each test can get a fresh database::
 on a server someone else runs, given the URL of a database there whose user may
 create databases.
 
+:class:`ReusedDatabase` is one database copied from a template once and reset to the
+template's rows for each test (a test kit's way to skip a ``CREATE DATABASE`` per test).
+
 :func:`postgresql_unavailable` says why no server can be started (no binaries), or
 ``None`` when one can.
 """
@@ -34,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DatabaseChanged",
     "ExistingPostgreSQL",
     "PostgreSQLServer",
     "PostgreSQLUnavailable",
+    "ReusedDatabase",
     "find_bin_dir",
     "free_port",
     "postgresql_unavailable",
@@ -276,3 +281,136 @@ class PostgreSQLServer(_Databases):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------- reuse
+
+
+class DatabaseChanged(RuntimeError):
+    """A reused database's schema is no longer its template's (a test migrated it)."""
+
+
+#: The schema of ``public``: every relation with its kind, every column with its type.
+_SCHEMA = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
+    SELECT c.relname || ':' || c.relkind::text AS item FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT c.relname || '.' || a.attname || ':' || a.atttypid::regtype::text FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0
+          AND NOT a.attisdropped) AS items
+"""
+#: Tables of ``public`` and the tables each one's foreign keys point at.
+_TABLES = """
+SELECT c.relname, coalesce(array_agg(p.relname) FILTER (WHERE p.relname IS NOT NULL), '{}')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'
+LEFT JOIN pg_class p ON p.oid = k.confrelid
+WHERE n.nspname = 'public' AND c.relkind = 'r' GROUP BY c.relname ORDER BY c.relname
+"""
+_SEQUENCES = "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+
+
+def _parents_first(tables: dict[str, list[str]]) -> list[str] | None:
+    """The tables ordered so that each comes after those its foreign keys point at; None
+    when the keys form a cycle."""
+    ordered: list[str] = []
+    placed: set[str] = set()
+    while len(ordered) < len(tables):
+        ready = [name for name, parents in tables.items() if name not in placed
+                 and all(p in placed or p == name or p not in tables for p in parents)]
+        if not ready:
+            return None
+        ordered += ready
+        placed.update(ready)
+    return ordered
+
+
+class ReusedDatabase:
+    """A database made from ``template`` once, reset to the template's rows for each test
+    (:meth:`reset`): faster than ``CREATE DATABASE ... TEMPLATE`` and a drop per test.
+
+    The rows of every table of ``public`` (except the migration tools' ``*alembic_version``
+    tables, which no test writes) and the sequences' positions are read once, right after
+    the copy is made. :meth:`reset` deletes every row (children first), inserts the
+    template's (parents first) and puts each sequence back, in one transaction; it raises
+    :class:`DatabaseChanged` when the schema differs from the template's, and
+    ``psycopg.Error`` when a lock is not granted within ``lock_timeout`` (a connection
+    left in a transaction): :meth:`recreate` then makes the copy again.
+    """
+
+    def __init__(self, server: Any, name: str, template: str,
+                 lock_timeout: str = "2s") -> None:
+        self.server = server
+        self.name = _check_name(name)
+        self.template = _check_name(template)
+        self.lock_timeout = lock_timeout
+        self.url = server.create_database(name, template=template)
+        self._connection: Any = None
+        self._read_template()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._connection is None or self._connection.closed:
+            conninfo = self.url.replace(DRIVER + "://", "postgresql://", 1)
+            self._connection = psycopg.connect(conninfo, autocommit=True)
+        return self._connection
+
+    def _read_template(self) -> None:
+        conn = self._connect()
+        with conn.transaction():
+            self._schema = conn.execute(_SCHEMA).fetchone()[0]
+            tables = {name: list(parents) for name, parents in conn.execute(_TABLES)
+                      if not name.endswith("alembic_version")}
+            self._order = _parents_first(tables)
+            self._tables = self._order or sorted(tables)
+            self._rows: dict[str, tuple[list[str], list[tuple]]] = {}
+            for table in self._tables:
+                cursor = conn.execute(f'SELECT * FROM "{table}"')
+                columns = [column.name for column in cursor.description]
+                self._rows[table] = (columns, cursor.fetchall())
+            self._sequences = [
+                (name, *conn.execute(f'SELECT last_value, is_called FROM "{name}"').fetchone())
+                for (name,) in conn.execute(_SEQUENCES).fetchall()]
+
+    def reset(self) -> str:
+        """Put the template's rows and sequence positions back; return the URL."""
+        conn = self._connect()
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{self.lock_timeout}'")
+            if conn.execute(_SCHEMA).fetchone()[0] != self._schema:
+                raise DatabaseChanged(f"the schema of {self.name} is not {self.template}'s")
+            if self._order is None:  # foreign keys in a cycle: one TRUNCATE for all
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in self._tables)
+                             + " CASCADE")
+            else:
+                for table in reversed(self._order):
+                    conn.execute(f'DELETE FROM "{table}"')
+            with conn.cursor() as cursor:
+                for table in self._tables:
+                    columns, rows = self._rows[table]
+                    if rows:
+                        names = ", ".join(f'"{c}"' for c in columns)
+                        marks = ", ".join(["%s"] * len(columns))
+                        cursor.executemany(f'INSERT INTO "{table}" ({names}) OVERRIDING '
+                                           f"SYSTEM VALUE VALUES ({marks})", rows)
+            for name, last_value, is_called in self._sequences:
+                conn.execute("SELECT setval(%s::regclass, %s, %s)",
+                             (f'"{name}"', last_value, is_called))
+        return self.url
+
+    def recreate(self) -> str:
+        """Drop the database (closing every connection to it) and copy the template
+        again; return the URL."""
+        self.close()
+        self.url = self.server.create_database(self.name, template=self.template)
+        return self.url
+
+    def close(self) -> None:
+        """Drop the database."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self.server.drop_database(self.name)

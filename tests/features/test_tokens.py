@@ -24,6 +24,10 @@ from cms_social_login.services import tokens as tokens_module
 from ..helpers import CLIENT_ID, CLIENT_SECRET, callback_path, endpoints_of, start_login
 from ..security.helpers import count, dbsession_of
 
+#: The tests add a view to the site (:func:`site`) and patch a provider object: each gets a
+#: site of its own, not the session's reused one.
+pytestmark = pytest.mark.fresh_app
+
 TOKEN_PATH = "/_test/social-token/bitbucket"
 
 

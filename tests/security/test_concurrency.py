@@ -71,6 +71,7 @@ def failing_commits(app):
     return failures
 
 
+@pytest.mark.fresh_app  # failing_commits adds a subscriber to the site
 def test_a_publish_that_fails_at_commit_leaves_the_old_version_live(
         app, published_bitbucket, failing_commits):
     with dbsession_of(app) as db:

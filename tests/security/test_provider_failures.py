@@ -111,6 +111,7 @@ def test_invalid_client(app, editor, visitor, bitbucket, bitbucket_user, caplog)
     assert_failed_cleanly(app, page, caplog, "not set up correctly")
 
 
+@pytest.mark.fresh_app  # points the site's provider object at a closed port
 def test_connection_refused(app, app_settings, published_bitbucket, visitor, bitbucket,
                             bitbucket_user, caplog):
     from cms_social_login.providers.registry import get_provider_registry
