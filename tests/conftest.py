@@ -63,7 +63,6 @@ ONE_WORKER_MODULES = frozenset({
     "production/test_many_processes.py",
     "providers/test_example_package.py",
     "test_fresh_database.py",
-    "test_reused_site.py",
 })
 _TESTS = Path(__file__).parent
 

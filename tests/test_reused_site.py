@@ -1,9 +1,6 @@
 """The site is built once per worker for the same settings and reused (``app`` here, the
 kit's ``social_login_app``): each test gets it as a site freshly built on a fresh database
-would be. What one test leaves in the site's memory or its database, the next never sees.
-
-The first two tests run in file order on one worker (tests/conftest.py groups the module).
-"""
+would be. What one test leaves in the site's memory or its database, the next never sees."""
 
 from __future__ import annotations
 
@@ -20,51 +17,12 @@ from cms_social_login.testing import steps
 from .helpers import bitbucket_buttons, callback_path, start_login, submit_bitbucket
 from .security.helpers import dbsession_of
 
-SEEN = pytest.StashKey[dict]()
-
-
-@pytest.fixture
-def seen(request) -> dict[str, dict]:
-    """What the first test left on this worker, by database kind, for the second."""
-    return request.config.stash.setdefault(SEEN, {})
-
 
 def rows(app) -> dict[str, list]:
     """The rows a Save and a sign-in write."""
     with dbsession_of(app) as db:
         return {model.__name__: db.scalars(select(model)).all()
                 for model in (LoginSettings, PublishRecord, SignedInSession)}
-
-
-def test_a_test_publishes_and_the_site_remembers_it(app, published_bitbucket, visitor,
-                                                    oidc_emulator, seen, database_kind):
-    assert bitbucket_buttons(visitor.get("/login"))
-    assert site_cache(app.registry).keys() == ["default"]
-    assert site_pages(app.registry).keys() == ["default"]
-    providers = get_provider_registry(app.registry)
-    oidc = providers.get("oidc")
-    assert oidc.warm({"issuer": oidc_emulator.issuer}) is None
-    assert len(oidc.discovery_cache) == len(oidc.jwks_cache) == 1
-    assert all(rows(app).values())
-    seen[database_kind] = {"app": app, "http": {p.name: p.http for p in providers
-                                                if hasattr(p, "http")}}
-
-
-def test_the_next_test_gets_the_same_site_as_new(app, visitor, seen, database_kind):
-    if database_kind not in seen:  # the test below shows the same in one test
-        pytest.skip("runs after the test above, on the same worker")
-    assert app is seen[database_kind]["app"]  # reused, not built again
-    # Nothing of the last test in memory: no published settings, pages, watch, sweeps...
-    assert [key for key in PROCESS_STATE_KEYS if key in app.registry] == []
-    providers = get_provider_registry(app.registry)
-    assert len(providers.get("oidc").discovery_cache) == len(providers.get("oidc").jwks_cache) \
-        == 0
-    for name, http in seen[database_kind]["http"].items():  # new clients: no call in flight
-        assert providers.get(name).http is not http
-    # ...nor in the database: the login page has no button, no Save and no session rows.
-    assert not bitbucket_buttons(visitor.get("/login"))
-    assert rows(app) == {"LoginSettings": [], "PublishRecord": [], "SignedInSession": []}
-    assert site_cache(app.registry).keys() == ["default"]  # read again, found unpublished
 
 
 @pytest.mark.fresh_app
@@ -95,17 +53,34 @@ def reset_site_database(request, database_kind: str) -> str:
 
 
 def test_the_pool_hands_its_site_to_the_next_test_as_new(
-        request, app_settings, social_login_site_pool, database_kind, bitbucket):
-    """The two tests above in one: what the fixtures do between two tests, in order."""
+        request, app_settings, social_login_site_pool, database_kind, bitbucket,
+        oidc_emulator):
+    """What the fixtures do between two tests, in order: a test publishes and fills the
+    site's caches; the next one gets the same site as new."""
     with social_login_site_pool.site(app_settings) as app:
         editor = steps.make_browser(app)
         steps.sign_in(editor)
         submit_bitbucket(editor, "save").follow()
         assert bitbucket_buttons(steps.make_browser(app).get("/login"))
+        assert site_cache(app.registry).keys() == ["default"]
+        assert site_pages(app.registry).keys() == ["default"]
+        providers = get_provider_registry(app.registry)
+        oidc = providers.get("oidc")
+        assert oidc.warm({"issuer": oidc_emulator.issuer}) is None
+        assert len(oidc.discovery_cache) == len(oidc.jwks_cache) == 1
+        clients = {p.name: p.http for p in providers if hasattr(p, "http")}
         assert all(rows(app).values())
     assert reset_site_database(request, database_kind) == app_settings["sqlalchemy.url"]
     with social_login_site_pool.site(app_settings) as again:
-        assert again is app
+        assert again is app  # reused, not built again
+        # Nothing of the last test in memory: no published settings, pages, watch, sweeps...
         assert [key for key in PROCESS_STATE_KEYS if key in again.registry] == []
+        providers = get_provider_registry(again.registry)
+        oidc = providers.get("oidc")
+        assert len(oidc.discovery_cache) == len(oidc.jwks_cache) == 0
+        for name, http in clients.items():  # new clients: no call in flight, no pool
+            assert providers.get(name).http is not http
+        # ...nor in the database: the login page has no button, no Save, no session rows.
         assert not bitbucket_buttons(steps.make_browser(again).get("/login"))
         assert rows(again) == {"LoginSettings": [], "PublishRecord": [], "SignedInSession": []}
+        assert site_cache(again.registry).keys() == ["default"]  # read again: unpublished
