@@ -57,11 +57,10 @@ def test_random_callbacks(app, published_bitbucket, visitor, query, provider):
 @FUZZ
 @given(fields=pairs, action=st.one_of(st.sampled_from(["ok", "apply", "save", "preview"]),
                                       text))
-def test_random_settings_forms(app, published_bitbucket, fields, action):
+def test_random_settings_forms(app, published_bitbucket, editor_token, fields, action):
     editor = published_bitbucket
-    token = settings_form(editor)["csrf_token"].value
     before = snapshot(app)
-    body = [("csrf_token", token), *fields, ("action", action)]
+    body = [("csrf_token", editor_token), *fields, ("action", action)]
     response = editor.post("/editor/system-pages/login/settings", body, status="*")
     assert response.status_int < 500
     if response.status_int != 303:  # only a valid Apply/Save/Preview may store
@@ -189,7 +188,8 @@ def signed_in(browser) -> bool:
 
 @pytest.fixture
 def editor_token(published_bitbucket) -> str:
-    """The signed-in editor's CSRF token."""
+    """The signed-in editor's CSRF token (one per session: valid for every example, as
+    no request here signs the editor out)."""
     return settings_form(published_bitbucket)["csrf_token"].value
 
 
