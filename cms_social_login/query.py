@@ -11,6 +11,7 @@ query), so the outcome is kept in the request's environ, beside the query it bel
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 #: The environ key of the kept outcome: ``(query string, request.GET or None)``.
 _KEPT = "cms_social_login.decoded_query"
@@ -24,6 +25,9 @@ def decoded_query(request: Any) -> Any | None:
     if kept is not None and kept[0] == query:
         return kept[1]
     try:
+        # Linear, and fails exactly where WebOb's decoding fails (the escapes WebOb reads
+        # beyond urllib's, such as "%+1", make ASCII bytes, which change no UTF-8 check).
+        unquote_to_bytes(query.encode("latin-1")).decode("utf-8")
         decoded = request.GET
     except UnicodeDecodeError:
         decoded = None
