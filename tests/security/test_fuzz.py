@@ -303,3 +303,26 @@ def test_digits_that_are_not_ascii_are_no_numbers_in_a_form(app, published_bitbu
     response = editor.post(route, body, status="*")
     assert response.status_int == 400
     assert snapshot(app) == before
+
+
+#: Query pieces: escapes of UTF-8 and of bytes that are none, escapes WebOb reads beyond
+#: urllib's ("%+1", "% 1", "%-0"), cut escapes, separators and raw Latin-1.
+QUERY_PIECES = st.sampled_from(["%", "%C3", "%A9", "%ff", "%0", "%+1", "% 1", "%-0", "%_1",
+                                "&", "=", ";", "+", "a", "\xe9", "%E2%82", "%AC", "%80",
+                                "%ED%A0%80", "%F0%9F%98", "%2", "%%", "%C3%"])
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(query=st.lists(QUERY_PIECES, max_size=10).map("".join))
+def test_the_add_on_reads_a_query_as_text_exactly_when_webob_does(query):
+    """The add-on's linear check of a query (cms_social_login.query) refuses exactly the
+    queries WebOb cannot decode."""
+    from cms_social_login.query import decoded_query
+
+    request = Request.blank("/", environ={"QUERY_STRING": query})
+    try:
+        expected = list(Request.blank("/", environ={"QUERY_STRING": query}).GET.items())
+    except UnicodeDecodeError:
+        expected = None
+    decoded = decoded_query(request)
+    assert (None if decoded is None else list(decoded.items())) == expected
