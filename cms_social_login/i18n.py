@@ -12,6 +12,7 @@ from typing import Any
 
 from pyramid.i18n import TranslationString, TranslationStringFactory
 
+from .query import decoded_query
 from .settings import site_name
 
 DOMAIN = "cms_social_login"
@@ -72,10 +73,8 @@ def _asked_in_query(request: Any) -> str | None:
     """``?_LOCALE_=``, or None (also for a query that is not UTF-8: answered with a 400)."""
     if not request.environ.get("QUERY_STRING"):
         return None  # no query to parse (most requests)
-    try:
-        return request.GET.get("_LOCALE_")
-    except UnicodeDecodeError:
-        return None
+    query = decoded_query(request)
+    return None if query is None else query.get("_LOCALE_")
 
 
 def negotiate_locale(request: Any) -> str:

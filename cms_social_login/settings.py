@@ -15,12 +15,13 @@ import os
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.settings import aslist, falsey, truthy
+
+from .entry_points import installed_entry_points
 
 PREFIX = "cms_social_login."
 #: The entry point group of provider plugins.
@@ -48,7 +49,7 @@ def _setting_for(variable: str, settings: Mapping[str, object]) -> str:
     rest = variable[len(ENV_PREFIX):].lower()
     if rest == "sqlalchemy_url":
         return PREFIX + "sqlalchemy.url"
-    names = {entry_point.name for entry_point in entry_points(group=PROVIDER_GROUP)}
+    names = {entry_point.name for entry_point in installed_entry_points(PROVIDER_GROUP)}
     names.update(aslist(str(settings.get(PREFIX + "oidc.providers") or "")))
     for name in sorted(names, key=len, reverse=True):
         if rest.startswith(name.replace("-", "_") + "_"):

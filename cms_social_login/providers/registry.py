@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
 
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.path import DottedNameResolver
 from zope.interface import implementer
 
+from ..entry_points import installed_entry_points
 from ..interfaces import IProviderRegistry
 from ..settings import PROVIDER_GROUP, SocialLoginSettings
 from .base import Provider
@@ -99,7 +99,7 @@ def include_entry_point_providers(config: Configurator) -> None:
     saying what to change (:mod:`.compat`).
     """
     settings: SocialLoginSettings = config.registry.social_login_settings
-    for entry_point in sorted(entry_points(group=PROVIDER_GROUP), key=lambda e: e.name):
+    for entry_point in sorted(installed_entry_points(PROVIDER_GROUP), key=lambda e: e.name):
         try:
             factory = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - say which plugin broke, then stop

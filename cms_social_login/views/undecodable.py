@@ -16,13 +16,15 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 
 from ..i18n import _, negotiate_locale, translate
+from ..query import decoded_query
 
 
 def _undecodable(request: Any) -> bool:
     """True when the request itself holds bytes that are not UTF-8."""
+    if decoded_query(request) is None:
+        return True
     try:
         request.path_info  # noqa: B018 - decoding is the check
-        request.GET.items()
         request.POST.items()
     except (UnicodeDecodeError, DeprecationWarning):
         return True
