@@ -79,11 +79,13 @@ def call(certificate: tuple[str, str], url: str, timeout: float
 
 @pytest.mark.parametrize("mode", ["body", "headers", "silent"])
 def test_a_provider_trickling_through_tls_is_cut_at_the_deadline(certificate, mode):
-    with TlsTrickleServer(certificate, mode, interval=0.5, lifetime=20) as server:
-        elapsed, error = call(certificate, server.url + "/2.0/user", timeout=2)
+    # A byte just before each read would time out: only a deadline that bounds the last
+    # read too ends the call at 1 s (a read waiting its own timeout ends it at 1.8 s).
+    with TlsTrickleServer(certificate, mode, interval=0.9, lifetime=20) as server:
+        elapsed, error = call(certificate, server.url + "/2.0/user", timeout=1)
     assert isinstance(error, ProviderError)
     assert "We could not reach Bitbucket" in str(error.message.interpolate())
-    assert 1.9 <= elapsed < 3.0
+    assert 0.9 <= elapsed < 1.5
 
 
 def test_a_healthy_provider_answers_over_tls(certificate):
