@@ -11,7 +11,7 @@ import pytest
 import requests
 from webtest.http import StopableWSGIServer
 
-from cms_social_login.http import HttpClient, UrlPolicy
+from cms_social_login.http import SLOT_PATIENCE, HttpClient, UrlPolicy
 from cms_social_login.models import get_social_login_engine
 from cms_social_login.providers.errors import ProviderBusy, ProviderError
 from cms_social_login.providers.registry import get_provider_registry
@@ -56,13 +56,9 @@ def test_a_cut_body_frees_the_providers_slot():
             TrickleServer("json", interval=0) as healthy:
         elapsed, error = timed_call(client, slow.url)
         assert error is not None and elapsed < 2
-        # The helper thread's socket was shut down at the deadline: the slot comes back
-        # at once, though the slow server would go on for 20 s.
-        for _attempt in range(20):
-            _elapsed, error = timed_call(client, healthy.url)
-            if not isinstance(error, ProviderBusy):
-                break
-            time.sleep(0.05)
+        # The call ended at the deadline in the caller's thread and gave its slot back
+        # then: the next call gets it at once, though the slow server would go on for 20 s.
+        _elapsed, error = timed_call(client, healthy.url)
         assert error is None
 
 
@@ -161,8 +157,10 @@ def test_login_keeps_answering_while_a_provider_hangs(served_site, hung_issuer):
         answered_in = time.monotonic() - began
         results = [future.result(timeout=20) for future in starts]
     assert page.status_code == 200
-    # Not after the hung call's deadline: at most after the other starts' 1 s wait.
-    assert answered_in < DEADLINE
+    # Not after the hung call's deadline: at most after the other starts' 1 s wait (the
+    # page's request began as the hung call connected, so "< DEADLINE" would also pass a
+    # page that waited almost the whole deadline behind it).
+    assert answered_in < 2 * SLOT_PATIENCE, answered_in
     assert all(result.status_code < 500 for result in results)
     texts = [result.text for result in results]
     # One start fetches the discovery document (one fetch at a time per issuer) and is
@@ -177,13 +175,6 @@ def test_a_start_after_the_deadline_ends_by_itself(served_site, hung_issuer):
     result = requests.get(served_site + "/login/oidc", allow_redirects=False, timeout=20)
     assert result.status_code < 500 and "could not reach" in result.text
     assert DEADLINE - 0.1 <= time.monotonic() - began < DEADLINE + 2
-    # The helper thread that made the call ends by itself too (its read timed out).
-    for _attempt in range(30):
-        if not helper_threads():
-            break
-        time.sleep(0.1)
-    assert not helper_threads()
-
-
-def helper_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("cms_social_login ")]
+    # The call ran in the request's thread: no thread of the add-on's is left behind (the
+    # issuer is an address, so not even a name lookup's).
+    assert not [t for t in threading.enumerate() if t.name.startswith("cms_social_login ")]
