@@ -251,6 +251,14 @@ class HttpClient:
                     self._session = session
         return self._session
 
+    def close(self) -> None:
+        """Close the pooled connections; a client that made no call has none (and loads
+        nothing to close them)."""
+        with self._session_lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
     def request_json(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         """Send the request and decode a JSON answer of any status."""
         title = {"title": self.provider_title}

@@ -84,3 +84,12 @@ def test_the_pool_hands_its_site_to_the_next_test_as_new(
         assert not bitbucket_buttons(steps.make_browser(again).get("/login"))
         assert rows(again) == {"LoginSettings": [], "PublishRecord": [], "SignedInSession": []}
         assert site_cache(again.registry).keys() == ["default"]  # read again: unpublished
+
+
+def test_forgetting_opens_nothing_for_a_provider_that_made_no_call(app):
+    """A client that never called has no connection pool; forgetting it makes none (the
+    old way built a ``requests.Session`` per provider only to close it)."""
+    clients = [p.http for p in get_provider_registry(app.registry) if hasattr(p, "http")]
+    assert clients and all(client._session is None for client in clients)
+    forget_cached_state(app.registry)
+    assert all(client._session is None for client in clients)

@@ -378,7 +378,7 @@ class OAuth2Provider(Provider):
         still in flight ends on the old one)."""
         super().forget_cached_state()
         old, self.http = self.http, self._new_http_client()
-        old.session.close()
+        old.close()
 
     def extra_fields(self) -> Sequence[Field]:
         """Fields beyond the client id and secret (and the membership rule's)."""
