@@ -4,6 +4,9 @@ would be. What one test leaves in the site's memory or its database, the next ne
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -13,6 +16,7 @@ from cms_social_login.models.records import SignedInSession
 from cms_social_login.providers.registry import get_provider_registry
 from cms_social_login.services.published import site_cache, site_pages
 from cms_social_login.testing import steps
+from cms_social_login.testing.site_pool import SitePool
 
 from .helpers import bitbucket_buttons, callback_path, start_login, submit_bitbucket
 from .security.helpers import dbsession_of
@@ -93,3 +97,26 @@ def test_forgetting_opens_nothing_for_a_provider_that_made_no_call(app):
     assert clients and all(client._session is None for client in clients)
     forget_cached_state(app.registry)
     assert all(client._session is None for client in clients)
+
+
+def test_a_transaction_left_open_on_the_sqlite_file_does_not_stop_the_next_reset(
+        tmp_path, social_login_database_template):
+    """A connection a test left inside a transaction keeps a lock on the worker's SQLite
+    file; the next test's reset gives up on that file after a moment and copies the
+    template into a new one (SQLite's backup would wait for the lock for ever)."""
+    pool = SitePool(tmp_path)
+    first = pool.sqlite_database(social_login_database_template)
+    left_open = sqlite3.connect(first.removeprefix("sqlite:///"), isolation_level=None)
+    left_open.execute("BEGIN")
+    left_open.execute("SELECT * FROM social_login_settings").fetchall()  # a read lock
+    reset: list[str] = []
+    worker = threading.Thread(target=lambda: reset.append(
+        pool.sqlite_database(social_login_database_template)), daemon=True)
+    worker.start()
+    worker.join(timeout=15)
+    left_open.close()
+    worker.join(timeout=15)
+    assert reset and reset[0] != first, "the reset waited for the lock"
+    with sqlite3.connect(reset[0].removeprefix("sqlite:///")) as copy:
+        assert copy.execute("SELECT count(*) FROM social_login_settings").fetchone() == (0,)
+    assert pool.sqlite_database(social_login_database_template) == reset[0]  # kept

@@ -216,14 +216,22 @@ def _rehash_demo_editors(session_factory: Any) -> None:
         db.commit()
 
 
-def copy_sqlite_database(source: str | Path, target: str | Path) -> str:
-    """Copy the SQLite database ``source`` into the new file ``target`` with SQLite's
-    backup API (a consistent copy whatever the journal mode); return its URL."""
+def copy_sqlite_database(source: str | Path, target: str | Path,
+                         busy_timeout: float = 5.0) -> str:
+    """Copy the SQLite database ``source`` into ``target`` (a new file, or one whose
+    content it replaces) with SQLite's backup API (a consistent copy whatever the journal
+    mode); return its URL. Raises ``sqlite3.OperationalError`` when another connection
+    keeps ``target`` locked for ``busy_timeout`` seconds (SQLite's backup would wait for
+    ever)."""
     import sqlite3
 
+    def give_up_when_locked(status: int, _remaining: int, _total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise sqlite3.OperationalError(f"{target} is locked by another connection")
+
     with closing(sqlite3.connect(source)) as original, \
-            closing(sqlite3.connect(target)) as copy:
-        original.backup(copy)
+            closing(sqlite3.connect(target, timeout=busy_timeout)) as copy:
+        original.backup(copy, progress=give_up_when_locked)
     return f"sqlite:///{target}"
 
 

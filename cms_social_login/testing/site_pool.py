@@ -34,6 +34,8 @@ __all__ = ["SitePool"]
 
 #: Applications a pool keeps at most (the least recently used goes first).
 POOL_SIZE = 12
+#: Seconds a SQLite reset waits for a lock another connection holds on the file.
+SQLITE_LOCK_TIMEOUT = 1.0
 
 
 def _dispose(app: Any) -> None:
@@ -58,23 +60,35 @@ class SitePool:
     def _managed(self) -> set[str]:
         return {*self._sqlite.values(), *(db.url for db in self._postgresql.values())}
 
+    def _drop_sites(self, url: str) -> None:
+        for key in [key for key in self._apps if key[0] == url]:
+            _dispose(self._apps.pop(key))
+
     def _close_connections(self, url: str) -> None:
         for key, app in self._apps.items():
             if key[0] == url:
                 _dispose(app)
 
     def sqlite_database(self, template: str | Path) -> str:
-        """The URL of the session's SQLite file for ``template``, now a copy of it."""
+        """The URL of the session's SQLite file for ``template``, now a copy of it. When
+        a connection left in a transaction (by an earlier test) keeps the file locked for
+        :data:`SQLITE_LOCK_TIMEOUT` seconds, the sites on it go and a new file is used."""
+        import sqlite3
+
         from .plugin import copy_sqlite_database
 
         template = Path(template)
         url = self._sqlite.get(template)
-        if url is None:
-            path = self.folder / f"site-{next(self._names)}.sqlite"
-            url = self._sqlite[template] = f"sqlite:///{path}"
-        else:
+        if url is not None:
             self._close_connections(url)  # the copy replaces the file's content
-        return copy_sqlite_database(template, url.removeprefix("sqlite:///"))
+            try:
+                return copy_sqlite_database(template, url.removeprefix("sqlite:///"),
+                                            busy_timeout=SQLITE_LOCK_TIMEOUT)
+            except sqlite3.OperationalError:
+                self._drop_sites(url)
+        path = self.folder / f"site-{next(self._names)}.sqlite"
+        url = self._sqlite[template] = f"sqlite:///{path}"
+        return copy_sqlite_database(template, path)
 
     def postgresql_database(self, server: Any, template: str) -> str:
         """The URL of the session's database on ``server`` for the database ``template``,
@@ -137,8 +151,7 @@ class SitePool:
         """Drop the databases made on ``server`` (before it stops), and the sites on them."""
         for key in [key for key in self._postgresql if key[0] == id(server)]:
             database = self._postgresql.pop(key)
-            for site_key in [site_key for site_key in self._apps if site_key[0] == database.url]:
-                _dispose(self._apps.pop(site_key))
+            self._drop_sites(database.url)
             database.close()
 
     def close(self) -> None:
