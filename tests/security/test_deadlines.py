@@ -4,6 +4,7 @@ threads: ``/login`` keeps answering while a provider hangs (issue 12, item 5).""
 from __future__ import annotations
 
 import concurrent.futures
+import socket
 import threading
 import time
 
@@ -60,6 +61,30 @@ def test_a_cut_body_frees_the_providers_slot():
         # then: the next call gets it at once, though the slow server would go on for 20 s.
         _elapsed, error = timed_call(client, healthy.url)
         assert error is None
+
+
+def test_a_name_whose_lookup_hangs_is_cut_at_the_deadline(monkeypatch):
+    """The resolver keeps no deadline: a lookup that hangs (a dead DNS server) ends the
+    call at its budget all the same (the name never reaches a real resolver: the lookup
+    is held until the test ends)."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def hanging(host, *args, **kwargs):
+        numeric_only = kwargs.get("flags", 0) & socket.AI_NUMERICHOST  # never asks DNS
+        if host == "provider.example" and not numeric_only:
+            release.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    client = HttpClient("Bitbucket", timeout=1, max_concurrent=1)
+    try:
+        elapsed, error = timed_call(client, "https://provider.example/2.0/user")
+    finally:
+        release.set()
+    assert isinstance(error, ProviderError) and not isinstance(error, ProviderBusy)
+    assert 0.9 <= elapsed < 1.5
 
 
 def test_calls_beyond_the_limit_are_refused_once_the_calls_in_flight_are_slow():
