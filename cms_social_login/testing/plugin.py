@@ -216,6 +216,11 @@ def _rehash_demo_editors(session_factory: Any) -> None:
         db.commit()
 
 
+#: SQLite's result codes SQLITE_BUSY and SQLITE_LOCKED (``sqlite3`` names them from
+#: Python 3.11 only).
+SQLITE_BUSY_OR_LOCKED = (5, 6)
+
+
 def copy_sqlite_database(source: str | Path, target: str | Path,
                          busy_timeout: float = 5.0) -> str:
     """Copy the SQLite database ``source`` into ``target`` (a new file, or one whose
@@ -226,7 +231,7 @@ def copy_sqlite_database(source: str | Path, target: str | Path,
     import sqlite3
 
     def give_up_when_locked(status: int, _remaining: int, _total: int) -> None:
-        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        if status in SQLITE_BUSY_OR_LOCKED:
             raise sqlite3.OperationalError(f"{target} is locked by another connection")
 
     with closing(sqlite3.connect(source)) as original, \
