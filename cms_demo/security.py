@@ -20,7 +20,10 @@ class DemoSecurityPolicy:
         self.editor_permission = editor_permission
 
     def identity(self, request: Any) -> User | None:
-        return user_of(request.dbsession, self.helper.authenticated_userid(request))
+        userid = self.helper.authenticated_userid(request)
+        if userid is None:  # an anonymous visitor: no database session is made
+            return None
+        return user_of(request.dbsession, userid)
 
     def authenticated_userid(self, request: Any) -> str | None:
         user = request.identity

@@ -56,6 +56,26 @@ def test_login_page_costs_no_statement(settled, published_bitbucket, visitor):
     assert statements == []
 
 
+@pytest.mark.fresh_app  # a subscriber of its own
+def test_login_page_opens_no_database_session(settled, published_bitbucket, visitor):
+    """An anonymous visitor has no account to load: no database session is made for the
+    page, the host's (``request.dbsession``) nor the add-on's (making one and joining it
+    to the transaction cost the page a third of its time)."""
+    from pyramid.events import NewResponse
+
+    opened: list[list[str]] = []
+
+    def note(event):
+        opened.append([name for name in ("dbsession", "social_login_dbsession")
+                       if name in vars(event.request)])
+
+    settled.registry.registerHandler(note, (NewResponse,))
+    visitor.get("/login")  # the first request of the process after Save loads the document
+    page = visitor.get("/login")
+    assert "Log in with Bitbucket" in page.text
+    assert opened[-1] == []
+
+
 def test_an_anonymous_visitor_gets_the_page_without_a_cookie(settled, published_bitbucket,
                                                            visitor):
     page = visitor.get("/login")
