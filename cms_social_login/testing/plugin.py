@@ -155,16 +155,21 @@ def dispose_site(app: Any) -> None:
     get_social_login_engine(app.registry).dispose()
 
 
-@contextmanager
-def site_app(settings: Mapping[str, str], extra_sys_path: Iterable[str | Path] = ()
-             ) -> Iterator[Any]:
-    """The demo host site (``cms_demo.main``) on ``settings`` for the block; its database
-    connections are closed after it. ``extra_sys_path`` is on ``sys.path`` while it is
-    built."""
+def build_site(settings: Mapping[str, str], extra_sys_path: Iterable[str | Path] = ()
+               ) -> Any:
+    """The demo host site (``cms_demo.main``) on ``settings``, built with
+    ``extra_sys_path`` on ``sys.path``; :func:`dispose_site` closes its connections."""
     from cms_demo import main
 
     with on_sys_path(extra_sys_path):
-        app = main({}, **settings)
+        return main({}, **settings)
+
+
+@contextmanager
+def site_app(settings: Mapping[str, str], extra_sys_path: Iterable[str | Path] = ()
+             ) -> Iterator[Any]:
+    """:func:`build_site` for the block; its database connections are closed after it."""
+    app = build_site(settings, extra_sys_path)
     try:
         yield app
     finally:

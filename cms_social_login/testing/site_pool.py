@@ -128,7 +128,9 @@ class SitePool:
                tuple(str(path) for path in extra_sys_path))
         app = self._apps.pop(key, None)
         if app is None:
-            app = self._build(settings, extra_sys_path)
+            from .plugin import build_site
+
+            app = build_site(settings, extra_sys_path)
         else:
             from ..cached_state import forget_cached_state
 
@@ -137,15 +139,6 @@ class SitePool:
         while len(self._apps) > self.size:
             _dispose(self._apps.popitem(last=False)[1])
         yield app
-
-    @staticmethod
-    def _build(settings: Mapping[str, Any], extra_sys_path: Iterable[str | Path]) -> Any:
-        from cms_demo import main
-
-        from .plugin import on_sys_path
-
-        with on_sys_path(extra_sys_path):
-            return main({}, **settings)
 
     def drop_postgresql_databases(self, server: Any) -> None:
         """Drop the databases made on ``server`` (before it stops), and the sites on them."""
