@@ -2,10 +2,12 @@
 
 Everything lives on the application's registry (no module state): the published settings
 of each site and the rendered anonymous login pages (:mod:`.services.published`), the
-watch of Saves, the last sweeps of ended sessions and old audit rows, the login form's
-derived keys (:mod:`.session`, :mod:`.services.audit`), and what each provider instance
-keeps (connections and call slots of its HTTP client, OpenID Connect discovery documents
-and key sets: :meth:`.providers.base.Provider.forget_cached_state`).
+watch of Saves, the last sweeps of ended sessions, used login states and old audit rows,
+the login form's derived keys, the returning login's statements (:mod:`.session`,
+:mod:`.services.sso`, :mod:`.services.audit`, :mod:`.services.identities`), and what
+each provider instance keeps (connections and call slots of its HTTP client, OpenID
+Connect discovery documents and key sets:
+:meth:`.providers.base.Provider.forget_cached_state`).
 
 :func:`forget_cached_state` leaves a running application as a freshly started one with the
 same settings: the next request reads everything from the database again. A site never
@@ -18,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .providers.registry import get_provider_registry
-from .services import audit, published
+from .services import audit, identities, published, sso
 from .session import PROCESS_STATE_KEYS as SESSION_STATE_KEYS
 
 __all__ = ["PROCESS_STATE_KEYS", "forget_cached_state"]
@@ -26,6 +28,7 @@ __all__ = ["PROCESS_STATE_KEYS", "forget_cached_state"]
 #: Every registry key under which the add-on keeps something between requests (each
 #: module declares its own).
 PROCESS_STATE_KEYS = (*published.PROCESS_STATE_KEYS, *audit.PROCESS_STATE_KEYS,
+                      *sso.PROCESS_STATE_KEYS, *identities.PROCESS_STATE_KEYS,
                       *SESSION_STATE_KEYS)
 
 

@@ -21,7 +21,8 @@ from cms_demo.users import DemoUserAdapter
 from cms_social_login.events import SocialLoginSucceeded
 from cms_social_login.interfaces import IUserAdapter
 from cms_social_login.migrations import upgrade
-from cms_social_login.models import LoginState, get_social_login_engine
+from cms_social_login.models import UsedLoginState, get_social_login_engine
+from cms_social_login.models.records import utcnow
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.testing.steps import make_browser, sign_in
 
@@ -182,8 +183,8 @@ def test_the_add_ons_own_session_follows_the_request_transaction(own_engine_app)
 
     def add_state(request, state_hash):
         request.tm.begin()
-        request.social_login_dbsession.add(LoginState(
-            state_hash=state_hash, provider="bitbucket", binding="b" * 64, came_from="/"))
+        request.social_login_dbsession.add(UsedLoginState(state_hash=state_hash,
+                                                          used_at=utcnow()))
 
     with prepare(registry=app.registry) as env:
         add_state(env["request"], "a" * 64)
@@ -192,7 +193,7 @@ def test_the_add_ons_own_session_follows_the_request_transaction(own_engine_app)
         add_state(env["request"], "c" * 64)
         env["request"].tm.commit()
     with app.registry["cms_social_login.dbsession_factory"]() as db:
-        assert [s.state_hash[0] for s in db.query(LoginState)] == ["c"]
+        assert [s.state_hash[0] for s in db.query(UsedLoginState)] == ["c"]
 
 
 def test_the_add_on_sets_no_locale_negotiator(app):

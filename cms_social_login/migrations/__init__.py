@@ -172,25 +172,34 @@ def migration_lock(connection: Connection, lock_dir: str | None = None) -> Itera
 #: The tables revision :data:`INITIAL_REVISION` creates.
 INITIAL_TABLES = frozenset({"social_login_settings", "social_login_publish_history",
                             "social_login_identities", "social_login_states"})
+#: The tables of the releases from revision 0003 to 0006 (revision 0007 replaced the
+#: pending states' table by the used states').
+TABLES_BEFORE_0007 = frozenset(
+    set(metadata.tables) - {"social_login_used_states"} | {"social_login_states"})
 
 
 def _adopt_unversioned_schema(connection: Connection, config: Config) -> None:
     """Stamp a database whose tables were made by ``create_all`` before migrations.
 
     All of today's tables: stamped as the newest revision (``create_all`` of today's
-    models is that schema), or as 0003 when they predate sites (no ``site`` column).
-    Only the first release's tables: stamped as
-    :data:`INITIAL_REVISION`, and the later revisions run. Anything else is refused.
+    models is that schema). The tables of a release before revision 0007 (the pending
+    states' table in place of the used states'): stamped as 0006, or as 0003 when they
+    predate sites (no ``site`` column), and the later revisions run. Only the first
+    release's tables: stamped as :data:`INITIAL_REVISION`, and the later revisions run.
+    Anything else is refused.
     """
     if current_revision(connection) is not None:
         return
-    present = set(metadata.tables) & set(inspect(connection).get_table_names())
+    known = set(metadata.tables) | INITIAL_TABLES
+    present = known & set(inspect(connection).get_table_names())
     if not present:
         return
     if present == set(metadata.tables):
+        revision = "head"
+    elif present == TABLES_BEFORE_0007:
         columns = {c["name"] for c in inspect(connection).get_columns("social_login_settings")}
-        # Today's tables made before sites existed (no ``site`` key): revision 0003.
-        revision = "head" if "site" in columns else "0003"
+        # Tables made before sites existed (no ``site`` key): revision 0003.
+        revision = "0006" if "site" in columns else "0003"
     elif present == INITIAL_TABLES:
         revision = INITIAL_REVISION
     else:

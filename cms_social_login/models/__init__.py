@@ -39,14 +39,14 @@ from .records import (
     PUBLISHED,
     LinkedIdentity,
     LoginSettings,
-    LoginState,
     PublishRecord,
     SignedInSession,
+    UsedLoginState,
 )
 
 __all__ = [
     "AuditEvent", "StoredToken", "Base", "metadata", "DRAFT", "PUBLISHED", "LinkedIdentity",
-    "LoginSettings", "LoginState", "PublishRecord", "SignedInSession", "database_url",
+    "LoginSettings", "PublishRecord", "SignedInSession", "UsedLoginState", "database_url",
     "get_engine", "get_session_factory", "get_social_login_engine", "get_tm_session",
     "session_factory_for", "set_social_login_dbsession",
 ]

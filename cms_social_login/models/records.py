@@ -1,5 +1,5 @@
-"""The add-on's tables: login settings (draft / published), history, identities, SSO
-state, signed-in sessions."""
+"""The add-on's tables: login settings (draft / published), history, identities, used SSO
+states, signed-in sessions."""
 
 from __future__ import annotations
 
@@ -95,26 +95,22 @@ class LinkedIdentity(Base):
                                                     nullable=False)
 
 
-class LoginState(Base):
-    """A pending SSO attempt: the single-use ``state`` and what the callback needs.
+class UsedLoginState(Base):
+    """A login state that came back to the site: its hash, so that it works only once.
 
-    Only a hash of the state is stored; the row is deleted when the callback consumes it.
-    ``binding`` is a hash of a random value kept in the visitor's session, so a state
-    only works in the browser that started the login; ``site`` is the site it was
-    started on, the only one where it completes.
+    A pending login lives in the visitor's session until its callback
+    (:mod:`cms_social_login.services.sso`); the callback inserts the state's hash here in
+    its own transaction, so a second callback with the same state (a replayed URL with a
+    copy of the session cookie, two requests at once) finds it taken and fails. A row is
+    useless once the state would have expired anyway (``cms_social_login.state_ttl``
+    after the login started): rows older than that are swept.
     """
 
-    __tablename__ = "social_login_states"
+    __tablename__ = "social_login_used_states"
 
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    site: Mapped[str] = site_column()
-    provider: Mapped[str] = mapped_column(String(64), nullable=False)
-    binding: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    came_from: Mapped[str] = mapped_column(String(2048), nullable=False, default="/")
-    code_verifier: Mapped[str | None] = mapped_column(String(128))
-    nonce: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 nullable=False, index=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                              index=True)
 
 
 class SignedInSession(Base):

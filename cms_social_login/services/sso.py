@@ -2,73 +2,76 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select
+from sqlalchemy import bindparam, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from velruse import AuthenticationComplete
 
-from ..crypto import SecretDecryptionError, token_digest
+from ..crypto import SecretDecryptionError, derive_key, token_digest
 from ..events import SocialLoginFailed, SocialLoginSucceeded
 from ..i18n import _
 from ..interfaces import ISecretBox, IUserAdapter
 from ..logs import loggable
-from ..models import LinkedIdentity, LoginState
-from ..models.records import as_utc, utcnow
+from ..models import LinkedIdentity, UsedLoginState
+from ..models.records import utcnow
 from ..providers.base import LoginContext, Provider
 from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
-from ..session import sign_in
+from ..session import now, sign_in
 from ..sites import site_key
-from ..users import user_exists_clause
 from .db import flush_or_retry, retry_lost_races
-from .identities import find_identity, touch_identity
+from .identities import can_touch_identity, find_identity, touch_identity
 from .login_settings import ProviderConfig
 from .provider_sessions import remember_provider_login
 from .published import published_document
 
 log = logging.getLogger(__name__)
 
-#: Session key of the random value that binds a login's state to this browser.
-BINDING_KEY = "cms_social_login.binding"
+#: Session key of the visitor's pending logins, oldest first: ``{"s": key of the state,
+#: "p": provider, "w": site, "t": started (Unix time), "c": where to go back to}`` each.
+PENDING_KEY = "cms_social_login.logins"
+#: The most characters the pending logins may take in the session (a cookie holds 4,096
+#: bytes, and the session's own signature and encoding come on top): beyond it the
+#: oldest are dropped, as beyond ``max_pending_logins``. The newest is always kept.
+PENDING_CHARS = 1800
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
-#: The most expired states one login start deletes (the sweep stays cheap after a flood).
-SWEEP_BATCH = 100
+#: Each process sweeps used states at most once per this many seconds.
+SWEEP_INTERVAL = 300
+_SWEPT_AT_KEY = "cms_social_login.used_states_swept_at"
+#: What this module remembers in a process between requests, on the registry (see
+#: :func:`cms_social_login.cached_state.forget_cached_state`).
+PROCESS_STATE_KEYS = (_SWEPT_AT_KEY,)
 #: What an error code from a provider looks like (RFC 6749 4.1.2.1: ``access_denied``...).
 #: Any other ``?error=`` text is the visitor's: it never reaches the audit's reason.
 ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 # The statements of every login, built once (a login binds only its values): building
 # and keying a statement costs more than running it on a local database.
-#: One DELETE for two sweeps (see :meth:`SocialLoginService._drop_old_states`).
-SWEEP_STATES = delete(LoginState).where(or_(
-    LoginState.state_hash.in_(
-        select(LoginState.state_hash).where(LoginState.created_at < bindparam("expired"))
-        .order_by(LoginState.created_at).limit(SWEEP_BATCH)),
-    and_(LoginState.binding == bindparam("binding"),
-         LoginState.state_hash.not_in(
-             select(LoginState.state_hash).where(LoginState.binding == bindparam("binding"))
-             .order_by(LoginState.created_at.desc(), LoginState.state_hash)
-             .limit(bindparam("keep"))))))
-#: What the callback needs of a state.
-STATE_COLUMNS = (LoginState.provider, LoginState.site, LoginState.binding,
-                 LoginState.created_at, LoginState.came_from, LoginState.code_verifier,
-                 LoginState.nonce)
-#: A state, by its hash: read, taken (single use) or dropped.
-READ_STATE = select(*STATE_COLUMNS).where(LoginState.state_hash == bindparam("state_hash"))
-TAKE_STATE = delete(LoginState).where(
-    LoginState.state_hash == bindparam("state_hash")).returning(*STATE_COLUMNS)
-DROP_STATE = delete(LoginState).where(LoginState.state_hash == bindparam("state_hash"))
-#: A new state.
-ADD_STATE = insert(LoginState)
+#: A state taken for good, per dialect: its hash inserted unless it is there already
+#: (then no row comes back). On PostgreSQL a second request with the same state waits
+#: for the first one's transaction and then finds the hash taken.
+CLAIM_STATE = {
+    name: dialect.insert(UsedLoginState).values(
+        state_hash=bindparam("state_hash"), used_at=bindparam("used_at"))
+    .on_conflict_do_nothing(index_elements=[UsedLoginState.state_hash])
+    .returning(UsedLoginState.state_hash)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+#: Used states that can no longer come back (they expired anyway).
+SWEEP_USED_STATES = delete(UsedLoginState).where(UsedLoginState.used_at < bindparam("expired"))
 #: ORM DML without reloading objects: nothing of these rows is held in the session.
 NO_SYNC = {"synchronize_session": False}
 
@@ -87,16 +90,37 @@ class LoginFailure(Exception):
 
 
 @dataclass(frozen=True)
-class PendingState:
-    """A login's state as its callback took it from ``social_login_states``."""
+class PendingLogin:
+    """A login started in this browser, as its session keeps it until the callback."""
 
+    key: str
     provider: str
     site: str
-    binding: str
-    created_at: datetime
+    started: int
     came_from: str
-    code_verifier: str | None
-    nonce: str | None
+
+    @classmethod
+    def from_session(cls, entry: object) -> PendingLogin | None:
+        """The pending login an entry of :data:`PENDING_KEY` holds (None: not one)."""
+        if not isinstance(entry, dict):
+            return None
+        fields = (entry.get("s"), entry.get("p"), entry.get("w"), entry.get("t"),
+                  entry.get("c"))
+        if not (all(isinstance(value, str) for value in fields[:3])
+                and isinstance(fields[3], int) and isinstance(fields[4], str)):
+            return None
+        return cls(*fields)
+
+    def to_session(self) -> dict[str, Any]:
+        """The entry of :data:`PENDING_KEY` that holds this login."""
+        return {"s": self.key, "p": self.provider, "w": self.site, "t": self.started,
+                "c": self.came_from}
+
+
+def state_key(state: str) -> str:
+    """What the session keeps of a login's state: 128 bits of its SHA-256 (the state
+    itself, the key to the login, is only in the provider's redirect)."""
+    return token_digest(state)[:32]
 
 
 @dataclass
@@ -155,69 +179,94 @@ class SocialLoginService:
         return callback_url(self.request, provider.name)
 
     def begin(self, name: str, came_from: object) -> str:
-        """Record a single-use state and return the provider's authorize URL."""
+        """Keep a single-use state in the visitor's session and return the provider's
+        authorize URL. Nothing is written to the database."""
         provider, _config, values = self.live_provider(name)
-        session = self.request.session
-        binding = session.get(BINDING_KEY)
-        if not isinstance(binding, str):
-            binding = secrets.token_urlsafe(32)
-            session[BINDING_KEY] = binding
         state = secrets.token_urlsafe(32)
-        code_verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
-        nonce = secrets.token_urlsafe(24) if provider.uses_nonce else None
-        try:  # before any write: a provider that cannot be reached leaves no state behind
+        code_verifier, nonce = self._login_secrets(provider, state)
+        try:
             url = provider.authorize_redirect(LoginContext(
                 values, self.redirect_uri(provider), state, code_verifier, nonce, self.site))
         except ProviderError as exc:
             raise LoginFailure(exc.message, f"{name}: {exc.cause}", outcome=exc.outcome) from exc
-        binding_hash = token_digest(binding)
-        self._drop_old_states(binding_hash)
-        self.dbsession.execute(ADD_STATE, {
-            "state_hash": token_digest(state), "site": self.site, "provider": provider.name,
-            "binding": binding_hash, "came_from": safe_came_from(came_from),
-            "code_verifier": code_verifier, "nonce": nonce, "created_at": utcnow()})
+        self._keep_pending(PendingLogin(
+            key=state_key(state), provider=provider.name, site=self.site,
+            started=int(time.time()), came_from=safe_came_from(came_from)))
         return url
 
-    def _drop_old_states(self, binding_hash: str) -> None:
-        """One DELETE for two sweeps: at most :data:`SWEEP_BATCH` expired states (oldest
-        first, through the ``created_at`` index), so every start does a small, bounded
-        share also after a flood; and this browser's states beyond its newest
-        ``max_pending_logins - 1``, so that with the one being started it holds at most
-        ``max_pending_logins``."""
-        self.dbsession.execute(SWEEP_STATES, {
-            "expired": utcnow() - timedelta(seconds=self.settings.state_ttl),
-            "binding": binding_hash, "keep": self.settings.max_pending_logins - 1,
-        }, execution_options=NO_SYNC)
+    def _login_secrets(self, provider: Provider, state: str) -> tuple[str | None, str | None]:
+        """The login's PKCE verifier and OpenID Connect nonce (where the provider uses
+        them), derived from its state with keys of the site's secret key: nobody who
+        sees the state (in the redirect, at the provider) can tell them, and the session
+        need not keep them. 43 characters of base64url each (RFC 7636 4.1: 43 to 128)."""
+        def derived(purpose: str) -> str:
+            key = derive_key(self.settings.secret_keys[0], purpose)
+            digest = hmac.new(key, state.encode(), hashlib.sha256).digest()
+            return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+        return (derived("login pkce verifier") if provider.uses_pkce else None,
+                derived("login nonce") if provider.uses_nonce else None)
+
+    def _pending_logins(self) -> list[PendingLogin]:
+        """This browser's pending logins that have not expired, oldest first."""
+        entries = self.request.session.get(PENDING_KEY)
+        oldest = time.time() - self.settings.state_ttl
+        pending = [PendingLogin.from_session(entry)
+                   for entry in (entries if isinstance(entries, list) else [])]
+        return [login for login in pending if login is not None and login.started >= oldest]
+
+    def _store_pending(self, pending: list[PendingLogin]) -> None:
+        session = self.request.session
+        if pending:
+            session[PENDING_KEY] = [login.to_session() for login in pending]
+        elif PENDING_KEY in session:
+            del session[PENDING_KEY]
+
+    def _keep_pending(self, login: PendingLogin) -> None:
+        """Add ``login`` to the session's pending logins; drop the oldest beyond
+        ``max_pending_logins`` or :data:`PENDING_CHARS` (the newest always stays)."""
+        pending = [*self._pending_logins(), login]
+        del pending[:-self.settings.max_pending_logins]
+        while len(pending) > 1 and len(json.dumps(
+                [entry.to_session() for entry in pending])) > PENDING_CHARS:
+            del pending[0]
+        self._store_pending(pending)
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
-        """Consume the state, let the provider finish, find or create the local user.
+        """Take the pending login, let the provider finish, find or create the local user.
 
-        The state is taken with one ``DELETE ... RETURNING``: a state two requests bring
-        at once is used by one of them (the other's DELETE returns nothing, on PostgreSQL
-        after waiting for the first to commit). On PostgreSQL it is taken before the
-        provider is called, which locks only the state's row while the provider answers.
-        SQLite's write lock is the whole database's, so there the state is read before
-        the call and taken after it: no other request waits for this provider's answer.
-        A request that pyramid_retry runs again finds the state back (the attempt was
-        rolled back) and the provider's answer kept (:data:`RESULT_CACHE_KEY`).
+        The state must be a pending login of this browser's session (for this provider
+        and site, not expired); the session forgets it, and its hash is inserted into
+        ``social_login_used_states``, so it works once even for a copy of the cookie: of
+        two requests with the same state, one inserts it (on PostgreSQL the other waits
+        for its transaction, then finds it taken). On PostgreSQL it is taken before the
+        provider is called, which locks only the state's key while the provider answers.
+        SQLite's write lock is the whole database's, so there it is taken after the call:
+        no other request waits for this provider's answer. A request that pyramid_retry
+        runs again finds the state back (the attempt was rolled back, and its session
+        was not saved) and the provider's answer kept (:data:`RESULT_CACHE_KEY`).
         """
         provider, config, values = self.live_provider(name)
+        state = params.get("state")
+        pending = self._take_pending(provider, state)
         take_after_call = self._write_lock_is_the_databases()
-        pending = self._take_state(provider, params.get("state"), read_only=take_after_call)
+        if not take_after_call:
+            self._claim_state(provider, state)
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
+            code_verifier, nonce = self._login_secrets(provider, state)
             try:
                 result = provider.complete(LoginContext(
-                    values, self.redirect_uri(provider), str(params.get("state")),
-                    pending.code_verifier, pending.nonce, self.site), params)
+                    values, self.redirect_uri(provider), state, code_verifier, nonce,
+                    self.site), params)
             except ProviderError as exc:
                 if take_after_call:  # single use, even when the provider failed
-                    self._take_state(provider, params.get("state"))
+                    self._claim_state(provider, state)
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
         if take_after_call:
-            self._take_state(provider, params.get("state"))
+            self._claim_state(provider, state)
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -245,33 +294,41 @@ class SocialLoginService:
         """True on SQLite, where a write transaction locks the whole database."""
         return self.dbsession.get_bind().dialect.name == "sqlite"
 
-    def _take_state(self, provider: Provider, state: object, read_only: bool = False
-                    ) -> PendingState:
-        """Delete the state and return it, if it is this browser's, this provider's and
-        this site's and has not expired (a state that is not is deleted all the same).
-        With ``read_only`` a valid state is only read (the caller takes it later)."""
+    def _take_pending(self, provider: Provider, state: object) -> PendingLogin:
+        """The session's pending login of ``state``, which the session forgets, if it is
+        this provider's and this site's and has not expired (one that is not is
+        forgotten all the same); else the invalid-state failure."""
         if not isinstance(state, str) or not 16 <= len(state) <= 256:
             raise self._invalid_state(provider)
-        mine = {"state_hash": token_digest(state)}
-        if read_only:
-            row = self.dbsession.execute(READ_STATE, mine).one_or_none()
-        else:
-            row = self.dbsession.execute(TAKE_STATE, mine,
-                                         execution_options=NO_SYNC).one_or_none()
-        if row is None:  # unknown, or used by another request
+        key = state_key(state)
+        pending = self._pending_logins()
+        found = next((login for login in pending if hmac.compare_digest(login.key, key)),
+                     None)
+        self._store_pending([login for login in pending if login is not found])
+        if found is None:  # unknown here: another browser's, expired, or used
             raise self._invalid_state(provider)
-        pending = PendingState(*row)
-        binding = self.request.session.get(BINDING_KEY)
-        created_at = as_utc(pending.created_at)
-        if (pending.provider != provider.name
-                or pending.site != self.site  # started on another site
-                or not isinstance(binding, str)
-                or not hmac.compare_digest(pending.binding, token_digest(binding))
-                or utcnow() - created_at > timedelta(seconds=self.settings.state_ttl)):
-            if read_only:
-                self.dbsession.execute(DROP_STATE, mine, execution_options=NO_SYNC)
+        if found.provider != provider.name or found.site != self.site:
             raise self._invalid_state(provider)
-        return pending
+        return found
+
+    def _claim_state(self, provider: Provider, state: str) -> None:
+        """Insert the state's hash into the used states: the invalid-state failure when it
+        is there already (the same state came back before). Used states that can no
+        longer come back are swept by each process at most once per
+        :data:`SWEEP_INTERVAL`."""
+        moment = now()
+        dialect = self.dbsession.get_bind().dialect.name
+        taken = self.dbsession.execute(CLAIM_STATE[dialect], {
+            "state_hash": token_digest(state), "used_at": moment}).first()
+        if taken is None:
+            raise self._invalid_state(provider)
+        registry = self.request.registry
+        last = registry.get(_SWEPT_AT_KEY)
+        if last is None or not timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
+            registry[_SWEPT_AT_KEY] = moment
+            self.dbsession.execute(SWEEP_USED_STATES, {
+                "expired": moment - timedelta(seconds=self.settings.state_ttl)},
+                execution_options=NO_SYNC)
 
     def _local_user(self, provider: Provider, config: ProviderConfig,
                     result: AuthenticationComplete) -> tuple[str, bool]:
@@ -287,11 +344,9 @@ class SocialLoginService:
         display_name = (profile.get("displayName") or "")[:255] or None
         email = (profile.get("verifiedEmail") or "")[:320] or None
         signed_in = self.request.authenticated_userid
-        exists = user_exists_clause(adapter, LinkedIdentity.userid)
-        if exists is not None:  # a returning user: one statement
-            userid = touch_identity(self.dbsession, self.site, provider.name, issuer,
-                                    provider_user_id, display_name=display_name,
-                                    email=email, owner=signed_in, user_exists=exists)
+        if can_touch_identity(self.request):  # a returning user: one statement
+            userid = touch_identity(self.request, provider.name, issuer, provider_user_id,
+                                    display_name=display_name, email=email, owner=signed_in)
             if userid is not None:
                 return userid, False
         # A first login, or a returning one that is refused (or whose adapter cannot

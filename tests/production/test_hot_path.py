@@ -130,16 +130,15 @@ def test_a_save_costs_the_next_login_page_one_read(settled, published_bitbucket,
     assert "document" in statements[0]
 
 
-def test_starting_a_login_costs_two_statements(settled, published_bitbucket, visitor,
-                                               bitbucket, bitbucket_user):
+def test_starting_a_login_costs_no_statement(settled, published_bitbucket, visitor,
+                                            bitbucket, bitbucket_user):
     visitor.get("/login")
     with sql_statements(settled) as statements:
         start_login_response = visitor.get("/login/bitbucket")
     assert start_login_response.status_int == 302
-    assert shapes(statements) == [
-        "DELETE social_login_states",    # expired states, through the created_at index
-        "INSERT social_login_states",    # this login's single-use state
-    ], statements
+    # The pending login goes into the visitor's session cookie.
+    assert statements == []
+    assert start_login_response.headers.getall("Set-Cookie")
 
 
 def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, make_browser,
@@ -152,12 +151,9 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
         response = visitor.get(back)
     assert response.status_int == 303
     assert not response.location.split("?")[0].endswith("/login"), response.location
-    # The state: single use, by primary key. SQLite's write lock is the whole database's,
-    # so there it is read before the provider call and taken after it (one statement more
-    # than on PostgreSQL, where taking it locks only its row).
-    on_sqlite = get_social_login_engine(settled.registry).dialect.name == "sqlite"
-    state = ["SELECT social_login_states", "DELETE social_login_states"] if on_sqlite \
-        else ["DELETE social_login_states"]
+    # The state: single use, its hash inserted by primary key (on PostgreSQL before the
+    # provider call; on SQLite, whose write lock is the whole database's, after it).
+    state = ["INSERT social_login_used_states"]
     assert shapes(statements) == [
         *state,
         "UPDATE social_login_identities",  # found by its unique key (site, provider,
@@ -168,13 +164,13 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
     ], statements
     identity_update = statements[len(state)]
     assert "RETURNING" in identity_update
-    assert on_sqlite or "RETURNING" in statements[0]
+    assert "ON CONFLICT" in statements[0] and "RETURNING" in statements[0]
     for column in ("site", "provider", "issuer", "provider_user_id"):
         assert f"social_login_identities.{column} =" in identity_update
     assert "demo_users" in identity_update  # the account exists, in the same statement
-    # Ended sessions were swept by this process's first sign-in (``first`` above).
-    assert not any("social_login_sessions" in s and s.startswith("DELETE")
-                   for s in statements)
+    # Ended sessions and used states were swept by this process's first sign-in
+    # (``first`` above).
+    assert not any(s.startswith("DELETE") for s in statements)
 
 
 def test_a_slow_provider_answer_holds_up_no_other_login(published_bitbucket, visitor,

@@ -78,8 +78,21 @@ def test_the_first_release_made_by_create_all_gets_the_later_revisions(engine):
         assert schema_differences(connection) == []
 
 
+def test_a_release_before_0007_made_by_create_all_gets_the_later_revisions(engine):
+    # Revision 0006's tables (the pending states' table, no used states), no version table.
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        assert "social_login_states" in inspect(connection).get_table_names()
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert schema_differences(connection) == []
+        assert "social_login_states" not in inspect(connection).get_table_names()
+
+
 def test_half_made_schema_is_refused_with_advice(engine):
-    metadata.tables["social_login_states"].create(engine)
+    metadata.tables["social_login_used_states"].create(engine)
     with pytest.raises(RuntimeError, match="stamp <revision>"):
         upgrade(engine)
 

@@ -9,14 +9,44 @@ import time
 
 from sqlalchemy import func, select
 
+from cms_social_login.session import RotatingSignedSerializer
 from cms_social_login.testing.gitlab_emulator import GitLabEmulator
 from cms_social_login.testing.plugin import KIT_CLIENT_ID
-from cms_social_login.testing.steps import callback_url
+from cms_social_login.testing.steps import callback_url, make_browser
 
 
 def dbsession_of(app):
     """A plain session on the app's database (outside any request)."""
     return app.registry["cms_social_login.dbsession_factory"]()
+
+
+def session_cookie(browser) -> str | None:
+    return next((c.value for c in browser.cookiejar if c.name == "cms_session"), None)
+
+
+def copy_of(app, browser):
+    """Another browser holding a copy of ``browser``'s session cookie."""
+    thief = make_browser(app)
+    thief.set_cookie("cms_session", session_cookie(browser))
+    return thief
+
+
+def session_data(app, browser) -> dict:
+    """What the browser's session cookie holds (Pyramid's [accessed, created, data])."""
+    serializer = RotatingSignedSerializer(app.registry.social_login_settings.secret_keys)
+    return serializer.loads(session_cookie(browser).strip('"').encode())[2]
+
+
+class Clock:
+    """``time.time`` moved forward by hand (cookie timeouts and session ends follow it)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.offset = 0.0
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 def count(app, model) -> int:

@@ -12,58 +12,29 @@ from sqlalchemy import event, select
 
 from cms_demo import main
 from cms_social_login.models import SignedInSession, get_social_login_engine
-from cms_social_login.services.sso import BINDING_KEY
-from cms_social_login.session import TOKEN_KEY, RotatingSignedSerializer
+from cms_social_login.services.sso import PENDING_KEY
+from cms_social_login.session import TOKEN_KEY
 from cms_social_login.testing.steps import log_out, make_browser, sign_in
 
 from ..helpers import callback_path, start_login
-from .helpers import count, dbsession_of
+from .helpers import Clock, copy_of, count, dbsession_of, session_cookie, session_data
 
 HOUR = 3600
 DAY = 24 * HOUR
-
-
-def session_cookie(browser) -> str | None:
-    return next((c.value for c in browser.cookiejar if c.name == "cms_session"), None)
-
-
-def copy_of(app, browser):
-    """Another browser holding a copy of ``browser``'s session cookie."""
-    thief = make_browser(app)
-    thief.set_cookie("cms_session", session_cookie(browser))
-    return thief
-
-
-def session_data(app, browser) -> dict:
-    """What the browser's session cookie holds (Pyramid's [accessed, created, data])."""
-    serializer = RotatingSignedSerializer(app.registry.social_login_settings.secret_keys)
-    return serializer.loads(session_cookie(browser).strip('"').encode())[2]
 
 
 def signed_in(browser) -> bool:
     return "Signed in as" in browser.get("/").text
 
 
-class Clock:
-    """``time.time`` moved forward by hand (cookie timeouts and session ends follow it)."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.offset = 0.0
-        real = time.time
-        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
 def test_social_login_renews_the_session(app, published_bitbucket, visitor, bitbucket,
                                          bitbucket_user):
     location = bitbucket.approve(start_login(visitor))
     before = session_data(app, visitor)
-    assert BINDING_KEY in before  # the pre-login session holds the login's binding
+    assert PENDING_KEY in before  # the pre-login session holds the pending login
     response = visitor.get(callback_path(location))
     assert response.location == "http://localhost/"  # signed in
-    # The pre-login session is gone: nothing in it (the binding, a CSRF token) survives.
+    # The pre-login session is gone: nothing in it (the pending login, a CSRF token) survives.
     after = session_data(app, visitor)
     assert TOKEN_KEY in after
     assert not set(before) & set(after), after

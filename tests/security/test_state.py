@@ -1,35 +1,47 @@
-"""The login state: random, single-use, bound to the browser, short-lived; PKCE where offered."""
+"""The login state: random, single-use, bound to the browser, short-lived; PKCE where offered.
+
+A pending login lives in the session of the browser that started it; the callback takes it
+from there and marks the state used in the database."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import webtest
 from pyramid.config import Configurator
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from cms_demo.bootstrap import setup_database
-from cms_social_login.models import LinkedIdentity, LoginState
+from cms_social_login.models import LinkedIdentity, UsedLoginState
 from cms_social_login.models.records import utcnow
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.providers.registry import get_provider_registry
+from cms_social_login.redirects import MAX_CAME_FROM
+from cms_social_login.services.sso import PENDING_KEY, SWEEP_INTERVAL
 from cms_social_login.testing import steps
 from cms_social_login.testing.plugin import KIT_CLIENT_ID, KIT_CLIENT_SECRET
 from cms_social_login.testing.steps import fill_tab
 
 from ..helpers import callback_path, endpoints_of, query_of, start_login, submit_bitbucket
-from .helpers import count, dbsession_of
+from .helpers import Clock, copy_of, count, dbsession_of, session_cookie, session_data
 
 
-def test_state_is_random_long_and_stored_only_as_a_hash(app, published_bitbucket, visitor,
-                                                        bitbucket):
+def pending_logins(app, browser) -> list[dict]:
+    """The pending logins the browser's session holds, oldest first."""
+    return session_data(app, browser).get(PENDING_KEY, [])
+
+
+def test_state_is_random_long_and_kept_only_as_a_hash(app, published_bitbucket, visitor,
+                                                      bitbucket):
     states = {query_of(start_login(visitor))["state"] for _ in range(5)}
     assert len(states) == 5
     assert all(len(state) >= 43 for state in states)  # 32 random bytes, base64url
-    with dbsession_of(app) as db:
-        stored = set(db.scalars(select(LoginState.state_hash)))
-    assert stored and not stored & states
+    kept = json.dumps(session_data(app, visitor))
+    assert len(pending_logins(app, visitor)) == 5
+    assert not any(state in kept for state in states)
+    assert count(app, UsedLoginState) == 0  # starting a login writes nothing
 
 
 def test_missing_state_signs_nobody_in(app, published_bitbucket, visitor, bitbucket,
@@ -43,15 +55,28 @@ def test_missing_state_signs_nobody_in(app, published_bitbucket, visitor, bitbuc
 
 
 def test_expired_state_signs_nobody_in(app, published_bitbucket, visitor, bitbucket,
-                                       bitbucket_user):
+                                       bitbucket_user, monkeypatch):
     location = bitbucket.approve(start_login(visitor))
-    with dbsession_of(app) as db:
-        db.execute(update(LoginState).values(created_at=utcnow() - timedelta(minutes=11)))
-        db.commit()
+    Clock(monkeypatch).advance(11 * 60)  # state_ttl is 10 minutes
     page = visitor.get(callback_path(location), status=303).follow()
     assert "expired or was already used" in page.text
     assert count(app, LinkedIdentity) == 0
-    assert count(app, LoginState) == 0  # the expired state is gone too
+    assert not bitbucket.requests_to("token")
+    assert pending_logins(app, visitor) == []  # the expired login is forgotten too
+
+
+def test_a_state_works_once_even_with_a_copy_of_the_cookie(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """Someone who copied the session cookie and the callback URL before the visitor
+    came back cannot complete the same login again: the state's hash is taken."""
+    location = bitbucket.approve(start_login(visitor))
+    thief = copy_of(app, visitor)
+    visitor.get(callback_path(location), status=303).follow()
+    assert "Signed in as" in visitor.get("/").text
+    page = thief.get(callback_path(location), status=303).follow()
+    assert "expired or was already used" in page.text
+    assert "Signed in as" not in thief.get("/").text
+    assert count(app, UsedLoginState) == 1
 
 
 def test_a_callback_of_a_provider_the_site_lacks_is_a_404(app, published_bitbucket, visitor,
@@ -147,7 +172,7 @@ def test_one_browser_holds_at_most_the_cap_of_pending_logins_and_the_newest_work
     cap = app.registry.social_login_settings.max_pending_logins
     assert cap == 10  # the default
     authorize_urls = [visitor.get("/login/bitbucket").location for _ in range(50)]
-    assert count(app, LoginState) == cap
+    assert len(pending_logins(app, visitor)) == cap
     # The oldest were dropped first: the first start's state no longer works ...
     first = visitor.get(callback_path(bitbucket.approve(authorize_urls[0])), status=303)
     assert "expired or was already used" in first.follow().text
@@ -157,24 +182,51 @@ def test_one_browser_holds_at_most_the_cap_of_pending_logins_and_the_newest_work
     assert count(app, LinkedIdentity) == 1
 
 
-def test_the_cap_is_per_browser(app, published_bitbucket, make_browser, bitbucket):
-    browsers = [make_browser() for _ in range(3)]
-    for browser in browsers:
-        for _ in range(12):
-            browser.get("/login/bitbucket")
-    assert count(app, LoginState) == 3 * 10
+def test_pending_logins_keep_the_session_cookie_within_a_browsers_limit(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """Logins started from long pages: the oldest give way before the cookie outgrows
+    the 4,096 bytes a browser keeps, and the newest always works."""
+    long_page = "/" + "a" * (MAX_CAME_FROM - 1)
+    authorize_urls = [visitor.get("/login/bitbucket", params={"came_from": long_page}).location
+                      for _ in range(3)]
+    assert len(pending_logins(app, visitor)) == 1
+    assert len("cms_session=" + session_cookie(visitor)) < 4096
+    older = visitor.get(callback_path(bitbucket.approve(authorize_urls[1])), status=303)
+    assert "expired or was already used" in older.follow().text
+    newest = visitor.get(callback_path(bitbucket.approve(authorize_urls[-1])), status=303)
+    assert newest.location == "http://localhost" + long_page
 
 
-def test_a_start_sweeps_a_bounded_batch_of_expired_states(app, published_bitbucket, visitor):
-    from cms_social_login.services.sso import SWEEP_BATCH
+def test_other_logins_in_progress_survive_a_failed_one(app, published_bitbucket, visitor,
+                                                       bitbucket, bitbucket_user):
+    first, second = start_login(visitor), start_login(visitor)
+    visitor.get(callback_path(bitbucket.deny(first)), status=303)
+    assert len(pending_logins(app, visitor)) == 1
+    visitor.get(callback_path(bitbucket.approve(second)), status=303)
+    assert "Signed in as" in visitor.get("/").text
 
+
+def test_used_states_are_swept_once_they_could_no_longer_come_back(
+        app, published_bitbucket, make_browser, bitbucket, bitbucket_user, monkeypatch):
     long_ago = utcnow() - timedelta(hours=1)
     with dbsession_of(app) as db:
-        db.add_all(LoginState(state_hash=f"{n:064x}", provider="bitbucket",
-                              binding=f"{n:064x}", came_from="/", created_at=long_ago)
-                   for n in range(SWEEP_BATCH + 50))
+        db.add_all(UsedLoginState(state_hash=f"{n:064x}", used_at=long_ago) for n in range(5))
+        db.add(UsedLoginState(state_hash="f" * 64, used_at=utcnow()))
         db.commit()
-    visitor.get("/login/bitbucket")
-    assert count(app, LoginState) == 50 + 1  # one batch swept, one new state
-    visitor.get("/login/bitbucket")
-    assert count(app, LoginState) == 2
+
+    def log_in() -> None:
+        browser = make_browser()
+        browser.get(callback_path(bitbucket.approve(start_login(browser))), status=303)
+
+    log_in()  # this process's first callback sweeps: the recent one stays
+    with dbsession_of(app) as db:
+        assert set(db.scalars(select(UsedLoginState.state_hash))) >= {"f" * 64}
+    assert count(app, UsedLoginState) == 2
+    with dbsession_of(app) as db:
+        db.add(UsedLoginState(state_hash="e" * 64, used_at=long_ago))
+        db.commit()
+    log_in()  # within the sweep interval: no sweep
+    assert count(app, UsedLoginState) == 4
+    Clock(monkeypatch).advance(SWEEP_INTERVAL + 1)
+    log_in()
+    assert count(app, UsedLoginState) == 4  # the old one went, a new one came
