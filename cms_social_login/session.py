@@ -41,7 +41,7 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.interfaces import ISessionFactory
 from pyramid.security import forget, remember
 from pyramid.session import BaseCookieSessionFactory, JSONSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from webob.cookies import SignedSerializer
 from zope.interface import implementer
 
@@ -82,6 +82,10 @@ _LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
 #: What this module remembers in a process between requests, on the registry (see
 #: :func:`cms_social_login.cached_state.forget_cached_state`).
 PROCESS_STATE_KEYS = (_SWEPT_AT_KEY, _LOGIN_FORM_KEYS, _LOGIN_FORM_TOKEN)
+
+
+#: A signed-in session's row, built once (a sign-in binds only its values).
+ADD_SESSION = insert(SignedInSession)
 
 
 def now() -> datetime:
@@ -171,9 +175,9 @@ def sign_in(request: Any, userid: str) -> list[tuple[str, str]]:
     moment = now()
     _sweep_if_due(request, moment)
     token = secrets.token_urlsafe(32)
-    dbsession.add(SignedInSession(token_hash=token_digest(token), site=site_key(request),
-                                  userid=userid, created_at=moment,
-                                  expires_at=moment + timedelta(seconds=lifetime)))
+    dbsession.execute(ADD_SESSION, {
+        "token_hash": token_digest(token), "site": site_key(request), "userid": userid,
+        "created_at": moment, "expires_at": moment + timedelta(seconds=lifetime)})
     request.session.invalidate()
     request.session[TOKEN_KEY] = token
     return list(remember(request, userid))

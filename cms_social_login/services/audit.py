@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.i18n import TranslationString
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..events import SocialLoginFailed, SocialLoginSucceeded
@@ -76,16 +76,22 @@ SWEPT_AT_KEY = "cms_social_login.audit_swept_at"
 PROCESS_STATE_KEYS = (SWEPT_AT_KEY,)
 
 
-def _log_line(event: AuditEvent) -> None:
+#: What :func:`_log_line` writes of an event.
+LOGGED_FIELDS = ("kind", "action", "provider", "actor", "detail", "at")
+#: A new event, built once (an event binds only its values).
+ADD_EVENT = insert(AuditEvent)
+
+
+def _log_line(event: Mapping[str, Any]) -> None:
     audit_log.info(json.dumps({
-        "event": "cms_social_login.audit", "kind": event.kind, "action": event.action,
-        "provider": event.provider, "actor": event.actor, "detail": event.detail,
-        "at": as_utc(event.at).isoformat()}, sort_keys=True, default=str))
+        "event": "cms_social_login.audit", "kind": event["kind"], "action": event["action"],
+        "provider": event["provider"], "actor": event["actor"], "detail": event["detail"],
+        "at": as_utc(event["at"]).isoformat()}, sort_keys=True, default=str))
 
 
 def record(request: Any, kind: str, action: str, *, provider: str | None = None,
-           detail: Mapping[str, Any] | None = None, actor: str | None = None) -> AuditEvent:
-    """Add an event to this request's transaction and write its log line.
+           detail: Mapping[str, Any] | None = None, actor: str | None = None) -> None:
+    """Insert an event in this request's transaction and write its log line.
 
     ``detail`` must hold no secret and no token: callers pass field names, versions,
     counts and plain reasons only. Old rows are swept now and then (see
@@ -93,13 +99,12 @@ def record(request: Any, kind: str, action: str, *, provider: str | None = None,
     """
     # PostgreSQL text cannot hold NUL: a provider name from the URL may (a 500 otherwise).
     provider = provider.replace("\x00", "\ufffd") if provider is not None else None
-    event = AuditEvent(site=site_key(request), kind=kind, action=action, provider=provider,
-                       actor=actor if actor is not None else request.authenticated_userid,
-                       detail=dict(detail or {}), at=utcnow())
-    request.social_login_dbsession.add(event)
+    event = {"site": site_key(request), "kind": kind, "action": action, "provider": provider,
+             "actor": actor if actor is not None else request.authenticated_userid,
+             "detail": dict(detail or {}), "at": utcnow()}
+    request.social_login_dbsession.execute(ADD_EVENT, event)
     _log_line(event)
     sweep_if_due(request)
-    return event
 
 
 def _message_detail(message: object) -> dict[str, Any]:
@@ -161,7 +166,7 @@ def on_login_failed(event: SocialLoginFailed) -> None:
         return
     repeat.detail = {**repeat.detail, "count": int(repeat.detail.get("count", 1)) + 1}
     repeat.at = now
-    _log_line(repeat)
+    _log_line({name: getattr(repeat, name) for name in LOGGED_FIELDS})
 
 
 # --------------------------------------------------------------------------- retention

@@ -147,10 +147,15 @@ class SocialLoginService:
 
     def __init__(self, request: Any) -> None:
         self.request = request
-        self.dbsession = request.social_login_dbsession
         self.site = site_key(request)
         self.settings = request.registry.social_login_settings
         self.box: ISecretBox = request.registry.getUtility(ISecretBox)
+
+    @property
+    def dbsession(self) -> Any:
+        """The request's session of the add-on's database (made when first used: a
+        login's start needs none)."""
+        return self.request.social_login_dbsession
 
     def live_provider(self, name: str) -> tuple[Provider, ProviderConfig, dict[str, str]]:
         """The provider ``name``, its published config and its decrypted values.

@@ -159,8 +159,8 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
         "UPDATE social_login_identities",  # found by its unique key (site, provider,
                                            # issuer, user id), the host's account checked
                                            # to exist, last login time, name and email
-        "INSERT social_login_audit",       # the sign-in, in the audit log
         "INSERT social_login_sessions",    # this sign-in's session, revocable at logout
+        "INSERT social_login_audit",       # the sign-in, in the audit log
     ], statements
     identity_update = statements[len(state)]
     assert "RETURNING" in identity_update
