@@ -603,27 +603,47 @@ def site_api_calls(site: Any, emulator: BitbucketEmulator) -> list[str]:
         for entry in emulator.log if entry.path.startswith(prefix)]
 
 
+def floor_sso_site(url: str, emulator: BitbucketEmulator) -> Any:
+    """Benchmark 2's floor: the same login written straight on the stack
+    (``benchmarks/floor_sso.py``), on the site's database and emulator."""
+    from benchmarks import floor_sso
+
+    return floor_sso.make_app(
+        url, site=SITE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        authorize_url=emulator.authorize_url, token_url=emulator.token_url,
+        api_url=emulator.api_url, secret=SECRET_KEY)
+
+
 def bench_sso_login(site: Any, emulator: BitbucketEmulator, rounds: int = 5,
-                    logins: int = 40) -> dict[str, Any]:
-    """Benchmark 2: logins per second through the site vs the bare client."""
+                    logins: int = 40, floor: Any = None) -> dict[str, Any]:
+    """Benchmark 2: logins per second through the site vs the bare client (and, given
+    ``floor``, through the stack's floor: the same login on a bare Pyramid app)."""
     calls = site_api_calls(site, emulator)
     bare = BareClient(emulator, calls)
     bare.login()
-    site_rates, bare_rates = [], []
+    if floor is not None:
+        site_login(floor, emulator)  # its first login links the account
+    rates: dict[str, list[float]] = {"site": [], "bare": [], "floor": []}
+    runs = {"site": lambda: site_login(site, emulator), "bare": bare.login,
+            "floor": lambda: site_login(floor, emulator)}
     for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(logins):
-            site_login(site, emulator)
-        site_rates.append(logins / (time.perf_counter() - start))
-        start = time.perf_counter()
-        for _ in range(logins):
-            bare.login()
-        bare_rates.append(logins / (time.perf_counter() - start))
+        for name, login in runs.items():
+            if name == "floor" and floor is None:
+                continue
+            start = time.perf_counter()
+            for _ in range(logins):
+                login()
+            rates[name].append(logins / (time.perf_counter() - start))
         emulator.log.clear()
-    site_rate, bare_rate = statistics.median(site_rates), statistics.median(bare_rates)
-    return {"site_logins_per_s": site_rate, "bare_logins_per_s": bare_rate,
-            "ratio": site_rate / bare_rate, "api_calls": ["token", *calls],
-            "target": TARGETS["sso_login"]}
+    site_rate, bare_rate = statistics.median(rates["site"]), statistics.median(rates["bare"])
+    figures = {"site_logins_per_s": site_rate, "bare_logins_per_s": bare_rate,
+               "ratio": site_rate / bare_rate, "api_calls": ["token", *calls],
+               "target": TARGETS["sso_login"]}
+    if floor is not None:
+        floor_rate = statistics.median(rates["floor"])
+        figures.update(floor_logins_per_s=floor_rate, floor_ratio=floor_rate / bare_rate,
+                       site_vs_floor=site_rate / floor_rate)
+    return figures
 
 
 # --------------------------------------------------------------------------- 3. identity lookup
@@ -1183,7 +1203,8 @@ def run(quick: bool = False, server: Any = None, only: frozenset[str] | None = N
                     report_one("login_page", results["login_page"])
                 if "2" in wanted:
                     results["sso_login"] = bench_sso_login(
-                        site, emulator, rounds=sizes["sso_rounds"], logins=sizes["sso_logins"])
+                        site, emulator, rounds=sizes["sso_rounds"], logins=sizes["sso_logins"],
+                        floor=floor_sso_site(url, emulator))
                     report_one("sso_login", results["sso_login"])
             server.drop_database("bench_site")
         if "3" in wanted:
@@ -1256,6 +1277,12 @@ def report_one(name: str, figures: dict[str, Any]) -> None:
               f"(calls: authorize, consent, {', '.join(figures['api_calls'])}) -> ratio "
               f"{figures['ratio']:.2f} ({verdict(figures['ratio'], figures['target'])})",
               flush=True)
+        if "floor_logins_per_s" in figures:
+            print(f"   the stack's floor (benchmarks/floor_sso.py: the same login and writes "
+                  f"on a bare Pyramid + pyramid_tm + SQLAlchemy + psycopg app): "
+                  f"{figures['floor_logins_per_s']:.1f} logins/s -> floor vs bare client "
+                  f"{figures['floor_ratio']:.2f}; the site vs the floor "
+                  f"{figures['site_vs_floor']:.2f}", flush=True)
     elif name == "identity_lookup":
         n = figures["identities"]
         print(f"3. identity lookup p50 ({figures['samples']:,} lookups each, one on each "
