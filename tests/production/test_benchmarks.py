@@ -30,6 +30,7 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert results["login_page_development"]["ratio"] > 0
     sso = results["sso_login"]
     assert sso["api_calls"][0] == "token" and sso["ratio"] > 0
+    assert sso["floor_ratio"] > 0 and sso["site_vs_floor"] > 0  # the floor logs in too
     lookup = results["identity_lookup"]
     assert lookup["identities"] == {"small": 50, "large": 500}
     assert "Index" in lookup["plan"]
