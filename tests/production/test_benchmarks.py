@@ -54,3 +54,26 @@ def test_the_benchmarks_run_at_tiny_sizes(postgresql_server, capsys):
     assert logins["same_users"] == 1 and logins["same_identities"] == 1
     assert login["cpu_ratio"] > 0 and login["first_time_cpu_ratio"] > 0
     assert results["machine"]["nproc"] >= 1
+
+
+def test_the_import_costs_of_the_stack_are_printed(tmp_path):
+    """benchmarks/import_cost.py (the decomposition of benchmark 4) runs in a fresh
+    interpreter and names each step with what it adds, the add-on's last."""
+    import re
+    import subprocess
+
+    script = SCRIPT.with_name("import_cost.py")
+    done = subprocess.run([sys.executable, str(script), f"sqlite:///{tmp_path}/site.sqlite"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = re.findall(r"^(.+?)\s+\+(\d+\.\d) MiB = +(\d+\.\d)$", done.stdout, re.MULTILINE)
+    labels = [label for label, _, _ in steps]
+    assert labels[:2] == ["hashlib (OpenSSL's libcrypto, loaded by the standard library)",
+                          "hupper (pserve imports it, with or without --reload)"]
+    assert labels[-3:] == [
+        "the floor's app (benchmarks/floor_app.py: main() and a GET /login)",
+        "cms_social_login + cms_demo: their imports and configuration (main())",
+        "the site's first GET /login (its templates compiled, first query)"]
+    sqlalchemy = next(float(added) for label, added, _ in steps if label.startswith("sqlalchemy"))
+    assert sqlalchemy > 5  # the ORM: the largest part of the stack
+    assert float(steps[-1][2]) > float(steps[0][2])

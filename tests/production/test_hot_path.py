@@ -6,6 +6,7 @@ engine (``BEGIN`` / ``COMMIT`` are not cursor statements and are not counted).
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from cms_social_login.models import get_social_login_engine
 from cms_social_login.services import published
 
-from ..helpers import callback_path, sql_statements, start_login, submit_bitbucket
+from ..helpers import SECRET_KEY, callback_path, sql_statements, start_login, submit_bitbucket
 
 
 def shapes(statements: list[str]) -> list[str]:
@@ -261,14 +262,75 @@ def test_a_worker_on_a_migrated_database_does_not_import_alembic(app_settings, a
     assert modules_a_worker_loads(app_settings, "", ("alembic", "mako", "pygments")) == []
 
 
+#: What a worker serving only the login page never imports: the login libraries
+#: (cryptography for secrets at rest and joserfc for ID tokens, about 10 MiB of a worker;
+#: requests + urllib3 for provider calls, about 4 MiB; Authlib's OAuth 2.0 client), the
+#: schema tools (Alembic and its Mako templates), Babel (the catalogs command), and the
+#: add-on's own command-line, migration and test-kit modules (the emulators among them).
+#: A login or an editor's page loads what it needs of them.
+NOT_ON_THE_LOGIN_PAGE = (
+    "cryptography", "joserfc", "requests", "urllib3", "authlib", "alembic", "mako",
+    "babel", "cms_social_login.migrations", "cms_social_login.scripts",
+    "cms_social_login.testing")
+
+
 def test_a_worker_serving_the_login_page_does_not_import_the_login_libraries(
         app_settings, app, published_bitbucket):
-    # cryptography (secrets at rest) and joserfc (ID tokens) are about 10 MiB of a
-    # worker, requests + urllib3 (provider calls) about 4 MiB; the login page needs none
-    # of them, a login or an editor's page loads them.
     steps = "assert 'Log in with Bitbucket' in site.get('/login').text"
-    assert modules_a_worker_loads(app_settings, steps, (
-        "cryptography", "joserfc", "alembic", "requests", "urllib3")) == []
+    assert modules_a_worker_loads(app_settings, steps, NOT_ON_THE_LOGIN_PAGE) == []
+
+
+def test_a_production_worker_serving_the_login_page_loads_only_what_it_uses(
+        app_settings, app, published_bitbucket):
+    """The worker of benchmark 4, started as ``pserve production.ini`` loads it (the
+    settings from the environment), serves the login page a hundred times and has loaded
+    none of :data:`NOT_ON_THE_LOGIN_PAGE` (their memory is not the page's)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    production_ini = Path(__file__).resolve().parents[2] / "production.ini"
+    # pserve's own loading (plaster, PasteDeploy), and the page through the WSGI app with
+    # WebOb, which the worker has loaded anyway (no test client's imports in the count).
+    script = (
+        "import json, sys\n"
+        "from pyramid.paster import get_app\n"
+        "from webob import Request\n"
+        "site = get_app(sys.argv[1], options={'http_port': '6543'})\n"
+        "for _ in range(100):\n"
+        "    page = Request.blank('/login', host='localhost').get_response(site)\n"
+        "    assert page.status_code == 200 and 'Log in with Bitbucket' in page.text\n"
+        f"print(json.dumps(sorted(m for m in {NOT_ON_THE_LOGIN_PAGE!r}\n"
+        "                         if m in sys.modules)))\n")
+    environment = {
+        "CMS_SOCIAL_LOGIN_SQLALCHEMY_URL": app_settings["sqlalchemy.url"],
+        "CMS_SOCIAL_LOGIN_SECRET_KEY": SECRET_KEY,
+        "CMS_SOCIAL_LOGIN_SITE_URL": "http://localhost"}
+    done = subprocess.run([sys.executable, "-c", script, str(production_ini)],
+                          env={**os.environ, **environment}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_module_imports():
+    """Modules a worker imports only when needed (the login libraries, the commands, the
+    migrations, the test kit) still fail here, not first in production, when broken."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, pkgutil, cms_social_login, cms_demo\n"
+        "for package in (cms_social_login, cms_demo):\n"
+        "    for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        if module.name != 'cms_social_login.migrations.env':  # run by Alembic\n"
+        "            importlib.import_module(module.name)\n"
+        "print('all imported')\n")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "all imported"
 
 
 def test_keys_are_derived_as_before_without_the_cryptography_package():
