@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -42,10 +42,17 @@ log = logging.getLogger(__name__)
 #: Session key of the visitor's pending logins, oldest first: ``{"s": key of the state,
 #: "p": provider, "w": site, "t": started (Unix time), "c": where to go back to}`` each.
 PENDING_KEY = "cms_social_login.logins"
-#: The most characters the pending logins may take in the session (a cookie holds 4,096
-#: bytes, and the session's own signature and encoding come on top): beyond it the
-#: oldest are dropped, as beyond ``max_pending_logins``. The newest is always kept.
-PENDING_CHARS = 1800
+#: The most characters the whole session may take (its JSON, as the default session
+#: serializes it) after a login's start: beyond it the oldest pending logins are dropped,
+#: as beyond ``max_pending_logins``; the newest is always kept. The rest of the cookie's
+#: room (:data:`COOKIE_CHARS`) is for what the same session may get while the logins are
+#: pending: a failed login's message, an editor's Test login (pending, and its result).
+PENDING_CHARS = 1200
+#: The most characters of JSON the default session cookie can hold at all: Pyramid
+#: refuses (a 500) a cookie value over 4,064 bytes, the base64 of a 64-byte signature and
+#: the JSON of ``[accessed, created, session]``. A newest login that would not fit keeps
+#: no ``came_from`` (the visitor comes back to the home page instead of a 500).
+COOKIE_CHARS = 2900
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
@@ -229,12 +236,21 @@ class SocialLoginService:
 
     def _keep_pending(self, login: PendingLogin) -> None:
         """Add ``login`` to the session's pending logins; drop the oldest beyond
-        ``max_pending_logins`` or :data:`PENDING_CHARS` (the newest always stays)."""
+        ``max_pending_logins`` or :data:`PENDING_CHARS`. The newest always stays, without
+        its ``came_from`` when the session would outgrow :data:`COOKIE_CHARS` with it."""
         pending = [*self._pending_logins(), login]
         del pending[:-self.settings.max_pending_logins]
-        while len(pending) > 1 and len(json.dumps(
-                [entry.to_session() for entry in pending])) > PENDING_CHARS:
+        others = {key: value for key, value in self.request.session.items()
+                  if key != PENDING_KEY}
+
+        def session_chars(logins: list[PendingLogin]) -> int:
+            entries = [entry.to_session() for entry in logins]
+            return len(json.dumps({**others, PENDING_KEY: entries}, default=str))
+
+        while len(pending) > 1 and session_chars(pending) > PENDING_CHARS:
             del pending[0]
+        if session_chars(pending) > COOKIE_CHARS:
+            pending = [replace(pending[-1], came_from="/")]
         self._store_pending(pending)
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:

@@ -197,6 +197,60 @@ def test_pending_logins_keep_the_session_cookie_within_a_browsers_limit(
     assert newest.location == "http://localhost" + long_page
 
 
+def cookie_fits(browser) -> bool:
+    """Whether the session cookie is within the 4,096 bytes a browser keeps."""
+    return len("cms_session=" + session_cookie(browser)) < 4096
+
+
+def test_an_address_that_grows_in_the_cookie_still_starts_a_login(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """``came_from`` within MAX_CAME_FROM, but each '"' takes two characters in the
+    session's JSON: the login starts (no 500 for a cookie too long to store) and
+    comes back to the home page."""
+    page = '/"' + '"' * (MAX_CAME_FROM - 2)
+    authorize_url = visitor.get("/login/bitbucket", params={"came_from": page},
+                                status=302).location
+    assert cookie_fits(visitor)
+    back = visitor.get(callback_path(bitbucket.approve(authorize_url)), status=303)
+    assert back.location == "http://localhost/"
+    assert "Signed in as" in visitor.get("/").text
+
+
+def start_test_login(editor) -> str:
+    """The editor presses Test login on the saved Bitbucket tab: the authorize URL."""
+    form = steps.settings_form(editor, "bitbucket")
+    return form.submit("action", value="test-bitbucket", status=302).location
+
+
+def test_an_editors_test_login_and_pending_logins_share_the_cookie(
+        app, published_bitbucket, bitbucket, bitbucket_user):
+    """An editor's session holds a Test login's result and a pending Test login; logins
+    started from long addresses on top of them give way (oldest first) before the
+    cookie outgrows a browser's limit, and the newest works."""
+    editor = published_bitbucket
+    editor.get(callback_path(bitbucket.approve(start_test_login(editor))), status=303)
+    start_test_login(editor)  # pending, with the last result still shown
+    page = "/account/connections?" + "x" * 300
+    authorize_urls = [editor.get("/login/bitbucket", params={"came_from": page},
+                                 status=302).location for _ in range(5)]
+    assert cookie_fits(editor)
+    assert 1 <= len(pending_logins(app, editor)) < 5
+    newest = editor.get(callback_path(bitbucket.approve(authorize_urls[-1])), status=303)
+    assert newest.location == "http://localhost" + page
+
+
+def test_a_test_login_started_on_top_of_pending_logins_fits_the_cookie(
+        app, published_bitbucket, bitbucket, bitbucket_user):
+    """The other order: pending logins from long addresses first, then a Test login
+    (twice, so its result and a new pending one are both kept)."""
+    editor = published_bitbucket
+    for _ in range(10):
+        editor.get("/login/bitbucket", params={"came_from": "/" + "x" * 400}, status=302)
+    editor.get(callback_path(bitbucket.approve(start_test_login(editor))), status=303)
+    start_test_login(editor)
+    assert cookie_fits(editor)
+
+
 def test_other_logins_in_progress_survive_a_failed_one(app, published_bitbucket, visitor,
                                                        bitbucket, bitbucket_user):
     first, second = start_login(visitor), start_login(visitor)
