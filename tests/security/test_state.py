@@ -6,15 +6,18 @@ from there and marks the state used in the database."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 import webtest
 from pyramid.config import Configurator
+from pyramid_retry import RetryableException
 from sqlalchemy import select
 
 from cms_demo.bootstrap import setup_database
-from cms_social_login.models import LinkedIdentity, UsedLoginState
+from cms_social_login.events import SocialLoginSucceeded
+from cms_social_login.models import LinkedIdentity, UsedLoginState, get_social_login_engine
 from cms_social_login.models.records import utcnow
 from cms_social_login.providers.bitbucket import BitbucketProvider
 from cms_social_login.providers.registry import get_provider_registry
@@ -77,6 +80,74 @@ def test_a_state_works_once_even_with_a_copy_of_the_cookie(
     assert "expired or was already used" in page.text
     assert "Signed in as" not in thief.get("/").text
     assert count(app, UsedLoginState) == 1
+
+
+def test_two_callbacks_with_one_state_at_once_sign_in_at_most_once(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """The visitor's callback and a copy of it (the cookie and the URL) arrive together
+    while the provider is slow: one state's hash is inserted, so at most one signs in.
+    On PostgreSQL the state is taken before the provider call: the second request waits
+    for the first's and never reaches the provider, and the first signs in. On SQLite
+    both reach the provider (its write lock is not held across the call), which redeems
+    the code once; whichever inserts the hash first decides."""
+    back = callback_path(bitbucket.approve(start_login(visitor)))
+    thief = copy_of(app, visitor)
+    bitbucket.fail("token", status=None, delay=1.0, times=2)
+    browsers = {"visitor": visitor, "thief": thief}
+    barrier = threading.Barrier(len(browsers))
+    pages = {}
+
+    def come_back(name: str) -> None:
+        barrier.wait(timeout=10)
+        pages[name] = browsers[name].get(back, status=303).follow()
+
+    threads = [threading.Thread(target=come_back, args=(name,)) for name in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert set(pages) == set(browsers)
+    signed_in = [name for name, browser in browsers.items()
+                 if "Signed in as" in browser.get("/").text]
+    assert count(app, UsedLoginState) == 1
+    assert count(app, LinkedIdentity) == len(signed_in)
+    if get_social_login_engine(app.registry).dialect.name == "postgresql":
+        assert len(signed_in) == 1
+        assert len(bitbucket.requests_to("token")) == 1
+    else:
+        assert len(signed_in) <= 1
+    for name in set(browsers) - set(signed_in):
+        assert "You are signed in" not in pages[name].text
+    assert any("expired or was already used" in page.text for page in pages.values())
+
+
+@pytest.mark.fresh_app
+def test_a_retried_callback_signs_in_once_with_one_provider_call(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """pyramid_retry runs a callback again after a lost race late in its transaction:
+    the attempt's state insert was rolled back and its session not saved, so the next
+    attempt takes the same pending login and state, and reuses the provider's answer
+    (the code is single use)."""
+    attempts = []
+
+    def lose_a_race_once(event: SocialLoginSucceeded) -> None:
+        attempts.append(event.userid)
+        if len(attempts) == 1:
+            raise RetryableException("a lost race")
+
+    app.registry.registerHandler(lose_a_race_once, (SocialLoginSucceeded,))
+    try:
+        back = visitor.get(callback_path(bitbucket.approve(start_login(visitor))),
+                           status=303)
+    finally:
+        app.registry.unregisterHandler(lose_a_race_once, (SocialLoginSucceeded,))
+    assert back.location == "http://localhost/"
+    assert len(attempts) == 2
+    assert len(bitbucket.requests_to("token")) == 1
+    assert count(app, UsedLoginState) == 1
+    assert count(app, LinkedIdentity) == 1
+    assert "Signed in as" in visitor.get("/").text
+    assert PENDING_KEY not in session_data(app, visitor)  # a new session
 
 
 def test_a_callback_of_a_provider_the_site_lacks_is_a_404(app, published_bitbucket, visitor,
@@ -249,6 +320,32 @@ def test_a_test_login_started_on_top_of_pending_logins_fits_the_cookie(
     editor.get(callback_path(bitbucket.approve(start_test_login(editor))), status=303)
     start_test_login(editor)
     assert cookie_fits(editor)
+
+
+def test_a_big_id_token_in_the_session_and_pending_logins_share_the_cookie(
+        social_login_app, social_login_editor, social_login_visitor, oidc_emulator):
+    """Signed in with OpenID Connect, the session keeps the ID token (for the logout at
+    the provider); a directory's groups make it big. Logins started on top of it (to
+    connect another account) give way before the cookie outgrows a browser's limit."""
+    oidc_emulator.add_client(KIT_CLIENT_ID, KIT_CLIENT_SECRET, steps.callback_url("oidc"))
+    oidc_emulator.current_user = oidc_emulator.add_user("Ada Byron", "ada@example.org")
+    oidc_emulator.id_token_overrides = {"groups": [f"staff-team-{n:03d}" for n in range(70)]}
+    fill_tab(social_login_editor, "oidc", {
+        "issuer": oidc_emulator.issuer, "client_id": KIT_CLIENT_ID,
+        "client_secret": KIT_CLIENT_SECRET}, "save").follow()
+    visitor = social_login_visitor
+    visitor.get(callback_path(oidc_emulator.approve(steps.start_login(visitor, "oidc"))),
+                status=303)
+    assert "Signed in as" in visitor.get("/").text
+    held = json.dumps(session_data(social_login_app, visitor))
+    assert len(held) > 1500  # the ID token
+    page = "/account/connections?tab=" + "x" * 100
+    authorize_urls = [visitor.get("/login/oidc", params={"came_from": page},
+                                  status=302).location for _ in range(10)]
+    assert cookie_fits(visitor)
+    newest = visitor.get(callback_path(oidc_emulator.approve(authorize_urls[-1])),
+                         status=303)
+    assert newest.location == steps.SITE + page
 
 
 def test_other_logins_in_progress_survive_a_failed_one(app, published_bitbucket, visitor,
