@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from cms_social_login.models import get_social_login_engine
 from cms_social_login.services import published
@@ -130,14 +132,26 @@ def test_a_save_costs_the_next_login_page_one_read(settled, published_bitbucket,
     assert "document" in statements[0]
 
 
+@pytest.mark.fresh_app  # a subscriber of its own
 def test_starting_a_login_costs_no_statement(settled, published_bitbucket, visitor,
                                             bitbucket, bitbucket_user):
+    from pyramid.events import NewResponse
+
+    opened: list[list[str]] = []
+
+    def note(event):
+        opened.append([name for name in ("dbsession", "social_login_dbsession")
+                       if name in vars(event.request)])
+
+    settled.registry.registerHandler(note, (NewResponse,))
     visitor.get("/login")
     with sql_statements(settled) as statements:
         start_login_response = visitor.get("/login/bitbucket")
     assert start_login_response.status_int == 302
-    # The pending login goes into the visitor's session cookie.
+    # The pending login goes into the visitor's session cookie: no database session is
+    # even made.
     assert statements == []
+    assert opened[-1] == []
     assert start_login_response.headers.getall("Set-Cookie")
 
 
@@ -147,10 +161,22 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
     first.get(callback_path(bitbucket.approve(start_login(first)))).follow()
     authorize = start_login(visitor)
     back = callback_path(bitbucket.approve(authorize))
-    with sql_statements(settled) as statements:
-        response = visitor.get(back)
+    flushed = []
+
+    def note_flush(session, _context, _instances) -> None:
+        flushed.extend(type(obj).__name__ for obj in [*session.new, *session.dirty])
+
+    event.listen(Session, "before_flush", note_flush)
+    try:
+        with sql_statements(settled) as statements:
+            response = visitor.get(back)
+    finally:
+        event.remove(Session, "before_flush", note_flush)
     assert response.status_int == 303
     assert not response.location.split("?")[0].endswith("/login"), response.location
+    # Every write is a statement built once and run at once: no ORM unit of work (which
+    # sorts and builds its INSERTs at commit) is left to flush.
+    assert flushed == []
     # The state: single use, its hash inserted by primary key (on PostgreSQL before the
     # provider call; on SQLite, whose write lock is the whole database's, after it).
     state = ["INSERT social_login_used_states"]
