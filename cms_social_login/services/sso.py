@@ -124,6 +124,13 @@ class PendingLogin:
                 "c": self.came_from}
 
 
+def key_tag(secret_key: str) -> str:
+    """A public tag of a secret key (8 hex digits of a key derived from it): a login's
+    state starts with the tag of the key that derives its PKCE verifier and nonce, so
+    the callback finds that key also after a rotation (``new old``)."""
+    return derive_key(secret_key, "login key tag", 4).hex()
+
+
 def state_key(state: str) -> str:
     """What the session keeps of a login's state: 128 bits of its SHA-256 (the state
     itself, the key to the login, is only in the provider's redirect)."""
@@ -194,8 +201,9 @@ class SocialLoginService:
         """Keep a single-use state in the visitor's session and return the provider's
         authorize URL. Nothing is written to the database."""
         provider, _config, values = self.live_provider(name)
-        state = secrets.token_urlsafe(32)
-        code_verifier, nonce = self._login_secrets(provider, state)
+        secret_key = self.settings.secret_keys[0]
+        state = f"{key_tag(secret_key)}.{secrets.token_urlsafe(32)}"
+        code_verifier, nonce = self._login_secrets(provider, state, secret_key)
         try:
             url = provider.authorize_redirect(LoginContext(
                 values, self.redirect_uri(provider), state, code_verifier, nonce, self.site))
@@ -206,13 +214,15 @@ class SocialLoginService:
             started=int(time.time()), came_from=safe_came_from(came_from)))
         return url
 
-    def _login_secrets(self, provider: Provider, state: str) -> tuple[str | None, str | None]:
+    def _login_secrets(self, provider: Provider, state: str, secret_key: str
+                       ) -> tuple[str | None, str | None]:
         """The login's PKCE verifier and OpenID Connect nonce (where the provider uses
-        them), derived from its state with keys of the site's secret key: nobody who
-        sees the state (in the redirect, at the provider) can tell them, and the session
-        need not keep them. 43 characters of base64url each (RFC 7636 4.1: 43 to 128)."""
+        them), derived from its state with keys of ``secret_key`` (the one whose
+        :func:`key_tag` the state starts with): nobody who sees the state (in the
+        redirect, at the provider) can tell them, and the session need not keep them.
+        43 characters of base64url each (RFC 7636 4.1: 43 to 128)."""
         def derived(purpose: str) -> str:
-            key = derive_key(self.settings.secret_keys[0], purpose)
+            key = derive_key(secret_key, purpose)
             digest = hmac.new(key, state.encode(), hashlib.sha256).digest()
             return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -270,12 +280,16 @@ class SocialLoginService:
         provider, config, values = self.live_provider(name)
         state = params.get("state")
         pending = self._take_pending(provider, state)
+        secret_key = self._secret_key_of(state)
+        if secret_key is None:
+            raise self._invalid_state(
+                provider, "the secret key that started the login is no longer configured")
         take_after_call = self._write_lock_is_the_databases()
         if not take_after_call:
             self._claim_state(provider, state)
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
-            code_verifier, nonce = self._login_secrets(provider, state)
+            code_verifier, nonce = self._login_secrets(provider, state, secret_key)
             try:
                 result = provider.complete(LoginContext(
                     values, self.redirect_uri(provider), state, code_verifier, nonce,
@@ -305,11 +319,18 @@ class SocialLoginService:
         return LoginOutcome(userid=userid, came_from=came_from, created=created,
                             headers=list(headers), result=result)
 
-    def _invalid_state(self, provider: Provider) -> LoginFailure:
+    def _invalid_state(self, provider: Provider, cause: str = "state missing, unknown, "
+                       "reused, expired or from another browser") -> LoginFailure:
         return LoginFailure(
             _("This login link has expired or was already used. Please start again."),
-            f"{provider.name}: state missing, unknown, reused, expired or from another "
-            "browser", status=400, outcome="invalid-state")
+            f"{provider.name}: {cause}", status=400, outcome="invalid-state")
+
+    def _secret_key_of(self, state: str) -> str | None:
+        """The configured secret key whose :func:`key_tag` ``state`` starts with (the one
+        that was first when the login started: it may have been rotated since)."""
+        tag = state.partition(".")[0]
+        return next((key for key in self.settings.secret_keys
+                     if hmac.compare_digest(key_tag(key), tag)), None)
 
     def _write_lock_is_the_databases(self) -> bool:
         """True on SQLite, where a write transaction locks the whole database."""

@@ -5,6 +5,8 @@ from there and marks the state used in the database."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -184,6 +186,82 @@ class TestAStateIsForItsOwnProvider:
         assert count(app, LinkedIdentity) == 0
 
 
+class TestAKeyRotationDuringALogin:
+    """The operator puts a new secret key first (``new old``) and restarts while a
+    visitor is at GitHub's consent page (GitHub checks PKCE): the verifier the callback
+    derives must be the one the start sent the challenge of."""
+
+    @pytest.fixture
+    def app_settings(self, app_settings, github_emulator_server):
+        return {**app_settings, **endpoints_of("github", github_emulator_server)}
+
+    def test_a_login_started_before_the_rotation_finishes_after_it(
+            self, app_settings, app, published_bitbucket, visitor, github_emulator):
+        from cms_demo import main
+
+        fill_tab(published_bitbucket, "github", {"client_id": KIT_CLIENT_ID,
+                                                 "client_secret": KIT_CLIENT_SECRET},
+                 "save").follow()
+        github_emulator.current_user = github_emulator.add_user("ada")
+        authorize_url = steps.start_login(visitor, "github")
+        assert query_of(authorize_url)["code_challenge_method"] == "S256"
+        back = callback_path(github_emulator.approve(authorize_url))
+        old_key = app_settings["cms_social_login.secret_key"]
+        rotated = main({}, **{**app_settings, "cms_social_login.secret_key":
+                              "rotated-secret-key-0123456789-abcdefghijklmno " + old_key})
+        try:
+            returning = webtest.TestApp(rotated, extra_environ={"HTTP_HOST": "localhost"})
+            returning.set_cookie("cms_session", session_cookie(visitor))
+            response = returning.get(back, status=303)
+            assert response.location == "http://localhost/", response.follow().text
+            assert "Signed in as" in returning.get("/").text
+        finally:
+            rotated.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+        assert count(app, LinkedIdentity) == 1
+
+
+def app_with_the_hosts_sessions(app_settings, secret_keys: str):
+    """The demo site with ``secret_keys``, whose host brings its own session factory (a
+    cookie signed with a secret of the host's, not with the add-on's keys)."""
+    from pyramid.session import SignedCookieSessionFactory
+
+    settings = {**app_settings, "cms_social_login.secret_key": secret_keys}
+    with Configurator(settings=settings) as config:
+        config.set_session_factory(SignedCookieSessionFactory(
+            "the host's own session secret, not the add-on's", cookie_name="host_session"))
+        config.include("cms_demo.models")
+        config.include("cms_social_login")
+        config.set_social_login_dbsession("request.dbsession",
+                                          session_factory=config.registry["dbsession_factory"])
+        config.include("cms_demo.security")
+        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
+        config.include("cms_demo.views")
+        setup_database(config.registry)
+    return config.make_wsgi_app()
+
+
+def test_a_login_whose_secret_key_was_dropped_asks_to_start_again(
+        app_settings, bitbucket, bitbucket_user):
+    """A rotation rolled back: the login started while key ``x`` was first (its state
+    names ``x``) comes back after ``x`` was dropped. The host's session still reads, but
+    the login's PKCE verifier and nonce cannot be derived again: nobody is signed in."""
+    key = app_settings["cms_social_login.secret_key"]
+    rolled_back = app_with_the_hosts_sessions(app_settings, key)
+    editor = webtest.TestApp(rolled_back, extra_environ={"HTTP_HOST": "localhost"})
+    steps.sign_in(editor)
+    submit_bitbucket(editor, "save").follow()  # the client secret, under ``key``
+    rotated = app_with_the_hosts_sessions(
+        app_settings, f"x-rotated-secret-key-0123456789-abcdefghijklmn {key}")
+    visitor = webtest.TestApp(rotated, extra_environ={"HTTP_HOST": "localhost"})
+    back = callback_path(bitbucket.approve(start_login(visitor)))
+    returning = webtest.TestApp(rolled_back, extra_environ={"HTTP_HOST": "localhost"})
+    returning.set_cookie("host_session", visitor.cookies["host_session"])
+    page = returning.get(back, status=303).follow()
+    assert "expired or was already used" in page.text
+    assert "Signed in as" not in returning.get("/").text
+    assert count(rolled_back, LinkedIdentity) == 0
+
+
 def test_pkce_is_not_sent_to_bitbucket(published_bitbucket, visitor, bitbucket):
     params = query_of(start_login(visitor))
     assert "code_challenge" not in params
@@ -232,6 +310,10 @@ def test_pkce_s256_is_sent_and_verified_where_the_provider_supports_it(
     visitor.get(callback_path(bitbucket.approve(authorize))).follow()
     token_form = bitbucket.requests_to("token")[0].form
     assert len(token_form["code_verifier"]) >= 43
+    # The verifier is the one whose S256 challenge the start sent (the Bitbucket emulator
+    # does not check PKCE: Bitbucket documents none).
+    digest = hashlib.sha256(token_form["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == params["code_challenge"]
     assert count(pkce_app, LinkedIdentity) == 1
 
 
