@@ -297,11 +297,13 @@ class SocialLoginService:
             except ProviderError as exc:
                 if take_after_call:  # single use, even when the provider failed
                     self._claim_state(provider, state)
+                self._sweep_if_due()
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
         if take_after_call:
             self._claim_state(provider, state)
+        self._sweep_if_due()
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -329,8 +331,8 @@ class SocialLoginService:
         """The configured secret key whose :func:`key_tag` ``state`` starts with (the one
         that was first when the login started: it may have been rotated since)."""
         tag = state.partition(".")[0]
-        return next((key for key in self.settings.secret_keys
-                     if hmac.compare_digest(key_tag(key), tag)), None)
+        return next((key for key in self.settings.secret_keys if key_tag(key) == tag),
+                    None)  # a tag is public: no need for a constant-time comparison
 
     def _write_lock_is_the_databases(self) -> bool:
         """True on SQLite, where a write transaction locks the whole database."""
@@ -355,15 +357,19 @@ class SocialLoginService:
 
     def _claim_state(self, provider: Provider, state: str) -> None:
         """Insert the state's hash into the used states: the invalid-state failure when it
-        is there already (the same state came back before). Used states that can no
-        longer come back are swept by each process at most once per
-        :data:`SWEEP_INTERVAL`."""
-        moment = now()
+        is there already (the same state came back before)."""
         dialect = self.dbsession.get_bind().dialect.name
         taken = self.dbsession.execute(CLAIM_STATE[dialect], {
-            "state_hash": token_digest(state), "used_at": moment}).first()
+            "state_hash": token_digest(state), "used_at": now()}).first()
         if taken is None:
             raise self._invalid_state(provider)
+
+    def _sweep_if_due(self) -> None:
+        """Delete the used states that can no longer come back, by each process at most
+        once per :data:`SWEEP_INTERVAL`. Called after the provider's answer: the deleted
+        rows stay locked until the transaction ends, and another process sweeping the
+        same rows must not wait for this provider."""
+        moment = now()
         registry = self.request.registry
         last = registry.get(_SWEPT_AT_KEY)
         if last is None or not timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
