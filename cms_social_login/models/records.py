@@ -100,7 +100,7 @@ class UsedLoginState(Base):
 
     A pending login lives in the visitor's session until its callback
     (:mod:`cms_social_login.services.sso`); the callback inserts the state's hash here in
-    its own transaction, so a second callback with the same state (a replayed URL with a
+    its transaction, so a second callback with the same state (a replayed URL with a
     copy of the session cookie, two requests at once) finds it taken and fails. A row is
     useless once the state would have expired anyway (``cms_social_login.state_ttl``
     after the login started): rows older than that are swept.

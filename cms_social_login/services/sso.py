@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -42,10 +42,17 @@ log = logging.getLogger(__name__)
 #: Session key of the visitor's pending logins, oldest first: ``{"s": key of the state,
 #: "p": provider, "w": site, "t": started (Unix time), "c": where to go back to}`` each.
 PENDING_KEY = "cms_social_login.logins"
-#: The most characters the pending logins may take in the session (a cookie holds 4,096
-#: bytes, and the session's own signature and encoding come on top): beyond it the
-#: oldest are dropped, as beyond ``max_pending_logins``. The newest is always kept.
-PENDING_CHARS = 1800
+#: The most characters the whole session may take (its JSON, as the default session
+#: serializes it) after a login's start: beyond it the oldest pending logins are dropped,
+#: as beyond ``max_pending_logins``; the newest is always kept. The rest of the cookie's
+#: room (:data:`COOKIE_CHARS`) is for what the same session may get while the logins are
+#: pending: a failed login's message, an editor's Test login (pending, and its result).
+PENDING_CHARS = 1200
+#: The most characters of JSON the default session cookie can hold at all: Pyramid
+#: refuses (a 500) a cookie value over 4,064 bytes, the base64 of a 64-byte signature and
+#: the JSON of ``[accessed, created, session]``. A newest login that would not fit keeps
+#: no ``came_from`` (the visitor comes back to the home page instead of a 500).
+COOKIE_CHARS = 2900
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
@@ -115,6 +122,13 @@ class PendingLogin:
         """The entry of :data:`PENDING_KEY` that holds this login."""
         return {"s": self.key, "p": self.provider, "w": self.site, "t": self.started,
                 "c": self.came_from}
+
+
+def key_tag(secret_key: str) -> str:
+    """A public tag of a secret key (8 hex digits of a key derived from it): a login's
+    state starts with the tag of the key that derives its PKCE verifier and nonce, so
+    the callback finds that key also after a rotation (``new old``)."""
+    return derive_key(secret_key, "login key tag", 4).hex()
 
 
 def state_key(state: str) -> str:
@@ -187,8 +201,9 @@ class SocialLoginService:
         """Keep a single-use state in the visitor's session and return the provider's
         authorize URL. Nothing is written to the database."""
         provider, _config, values = self.live_provider(name)
-        state = secrets.token_urlsafe(32)
-        code_verifier, nonce = self._login_secrets(provider, state)
+        secret_key = self.settings.secret_keys[0]
+        state = f"{key_tag(secret_key)}.{secrets.token_urlsafe(32)}"
+        code_verifier, nonce = self._login_secrets(provider, state, secret_key)
         try:
             url = provider.authorize_redirect(LoginContext(
                 values, self.redirect_uri(provider), state, code_verifier, nonce, self.site))
@@ -199,13 +214,15 @@ class SocialLoginService:
             started=int(time.time()), came_from=safe_came_from(came_from)))
         return url
 
-    def _login_secrets(self, provider: Provider, state: str) -> tuple[str | None, str | None]:
+    def _login_secrets(self, provider: Provider, state: str, secret_key: str
+                       ) -> tuple[str | None, str | None]:
         """The login's PKCE verifier and OpenID Connect nonce (where the provider uses
-        them), derived from its state with keys of the site's secret key: nobody who
-        sees the state (in the redirect, at the provider) can tell them, and the session
-        need not keep them. 43 characters of base64url each (RFC 7636 4.1: 43 to 128)."""
+        them), derived from its state with keys of ``secret_key`` (the one whose
+        :func:`key_tag` the state starts with): nobody who sees the state (in the
+        redirect, at the provider) can tell them, and the session need not keep them.
+        43 characters of base64url each (RFC 7636 4.1: 43 to 128)."""
         def derived(purpose: str) -> str:
-            key = derive_key(self.settings.secret_keys[0], purpose)
+            key = derive_key(secret_key, purpose)
             digest = hmac.new(key, state.encode(), hashlib.sha256).digest()
             return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -229,12 +246,21 @@ class SocialLoginService:
 
     def _keep_pending(self, login: PendingLogin) -> None:
         """Add ``login`` to the session's pending logins; drop the oldest beyond
-        ``max_pending_logins`` or :data:`PENDING_CHARS` (the newest always stays)."""
+        ``max_pending_logins`` or :data:`PENDING_CHARS`. The newest always stays, without
+        its ``came_from`` when the session would outgrow :data:`COOKIE_CHARS` with it."""
         pending = [*self._pending_logins(), login]
         del pending[:-self.settings.max_pending_logins]
-        while len(pending) > 1 and len(json.dumps(
-                [entry.to_session() for entry in pending])) > PENDING_CHARS:
+        others = {key: value for key, value in self.request.session.items()
+                  if key != PENDING_KEY}
+
+        def session_chars(logins: list[PendingLogin]) -> int:
+            entries = [entry.to_session() for entry in logins]
+            return len(json.dumps({**others, PENDING_KEY: entries}, default=str))
+
+        while len(pending) > 1 and session_chars(pending) > PENDING_CHARS:
             del pending[0]
+        if session_chars(pending) > COOKIE_CHARS:
+            pending = [replace(pending[-1], came_from="/")]
         self._store_pending(pending)
 
     def complete(self, name: str, params: dict[str, str]) -> LoginOutcome:
@@ -254,12 +280,16 @@ class SocialLoginService:
         provider, config, values = self.live_provider(name)
         state = params.get("state")
         pending = self._take_pending(provider, state)
+        secret_key = self._secret_key_of(state)
+        if secret_key is None:
+            raise self._invalid_state(
+                provider, "the secret key that started the login is no longer configured")
         take_after_call = self._write_lock_is_the_databases()
         if not take_after_call:
             self._claim_state(provider, state)
         result = self.request.environ.get(RESULT_CACHE_KEY)
         if result is None:
-            code_verifier, nonce = self._login_secrets(provider, state)
+            code_verifier, nonce = self._login_secrets(provider, state, secret_key)
             try:
                 result = provider.complete(LoginContext(
                     values, self.redirect_uri(provider), state, code_verifier, nonce,
@@ -267,11 +297,13 @@ class SocialLoginService:
             except ProviderError as exc:
                 if take_after_call:  # single use, even when the provider failed
                     self._claim_state(provider, state)
+                self._sweep_if_due()
                 raise LoginFailure(exc.message, f"{name}: {exc.cause}",
                                    outcome=exc.outcome) from exc
             self.request.environ[RESULT_CACHE_KEY] = result
         if take_after_call:
             self._claim_state(provider, state)
+        self._sweep_if_due()
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -289,11 +321,18 @@ class SocialLoginService:
         return LoginOutcome(userid=userid, came_from=came_from, created=created,
                             headers=list(headers), result=result)
 
-    def _invalid_state(self, provider: Provider) -> LoginFailure:
+    def _invalid_state(self, provider: Provider, cause: str = "state missing, unknown, "
+                       "reused, expired or from another browser") -> LoginFailure:
         return LoginFailure(
             _("This login link has expired or was already used. Please start again."),
-            f"{provider.name}: state missing, unknown, reused, expired or from another "
-            "browser", status=400, outcome="invalid-state")
+            f"{provider.name}: {cause}", status=400, outcome="invalid-state")
+
+    def _secret_key_of(self, state: str) -> str | None:
+        """The configured secret key whose :func:`key_tag` ``state`` starts with (the one
+        that was first when the login started: it may have been rotated since)."""
+        tag = state.partition(".")[0]
+        return next((key for key in self.settings.secret_keys if key_tag(key) == tag),
+                    None)  # a tag is public: no need for a constant-time comparison
 
     def _write_lock_is_the_databases(self) -> bool:
         """True on SQLite, where a write transaction locks the whole database."""
@@ -318,15 +357,19 @@ class SocialLoginService:
 
     def _claim_state(self, provider: Provider, state: str) -> None:
         """Insert the state's hash into the used states: the invalid-state failure when it
-        is there already (the same state came back before). Used states that can no
-        longer come back are swept by each process at most once per
-        :data:`SWEEP_INTERVAL`."""
-        moment = now()
+        is there already (the same state came back before)."""
         dialect = self.dbsession.get_bind().dialect.name
         taken = self.dbsession.execute(CLAIM_STATE[dialect], {
-            "state_hash": token_digest(state), "used_at": moment}).first()
+            "state_hash": token_digest(state), "used_at": now()}).first()
         if taken is None:
             raise self._invalid_state(provider)
+
+    def _sweep_if_due(self) -> None:
+        """Delete the used states that can no longer come back, by each process at most
+        once per :data:`SWEEP_INTERVAL`. Called after the provider's answer: the deleted
+        rows stay locked until the transaction ends, and another process sweeping the
+        same rows must not wait for this provider."""
+        moment = now()
         registry = self.request.registry
         last = registry.get(_SWEPT_AT_KEY)
         if last is None or not timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from cms_social_login.models import get_social_login_engine
+from cms_social_login.models import UsedLoginState, get_social_login_engine
+from cms_social_login.models.records import utcnow
 from cms_social_login.services import published
+from cms_social_login.testing.steps import make_browser as browser_of
 
 from ..helpers import SECRET_KEY, callback_path, sql_statements, start_login, submit_bitbucket
+from ..security.helpers import dbsession_of
 
 
 def shapes(statements: list[str]) -> list[str]:
@@ -131,14 +137,26 @@ def test_a_save_costs_the_next_login_page_one_read(settled, published_bitbucket,
     assert "document" in statements[0]
 
 
+@pytest.mark.fresh_app  # a subscriber of its own
 def test_starting_a_login_costs_no_statement(settled, published_bitbucket, visitor,
                                             bitbucket, bitbucket_user):
+    from pyramid.events import NewResponse
+
+    opened: list[list[str]] = []
+
+    def note(event):
+        opened.append([name for name in ("dbsession", "social_login_dbsession")
+                       if name in vars(event.request)])
+
+    settled.registry.registerHandler(note, (NewResponse,))
     visitor.get("/login")
     with sql_statements(settled) as statements:
         start_login_response = visitor.get("/login/bitbucket")
     assert start_login_response.status_int == 302
-    # The pending login goes into the visitor's session cookie.
+    # The pending login goes into the visitor's session cookie: no database session is
+    # even made.
     assert statements == []
+    assert opened[-1] == []
     assert start_login_response.headers.getall("Set-Cookie")
 
 
@@ -148,10 +166,22 @@ def test_callback_of_a_returning_user(settled, published_bitbucket, visitor, mak
     first.get(callback_path(bitbucket.approve(start_login(first)))).follow()
     authorize = start_login(visitor)
     back = callback_path(bitbucket.approve(authorize))
-    with sql_statements(settled) as statements:
-        response = visitor.get(back)
+    flushed = []
+
+    def note_flush(session, _context, _instances) -> None:
+        flushed.extend(type(obj).__name__ for obj in [*session.new, *session.dirty])
+
+    event.listen(Session, "before_flush", note_flush)
+    try:
+        with sql_statements(settled) as statements:
+            response = visitor.get(back)
+    finally:
+        event.remove(Session, "before_flush", note_flush)
     assert response.status_int == 303
     assert not response.location.split("?")[0].endswith("/login"), response.location
+    # Every write is a statement built once and run at once: no ORM unit of work (which
+    # sorts and builds its INSERTs at commit) is left to flush.
+    assert flushed == []
     # The state: single use, its hash inserted by primary key (on PostgreSQL before the
     # provider call; on SQLite, whose write lock is the whole database's, after it).
     state = ["INSERT social_login_used_states"]
@@ -199,6 +229,44 @@ def test_a_slow_provider_answer_holds_up_no_other_login(published_bitbucket, vis
     # ... and the slow login itself still signs its visitor in.
     assert [a.status_int for a in answers] == [303]
     assert not answers[0].location.split("?")[0].endswith("/login"), answers[0].location
+
+
+def test_a_sweep_holds_up_no_other_process_while_the_provider_answers(
+        app_settings, app, published_bitbucket, make_browser, bitbucket, bitbucket_user):
+    """Each process sweeps old used states now and then, in a callback. One that sweeps
+    and then waits for a slow provider must not keep the swept rows locked meanwhile:
+    another process's sweep (its first callback) would wait for that answer too."""
+    import threading
+
+    from cms_demo import main
+
+    long_ago = utcnow() - timedelta(hours=1)
+    with dbsession_of(app) as db:
+        db.add_all(UsedLoginState(state_hash=f"{n:064x}", used_at=long_ago) for n in range(5))
+        db.commit()
+    other_process = main({}, **app_settings)
+    try:
+        slow_visitor, quick_visitor = make_browser(), browser_of(other_process)
+        slow_back = callback_path(bitbucket.approve(start_login(slow_visitor)))
+        quick_back = callback_path(bitbucket.approve(start_login(quick_visitor)))
+        bitbucket.fail("token", status=None, delay=3.0)  # the next answer takes 3 seconds
+        answers = []
+        slow = threading.Thread(target=lambda: answers.append(slow_visitor.get(slow_back)))
+        slow.start()
+        try:
+            time.sleep(0.5)  # the first process's callback has swept and now waits
+            started = time.monotonic()
+            quick = quick_visitor.get(quick_back)
+            took = time.monotonic() - started
+        finally:
+            slow.join(timeout=30)
+    finally:
+        other_process.registry["cms_social_login.dbsession_factory"].kw["bind"].dispose()
+    assert quick.status_int == 303 and quick.location == "http://localhost/"
+    assert took < 1.5, f"a callback waited {took:.1f} s for another login's provider call"
+    assert [answer.status_int for answer in answers] == [303]
+    with dbsession_of(app) as db:
+        assert db.query(UsedLoginState).count() == 2  # the old ones swept, two new ones
 
 
 def test_a_stated_bound_spares_even_the_version_read(app_settings, app, published_bitbucket,

@@ -91,6 +91,39 @@ def test_a_release_before_0007_made_by_create_all_gets_the_later_revisions(engin
         assert "social_login_states" not in inspect(connection).get_table_names()
 
 
+def schema_of(connection) -> dict:
+    """Every table's columns, primary key, indexes and unique constraints, as the database
+    reports them."""
+    found = inspect(connection)
+    return {table: {
+        "columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                    for c in found.get_columns(table)],
+        "primary key": found.get_pk_constraint(table)["constrained_columns"],
+        "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                          for i in found.get_indexes(table)),
+        "unique": sorted((u["name"], tuple(u["column_names"]))
+                         for u in found.get_unique_constraints(table)),
+    } for table in sorted(found.get_table_names()) if table != VERSION_TABLE}
+
+
+def test_downgrading_0007_gives_back_0006s_schema(engine):
+    from alembic import command
+
+    upgrade(engine, "0006")
+    with engine.connect() as connection:
+        schema_0006 = schema_of(connection)
+    assert "social_login_states" in schema_0006
+    upgrade(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "0006")
+    assert current_revision(engine) == "0006"
+    with engine.connect() as connection:
+        assert schema_of(connection) == schema_0006
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert schema_differences(connection) == []
+
+
 def test_half_made_schema_is_refused_with_advice(engine):
     metadata.tables["social_login_used_states"].create(engine)
     with pytest.raises(RuntimeError, match="stamp <revision>"):
