@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 
 #: Session key of the login's provider and ID token (kept for the logout; never logged).
 PROVIDER_LOGIN_KEY = "cms_social_login.provider_login"
+#: The longest ID token the session keeps (characters): with the signed-in session's own
+#: keys, its JSON in base64 and the signature, the cookie stays under 4,096 bytes, with
+#: room for a login started on top of it (connecting another account).
+MAX_KEPT_ID_TOKEN = 2400
 
 
 def warm_providers(request: Any, document: Mapping[str, Any]) -> list[str]:
@@ -45,10 +49,20 @@ def warm_providers(request: Any, document: Mapping[str, Any]) -> list[str]:
 
 def remember_provider_login(request: Any, provider_name: str, credentials: Mapping[str, Any]
                             ) -> None:
-    """Keep the login's ID token in the (new) session, for :func:`provider_logout_url`."""
+    """Keep the login's ID token in the (new) session, for :func:`provider_logout_url`.
+
+    An ID token longer than :data:`MAX_KEPT_ID_TOKEN` (a directory's many groups) is not
+    kept: the session cookie could not hold it (a browser keeps 4,096 bytes), so the
+    visitor signs in and the logout ends the site's session only.
+    """
     id_token = credentials.get("idToken")
-    if isinstance(id_token, str) and id_token:
-        request.session[PROVIDER_LOGIN_KEY] = {"provider": provider_name, "id_token": id_token}
+    if not (isinstance(id_token, str) and id_token):
+        return
+    if len(id_token) > MAX_KEPT_ID_TOKEN:
+        log.info("ID token of %s characters not kept for the logout at %s (more than %s)",
+                 len(id_token), provider_name[:64], MAX_KEPT_ID_TOKEN)
+        return
+    request.session[PROVIDER_LOGIN_KEY] = {"provider": provider_name, "id_token": id_token}
 
 
 def post_logout_url(request: Any) -> str:

@@ -58,6 +58,9 @@ COOKIE_CHARS = 2900
 RESULT_CACHE_KEY = "cms_social_login.result"
 #: Each process sweeps used states at most once per this many seconds.
 SWEEP_INTERVAL = 300
+#: A used state is kept this many seconds beyond ``state_ttl`` before it is swept: the
+#: hosts' clocks may differ (the pending login's age is read by one, the sweep by another).
+SWEEP_MARGIN = 300
 _SWEPT_AT_KEY = "cms_social_login.used_states_swept_at"
 #: What this module remembers in a process between requests, on the registry (see
 #: :func:`cms_social_login.cached_state.forget_cached_state`).
@@ -375,7 +378,8 @@ class SocialLoginService:
         if last is None or not timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
             registry[_SWEPT_AT_KEY] = moment
             self.dbsession.execute(SWEEP_USED_STATES, {
-                "expired": moment - timedelta(seconds=self.settings.state_ttl)},
+                "expired": moment - timedelta(seconds=self.settings.state_ttl
+                                              + SWEEP_MARGIN)},
                 execution_options=NO_SYNC)
 
     def _local_user(self, provider: Provider, config: ProviderConfig,

@@ -112,3 +112,16 @@ def test_the_provider_refuses_an_unregistered_return_address(oidc):
         "id_token_hint": "not.a.token", "client_id": KIT_CLIENT_ID,
         "post_logout_redirect_uri": "https://evil.example/"})
     assert answer.status_code == 400
+
+
+def test_an_id_token_too_big_for_the_cookie_signs_in_and_logs_out_locally(
+        social_login_editor, social_login_visitor, oidc):
+    """A directory's many groups make an ID token longer than a session cookie can hold:
+    the visitor signs in all the same (no 500), and the logout ends the site's session."""
+    oidc.id_token_overrides = {"groups": [f"staff-team-{n:03d}" for n in range(200)]}
+    fill_tab(social_login_editor, "oidc", tab(oidc, logout_at_provider=True), "save")
+    log_in(social_login_visitor, oidc)
+    cookie = next(c.value for c in social_login_visitor.cookiejar if c.name == "cms_session")
+    assert len("cms_session=" + cookie) < 4096
+    assert not log_out(social_login_visitor).startswith(oidc.issuer)
+    assert "Signed in as" not in social_login_visitor.get("/").text
