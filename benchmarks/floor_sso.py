@@ -41,12 +41,14 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    func,
     insert,
+    select,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import sessionmaker
-from zope.sqlalchemy import register
+from zope.sqlalchemy import mark_changed, register
 
 metadata = MetaData()
 used_states = Table(
@@ -94,6 +96,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def committed_logins(app: Any) -> int:
+    """How many sign-ins the floor's database holds (each login commits one session row)."""
+    with app.registry["floor.engine"].connect() as connection:
+        return connection.execute(select(func.count()).select_from(sessions)).scalar_one()
+
+
 def make_app(database_url: str, *, site: str, client_id: str, client_secret: str,
              authorize_url: str, token_url: str, api_url: str, secret: str) -> Any:
     """The floor's WSGI app on ``database_url`` (PostgreSQL; its tables are made here)."""
@@ -126,6 +134,7 @@ def make_app(database_url: str, *, site: str, client_id: str, client_secret: str
         db = request.dbsession
         if db.execute(CLAIM, {"state_hash": digest(state), "used_at": now}).first() is None:
             return HTTPBadRequest()
+        mark_changed(db)  # Core statements: zope.sqlalchemy commits only a marked session
         token = http.post(token_url, data={
             "grant_type": "authorization_code", "code": request.GET["code"],
             "redirect_uri": redirect_uri}, auth=(client_id, client_secret), timeout=5).json()
@@ -153,6 +162,7 @@ def make_app(database_url: str, *, site: str, client_id: str, client_secret: str
         return HTTPSeeOther(location=came_from)
 
     with Configurator(settings={"retry.attempts": "3"}) as config:
+        config.registry["floor.engine"] = engine
         config.include("pyramid_tm")
         config.include("pyramid_retry")
         config.set_session_factory(SignedCookieSessionFactory(

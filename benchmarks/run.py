@@ -635,6 +635,10 @@ def bench_sso_login(site: Any, emulator: BitbucketEmulator, rounds: int = 5,
                 login()
             rates[name].append(logins / (time.perf_counter() - start))
         emulator.log.clear()
+    if floor is not None:  # the floor's logins were committed, as the site's are
+        from benchmarks.floor_sso import committed_logins
+
+        assert committed_logins(floor) == 1 + rounds * logins, committed_logins(floor)
     site_rate, bare_rate = statistics.median(rates["site"]), statistics.median(rates["bare"])
     figures = {"site_logins_per_s": site_rate, "bare_logins_per_s": bare_rate,
                "ratio": site_rate / bare_rate, "api_calls": ["token", *calls],
