@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import re
@@ -15,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from velruse import AuthenticationComplete
 
 from ..crypto import SecretDecryptionError, derive_key, token_digest
@@ -71,19 +72,26 @@ ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 # The statements of every login, built once (a login binds only its values): building
 # and keying a statement costs more than running it on a local database.
-#: A state taken for good, per dialect: its hash inserted unless it is there already
-#: (then no row comes back). On PostgreSQL a second request with the same state waits
-#: for the first one's transaction and then finds the hash taken.
-CLAIM_STATE = {
-    name: dialect.insert(UsedLoginState).values(
-        state_hash=bindparam("state_hash"), used_at=bindparam("used_at"))
-    .on_conflict_do_nothing(index_elements=[UsedLoginState.state_hash])
-    .returning(UsedLoginState.state_hash)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 #: Used states that can no longer come back (they expired anyway).
 SWEEP_USED_STATES = delete(UsedLoginState).where(UsedLoginState.used_at < bindparam("expired"))
 #: ORM DML without reloading objects: nothing of these rows is held in the session.
 NO_SYNC = {"synchronize_session": False}
+
+
+@functools.cache
+def claim_statement(dialect_name: str) -> Any:
+    """The statement that takes a state for good on ``dialect_name`` (``postgresql`` or
+    ``sqlite``): its hash inserted unless it is there already (then no row comes back).
+    On PostgreSQL a second request with the same state waits for the first one's
+    transaction and then finds it taken. Built once per dialect, whose module is
+    imported only then (a PostgreSQL worker never loads SQLite's)."""
+    if dialect_name not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"cms_social_login supports PostgreSQL and SQLite, not {dialect_name}")
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
+    return (dialect.insert(UsedLoginState)
+            .values(state_hash=bindparam("state_hash"), used_at=bindparam("used_at"))
+            .on_conflict_do_nothing(index_elements=[UsedLoginState.state_hash])
+            .returning(UsedLoginState.state_hash))
 
 
 class LoginFailure(Exception):
@@ -362,7 +370,7 @@ class SocialLoginService:
         """Insert the state's hash into the used states: the invalid-state failure when it
         is there already (the same state came back before)."""
         dialect = self.dbsession.get_bind().dialect.name
-        taken = self.dbsession.execute(CLAIM_STATE[dialect], {
+        taken = self.dbsession.execute(claim_statement(dialect), {
             "state_hash": token_digest(state), "used_at": now()}).first()
         if taken is None:
             raise self._invalid_state(provider)
