@@ -33,6 +33,23 @@ from ..helpers import callback_path, endpoints_of, query_of, start_login, submit
 from .helpers import Clock, copy_of, count, dbsession_of, session_cookie, session_data
 
 
+def demo_host(settings, before=lambda config: None, after=lambda config: None):
+    """The demo host configured by hand (as cms_demo.main does), with ``before`` run ahead
+    of the add-on's include and ``after`` once the host's parts are in."""
+    with Configurator(settings=dict(settings)) as config:
+        before(config)
+        config.include("cms_demo.models")
+        config.include("cms_social_login")
+        config.set_social_login_dbsession("request.dbsession",
+                                          session_factory=config.registry["dbsession_factory"])
+        config.include("cms_demo.security")
+        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
+        config.include("cms_demo.views")
+        after(config)
+        setup_database(config.registry)
+    return config.make_wsgi_app()
+
+
 def pending_logins(app, browser) -> list[dict]:
     """The pending logins the browser's session holds, oldest first."""
     return session_data(app, browser).get(PENDING_KEY, [])
@@ -226,18 +243,9 @@ def app_with_the_hosts_sessions(app_settings, secret_keys: str):
     from pyramid.session import SignedCookieSessionFactory
 
     settings = {**app_settings, "cms_social_login.secret_key": secret_keys}
-    with Configurator(settings=settings) as config:
-        config.set_session_factory(SignedCookieSessionFactory(
-            "the host's own session secret, not the add-on's", cookie_name="host_session"))
-        config.include("cms_demo.models")
-        config.include("cms_social_login")
-        config.set_social_login_dbsession("request.dbsession",
-                                          session_factory=config.registry["dbsession_factory"])
-        config.include("cms_demo.security")
-        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
-        config.include("cms_demo.views")
-        setup_database(config.registry)
-    return config.make_wsgi_app()
+    return demo_host(settings, before=lambda config: config.set_session_factory(
+        SignedCookieSessionFactory("the host's own session secret, not the add-on's",
+                                   cookie_name="host_session")))
 
 
 def test_a_login_whose_secret_key_was_dropped_asks_to_start_again(
@@ -277,17 +285,8 @@ class PkceBitbucket(BitbucketProvider):
 def pkce_app(app_settings):
     """The demo site whose host registers its own "bitbucket" provider: the host's
     configuration wins over the add-on's entry point."""
-    with Configurator(settings=dict(app_settings)) as config:
-        config.include("cms_demo.models")
-        config.include("cms_social_login")
-        config.set_social_login_dbsession("request.dbsession",
-                                          session_factory=config.registry["dbsession_factory"])
-        config.include("cms_demo.security")
-        config.set_social_login_user_adapter("cms_demo.users.DemoUserAdapter")
-        config.include("cms_demo.views")
-        config.add_social_login_provider(PkceBitbucket, name="bitbucket")
-        setup_database(config.registry)
-    return config.make_wsgi_app()
+    return demo_host(app_settings, after=lambda config: config.add_social_login_provider(
+        PkceBitbucket, name="bitbucket"))
 
 
 def test_the_host_may_replace_a_shipped_provider(pkce_app):
