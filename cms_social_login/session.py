@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -50,6 +51,7 @@ from .models import SignedInSession
 from .models.records import as_utc
 from .origins import url_origin
 from .sites import site_base_url, site_key
+from .sweeps import due
 
 COOKIE_NAME = "cms_session"
 #: The cookie's name over https: the browser then insists on Secure, Path=/ and no
@@ -79,6 +81,11 @@ SWEEP_INTERVAL = 300
 _SWEPT_AT_KEY = "cms_social_login.sessions_swept_at"
 _LOGIN_FORM_KEYS = "cms_social_login.login_form_keys"
 _LOGIN_FORM_TOKEN = "cms_social_login.login_form_token"
+#: The most characters of JSON the session's data may take in its cookie: Pyramid refuses
+#: (a 500) a cookie value over 4,064 bytes, the base64 of a 64-byte signature and of the
+#: JSON of ``[accessed, created, data]``. Whoever keeps something sizeable in the session
+#: checks it with :func:`session_json_chars`.
+COOKIE_JSON_CHARS = 2900
 #: What this module remembers in a process between requests, on the registry (see
 #: :func:`cms_social_login.cached_state.forget_cached_state`).
 PROCESS_STATE_KEYS = (_SWEPT_AT_KEY, _LOGIN_FORM_KEYS, _LOGIN_FORM_TOKEN)
@@ -86,6 +93,12 @@ PROCESS_STATE_KEYS = (_SWEPT_AT_KEY, _LOGIN_FORM_KEYS, _LOGIN_FORM_TOKEN)
 
 #: A signed-in session's row, built once (a sign-in binds only its values).
 ADD_SESSION = insert(SignedInSession)
+
+
+def session_json_chars(session: Mapping[str, Any], changes: Mapping[str, Any]) -> int:
+    """The characters of JSON the session's data would take in the cookie with ``changes``
+    made (as the cookie serializes it)."""
+    return len(json.dumps({**session, **changes}, default=str))
 
 
 def now() -> datetime:
@@ -155,10 +168,8 @@ def _is_live(request: Any, token: object) -> bool:
 def _sweep_if_due(request: Any, moment: datetime) -> None:
     """Delete the ended sessions when this process has not done so for SWEEP_INTERVAL
     (an ended row is refused when read, so sweeping is only housekeeping)."""
-    last = request.registry.get(_SWEPT_AT_KEY)
-    if last is not None and timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
+    if not due(request.registry, _SWEPT_AT_KEY, SWEEP_INTERVAL, moment.timestamp()):
         return
-    request.registry[_SWEPT_AT_KEY] = moment
     request.social_login_dbsession.execute(
         delete(SignedInSession).where(SignedInSession.expires_at < moment))
 

@@ -24,6 +24,7 @@ from ..i18n import DOMAIN, _
 from ..models import AuditEvent
 from ..models.records import as_utc, utcnow
 from ..sites import site_key
+from ..sweeps import due
 
 #: One JSON object per line: ``{"event": "cms_social_login.audit", ...}``.
 audit_log = logging.getLogger("cms_social_login.audit")
@@ -197,10 +198,8 @@ def sweep(dbsession: Session, retention_days: int, *, batch: int | None = None,
 def sweep_if_due(request: Any) -> int:
     """One batch of :func:`sweep` when this process has not swept for SWEEP_INTERVAL."""
     registry = request.registry
-    last = registry.get(SWEPT_AT_KEY)
-    if last is not None and time.monotonic() - last < SWEEP_INTERVAL:
+    if not due(registry, SWEPT_AT_KEY, SWEEP_INTERVAL, time.monotonic()):
         return 0
-    registry[SWEPT_AT_KEY] = time.monotonic()
     days = registry.social_login_settings.audit_retention_days
     return sweep(request.social_login_dbsession, days, batch=SWEEP_BATCH)
 

@@ -23,9 +23,10 @@ def live_issuer(request: Any, provider: Provider) -> str:
     return provider.identity_issuer(config.values)
 
 
-def _unique_key(site: str, provider_name: str, issuer: str, provider_user_id: str
+def _unique_key(site: Any, provider_name: Any, issuer: Any, provider_user_id: Any
                 ) -> list[ColumnElement[bool]]:
-    """The conditions of an identity's unique key (site, provider, issuer, user id)."""
+    """The conditions of an identity's unique key (site, provider, issuer, user id): values,
+    or bind parameters of a statement built once."""
     return [LinkedIdentity.site == site, LinkedIdentity.provider == provider_name,
             LinkedIdentity.issuer == issuer,
             LinkedIdentity.provider_user_id == provider_user_id]
@@ -47,11 +48,8 @@ PROCESS_STATE_KEYS = (_TOUCH_STATEMENTS_KEY,)
 
 
 def _touch_statement(user_exists: ColumnElement[bool], owned: bool) -> Update:
-    conditions = [LinkedIdentity.site == bindparam("key_site"),
-                  LinkedIdentity.provider == bindparam("key_provider"),
-                  LinkedIdentity.issuer == bindparam("key_issuer"),
-                  LinkedIdentity.provider_user_id == bindparam("key_provider_user_id"),
-                  user_exists]
+    conditions = [*_unique_key(*(bindparam(f"key_{name}") for name in (
+        "site", "provider", "issuer", "provider_user_id"))), user_exists]
     if owned:
         conditions.append(LinkedIdentity.userid == bindparam("key_owner"))
     return (update(LinkedIdentity).where(*conditions)

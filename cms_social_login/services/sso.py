@@ -7,7 +7,6 @@ import functools
 import hashlib
 import hmac
 import importlib
-import json
 import logging
 import re
 import secrets
@@ -30,8 +29,9 @@ from ..providers.base import LoginContext, Provider
 from ..providers.errors import ProviderError
 from ..providers.registry import get_provider_registry
 from ..redirects import safe_came_from, site_route_url
-from ..session import now, sign_in
+from ..session import COOKIE_JSON_CHARS, now, session_json_chars, sign_in
 from ..sites import site_key
+from ..sweeps import due
 from .db import flush_or_retry, retry_lost_races
 from .identities import can_touch_identity, find_identity, touch_identity
 from .login_settings import ProviderConfig
@@ -46,14 +46,12 @@ PENDING_KEY = "cms_social_login.logins"
 #: The most characters the whole session may take (its JSON, as the default session
 #: serializes it) after a login's start: beyond it the oldest pending logins are dropped,
 #: as beyond ``max_pending_logins``; the newest is always kept. The rest of the cookie's
-#: room (:data:`COOKIE_CHARS`) is for what the same session may get while the logins are
-#: pending: a failed login's message, an editor's Test login (pending, and its result).
+#: room (:data:`~cms_social_login.session.COOKIE_JSON_CHARS`) is for what the same
+#: session may get while the logins are pending: a failed login's message, an editor's
+#: Test login (pending, and its result).
+#: A newest login that would not fit the cookie at all keeps no ``came_from`` (the visitor
+#: comes back to the home page instead of a 500).
 PENDING_CHARS = 1200
-#: The most characters of JSON the default session cookie can hold at all: Pyramid
-#: refuses (a 500) a cookie value over 4,064 bytes, the base64 of a 64-byte signature and
-#: the JSON of ``[accessed, created, session]``. A newest login that would not fit keeps
-#: no ``came_from`` (the visitor comes back to the home page instead of a 500).
-COOKIE_CHARS = 2900
 #: Environ key that keeps a provider's answer across pyramid_retry attempts (the
 #: provider's code is single-use, so a retried request must not ask again).
 RESULT_CACHE_KEY = "cms_social_login.result"
@@ -258,19 +256,19 @@ class SocialLoginService:
     def _keep_pending(self, login: PendingLogin) -> None:
         """Add ``login`` to the session's pending logins; drop the oldest beyond
         ``max_pending_logins`` or :data:`PENDING_CHARS`. The newest always stays, without
-        its ``came_from`` when the session would outgrow :data:`COOKIE_CHARS` with it."""
+        its ``came_from`` when the session would outgrow its cookie
+        (:data:`~cms_social_login.session.COOKIE_JSON_CHARS`) with it."""
         pending = [*self._pending_logins(), login]
         del pending[:-self.settings.max_pending_logins]
-        others = {key: value for key, value in self.request.session.items()
-                  if key != PENDING_KEY}
+        session = self.request.session
 
-        def session_chars(logins: list[PendingLogin]) -> int:
-            entries = [entry.to_session() for entry in logins]
-            return len(json.dumps({**others, PENDING_KEY: entries}, default=str))
+        def chars(logins: list[PendingLogin]) -> int:
+            return session_json_chars(
+                session, {PENDING_KEY: [entry.to_session() for entry in logins]})
 
-        while len(pending) > 1 and session_chars(pending) > PENDING_CHARS:
+        while len(pending) > 1 and chars(pending) > PENDING_CHARS:
             del pending[0]
-        if session_chars(pending) > COOKIE_CHARS:
+        if chars(pending) > COOKIE_JSON_CHARS:
             pending = [replace(pending[-1], came_from="/")]
         self._store_pending(pending)
 
@@ -299,22 +297,21 @@ class SocialLoginService:
         if not take_after_call:
             self._claim_state(provider, state)
         result = self.request.environ.get(RESULT_CACHE_KEY)
-        if result is None:
-            code_verifier, nonce = self._login_secrets(provider, state, secret_key)
-            try:
-                result = provider.complete(LoginContext(
-                    values, self.redirect_uri(provider), state, code_verifier, nonce,
-                    self.site), params)
-            except ProviderError as exc:
-                if take_after_call:  # single use, even when the provider failed
-                    self._claim_state(provider, state)
-                self._sweep_if_due()
-                raise LoginFailure(exc.message, f"{name}: {exc.cause}",
-                                   outcome=exc.outcome) from exc
-            self.request.environ[RESULT_CACHE_KEY] = result
-        if take_after_call:
-            self._claim_state(provider, state)
-        self._sweep_if_due()
+        try:
+            if result is None:
+                code_verifier, nonce = self._login_secrets(provider, state, secret_key)
+                try:
+                    result = provider.complete(LoginContext(
+                        values, self.redirect_uri(provider), state, code_verifier, nonce,
+                        self.site), params)
+                except ProviderError as exc:
+                    raise LoginFailure(exc.message, f"{name}: {exc.cause}",
+                                       outcome=exc.outcome) from exc
+                self.request.environ[RESULT_CACHE_KEY] = result
+        finally:  # after the provider's answer, also when it failed (single use)
+            if take_after_call:
+                self._claim_state(provider, state)
+            self._sweep_if_due()
         if not isinstance(result, AuthenticationComplete):
             raise LoginFailure(
                 _("The ${title} login was cancelled, so you are not signed in.",
@@ -381,10 +378,7 @@ class SocialLoginService:
         rows stay locked until the transaction ends, and another process sweeping the
         same rows must not wait for this provider."""
         moment = now()
-        registry = self.request.registry
-        last = registry.get(_SWEPT_AT_KEY)
-        if last is None or not timedelta(0) <= moment - last < timedelta(seconds=SWEEP_INTERVAL):
-            registry[_SWEPT_AT_KEY] = moment
+        if due(self.request.registry, _SWEPT_AT_KEY, SWEEP_INTERVAL, moment.timestamp()):
             self.dbsession.execute(SWEEP_USED_STATES, {
                 "expired": moment - timedelta(seconds=self.settings.state_ttl
                                               + SWEEP_MARGIN)},
