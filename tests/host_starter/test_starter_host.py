@@ -157,3 +157,14 @@ def test_without_the_helper_the_hosts_alembic_would_drop_our_tables(migrated):
     output = check.stdout + check.stderr
     assert check.returncode != 0
     assert "remove_table" in output and "social_login_settings" in output
+
+
+def test_the_readme_sets_the_secret_key_in_the_ini_the_starters_tests_use():
+    """A generated starter runs its own tests (``pytest``) from ``testing.ini``: a host that
+    puts the secret key in ``development.ini`` only, as the README's lines once said, has
+    every one of its tests fail at start ("cms_social_login.secret_key is required")."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Including it in a CMS", 1)[1].split("\n## ", 1)[0]
+    ini_block = section.split("```ini\n", 1)[1].split("```", 1)[0]
+    assert "testing.ini" in ini_block
+    assert "cms_social_login.secret_key" in (PROJECT / "testing.ini").read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 from datetime import timedelta
 
@@ -273,6 +274,33 @@ def test_a_login_whose_secret_key_was_dropped_asks_to_start_again(
 def test_pkce_is_not_sent_to_bitbucket(published_bitbucket, visitor, bitbucket):
     params = query_of(start_login(visitor))
     assert "code_challenge" not in params
+
+
+def test_bitbucket_gets_only_what_its_documentation_names(app, published_bitbucket, visitor,
+                                                          bitbucket, bitbucket_user):
+    """Bitbucket Cloud's OAuth 2.0 page (developer.atlassian.com/cloud/bitbucket/oauth-2)
+    and BITBUCKET.md: authorize with client_id, response_type=code, an optional
+    redirect_uri starting with the consumer's callback URL, and state; no scope (ticked on
+    the consumer), no PKCE (undocumented). The state is RFC 6749's ``1*VSCHAR`` and, made
+    of RFC 3986 unreserved characters only, comes back byte for byte: the key tag, a dot,
+    43 base64url characters. The code is exchanged once, form-encoded, the client in HTTP
+    Basic, with the same redirect_uri (RFC 6749 §4.1.3) and no code_verifier."""
+    authorize = start_login(visitor)
+    params = query_of(authorize)
+    assert set(params) == {"client_id", "response_type", "redirect_uri", "state"}
+    assert params["response_type"] == "code"
+    assert params["redirect_uri"] == "http://localhost/login/bitbucket/callback"
+    assert re.fullmatch(r"[0-9a-f]{8}\.[A-Za-z0-9_-]{43}", params["state"])
+    back = bitbucket.approve(authorize)
+    assert query_of(back)["state"] == params["state"]
+    visitor.get(callback_path(back)).follow()
+    (token_request,) = bitbucket.requests_to("token")
+    assert token_request.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert token_request.headers["Authorization"].startswith("Basic ")
+    assert set(token_request.form) == {"grant_type", "code", "redirect_uri"}
+    assert token_request.form["grant_type"] == "authorization_code"
+    assert token_request.form["redirect_uri"] == params["redirect_uri"]
+    assert count(app, LinkedIdentity) == 1
 
 
 class PkceBitbucket(BitbucketProvider):
