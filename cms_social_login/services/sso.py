@@ -331,9 +331,13 @@ class SocialLoginService:
 
     def _invalid_state(self, provider: Provider, cause: str = "state missing, unknown, "
                        "reused, expired or from another browser") -> LoginFailure:
-        return LoginFailure(
-            _("This login link has expired or was already used. Please start again."),
-            f"{provider.name}: {cause}", status=400, outcome="invalid-state")
+        message = _("This login link has expired or was already used. Please start again.")
+        if self.request.authenticated_userid is not None:
+            # A second tab's login, or Back after one: signing in started a new session,
+            # which holds none of the old one's pending logins. Nothing to start again.
+            message = _("This login link no longer works. You are still signed in.")
+        return LoginFailure(message, f"{provider.name}: {cause}", status=400,
+                            outcome="invalid-state")
 
     def _secret_key_of(self, state: str) -> str | None:
         """The configured secret key whose :func:`key_tag` ``state`` starts with (the one

@@ -492,3 +492,17 @@ def test_used_states_are_swept_once_they_could_no_longer_come_back(
     Clock(monkeypatch).advance(SWEEP_INTERVAL + 1)
     log_in()
     assert count(app, UsedLoginState) == 4  # the old one went, a new one came
+
+
+def test_a_second_tabs_login_after_the_first_signed_in_says_the_visitor_is_still_signed_in(
+        app, published_bitbucket, visitor, bitbucket, bitbucket_user):
+    """Two tabs start a login; the first signs the visitor in with a new session, which
+    holds none of the old one's pending logins. The second tab's link no longer works,
+    and the page says so without asking a signed-in visitor to start again."""
+    first, second = start_login(visitor), start_login(visitor)
+    visitor.get(callback_path(bitbucket.approve(first)), status=303)
+    page = visitor.get(callback_path(bitbucket.approve(second)), status=303).follow()
+    assert "This login link no longer works. You are still signed in." in page.text
+    assert "expired or was already used" not in page.text
+    assert "Signed in as" in visitor.get("/").text
+    assert count(app, LinkedIdentity) == 1
