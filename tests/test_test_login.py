@@ -107,9 +107,10 @@ def test_the_test_state_works_once_and_only_for_the_editor(app, published_bitbuc
     assert "expired or was already used" in stranger.text
     done = editor.get(location, status=303)
     assert done.location.endswith("/editor/system-pages/login/test-login")
-    # Used once: the same callback again is not a test any more, and signs nobody in.
+    # Used once: the same callback again is not a test any more, and signs nobody in
+    # (the editor, still signed in, is told the link no longer works).
     again = editor.get(location, status=303).follow()
-    assert "expired or was already used" in again.text
+    assert "This login link no longer works. You are still signed in." in again.text
     assert count(app, LinkedIdentity) == 0
     assert "Demo Editor" in editor.get("/editor").text
 
